@@ -1,0 +1,163 @@
+"""The one dataset abstraction of patlink: items, patents, links, text views.
+
+An *item* is whatever is linked to patents: a commercial product (``honeywell-vpm``), a research paper
+(``pap2pat``), a BEIR query. Items and patents are documents with named text fields (``title``, ``abstract``,
+``claims``, ``description`` for patents; ``name``, ``description`` for products; ``title``, ``abstract``, ``body``
+for papers). A *text view* picks and orders fields (``title,abstract`` by default for patents); a document whose
+view is empty is *counted and reported* by :meth:`Dataset.missing_text`, never silently dropped.
+
+Links are ``(item_id, patent_id)`` pairs (the edges of the bipartite graph of ``000_…txt`` §3.1). Qrels in the
+ranx/TREC sense are derived from links for either direction with :meth:`Dataset.qrels`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Literal, Sequence
+
+__all__ = ["Dataset", "TextView", "parse_view", "Direction"]
+
+Direction = Literal["item2patent", "patent2item"]
+TextView = tuple[str, ...]
+
+
+def parse_view(spec: str | Sequence[str] | None, available: Sequence[str], default: Sequence[str]) -> TextView:
+    """Parse a text-view spec such as ``"title,abstract,claims"`` or ``"title+abstract"``.
+
+    Args:
+        spec: comma- or plus-separated field names, a sequence of names, or ``None`` for ``default``.
+        available: the fields documents of this side can have.
+        default: view used when ``spec`` is ``None`` or empty.
+
+    Returns:
+        Tuple of field names in the order given.
+
+    Raises:
+        ValueError: if a field is unknown; the message lists the available fields.
+    """
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        return tuple(default)
+    parts = spec.replace("+", ",").split(",") if isinstance(spec, str) else list(spec)
+    view = tuple(p.strip().lower() for p in parts if p.strip())
+    unknown = [p for p in view if p not in available]
+    if unknown:
+        raise ValueError(f"unknown text field(s) {unknown}; available: {', '.join(available)}")
+    return view
+
+
+def _join(doc: dict[str, str], view: TextView) -> str:
+    return "\n".join(doc[f].strip() for f in view if doc.get(f) and doc[f].strip())
+
+
+@dataclass
+class Dataset:
+    """Items, patents and the links between them.
+
+    Attributes:
+        name: registry name (``honeywell-vpm``, ``pap2pat`` ...) or ``beir:<folder>``.
+        items: item id → {field: text}. Fields absent from a document are simply missing keys.
+        patents: patent id (canonical publication number, see :mod:`patlink.data.numbers`) → {field: text}.
+        links: unique ``(item_id, patent_id)`` pairs; every id appears in ``items`` / ``patents``.
+        item_fields / patent_fields: the fields each side may have (for view validation and ``--help``).
+        item_view / patent_view: the views used when none is requested.
+        labels: label name → document id → labels (e.g. ``{"cpc_subclass": {"US123": ["G06F"]}}``).
+        doc_splits: predefined document splits (e.g. cpc-claims ``train``/``test`` patent ids).
+        link_splits: predefined link splits (e.g. a BEIR folder's ``qrels/test.tsv``).
+        one_to_one: each item has exactly one patent and vice versa (pap2pat): splits are random, not by graph.
+        item_kind: what items are (``product``, ``paper``, ``query``), for messages and reports.
+        metadata: provenance and load report (counts of repaired / excluded rows ...).
+    """
+
+    name: str
+    items: dict[str, dict[str, str]]
+    patents: dict[str, dict[str, str]]
+    links: list[tuple[str, str]]
+    item_fields: tuple[str, ...] = ("text",)
+    patent_fields: tuple[str, ...] = ("title", "abstract", "claims", "description")
+    item_view: TextView = ("text",)
+    patent_view: TextView = ("title", "abstract")
+    labels: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    doc_splits: dict[str, list[str]] = field(default_factory=dict)
+    link_splits: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    one_to_one: bool = False
+    item_kind: str = "item"
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [(i, p) for i, p in self.links if i not in self.items or p not in self.patents]
+        if bad:
+            raise ValueError(f"{len(bad)} link(s) reference unknown ids, e.g. {bad[:3]}")
+
+    # ------------------------------------------------------------------ views
+    def with_views(self, item_view: str | Sequence[str] | None = None,
+                   patent_view: str | Sequence[str] | None = None) -> "Dataset":
+        """Copy of the dataset whose default views are replaced. Raises ``ValueError`` on unknown fields."""
+        return replace(
+            self,
+            item_view=parse_view(item_view, self.item_fields, self.item_view),
+            patent_view=parse_view(patent_view, self.patent_fields, self.patent_view),
+        )
+
+    def item_texts(self, ids: Iterable[str] | None = None, view: str | Sequence[str] | None = None) -> dict[str, str]:
+        """Item id → text of ``view`` (fields joined by newlines). Empty string where the view is empty."""
+        v = parse_view(view, self.item_fields, self.item_view)
+        ids = self.items if ids is None else ids
+        return {i: _join(self.items[i], v) for i in ids}
+
+    def patent_texts(self, ids: Iterable[str] | None = None, view: str | Sequence[str] | None = None) -> dict[str, str]:
+        """Patent id → text of ``view`` (fields joined by newlines). Empty string where the view is empty."""
+        v = parse_view(view, self.patent_fields, self.patent_view)
+        ids = self.patents if ids is None else ids
+        return {p: _join(self.patents[p], v) for p in ids}
+
+    def missing_text(self) -> dict[str, int]:
+        """Counts of documents whose current view is empty: ``{"items": n, "patents": m}``."""
+        return {
+            "items": sum(1 for t in self.item_texts().values() if not t),
+            "patents": sum(1 for t in self.patent_texts().values() if not t),
+        }
+
+    @property
+    def has_patent_text(self) -> bool:
+        """True when at least one patent has a non-empty text in the current view."""
+        return any(self.patent_texts().values())
+
+    # ------------------------------------------------------------------ links
+    def qrels(self, links: Iterable[tuple[str, str]] | None = None,
+              direction: Direction = "item2patent") -> dict[str, dict[str, int]]:
+        """TREC/ranx qrels from links: query id → {relevant doc id: 1}.
+
+        ``item2patent``: queries are items, documents patents; ``patent2item`` the reverse.
+        """
+        out: dict[str, dict[str, int]] = defaultdict(dict)
+        for i, p in self.links if links is None else links:
+            if direction == "item2patent":
+                out[i][p] = 1
+            else:
+                out[p][i] = 1
+        return dict(out)
+
+    def stats(self) -> dict:
+        """Graph statistics: counts, density, degree summary and connected components (networkx)."""
+        from patlink.graph.stats import graph_stats
+
+        return graph_stats(self.links, n_items=len(self.items), n_patents=len(self.patents))
+
+    def summary(self) -> dict:
+        """Small JSON-able description used by ``patlink data stats``."""
+        return {
+            "name": self.name,
+            "item_kind": self.item_kind,
+            "items": len(self.items),
+            "patents": len(self.patents),
+            "edges": len(self.links),
+            "item_fields": list(self.item_fields),
+            "patent_fields": list(self.patent_fields),
+            "item_view": list(self.item_view),
+            "patent_view": list(self.patent_view),
+            "missing_text": self.missing_text(),
+            "labels": {k: len(v) for k, v in self.labels.items()},
+            "doc_splits": {k: len(v) for k, v in self.doc_splits.items()},
+            "link_splits": {k: len(v) for k, v in self.link_splits.items()},
+        }
