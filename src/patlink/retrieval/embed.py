@@ -1,0 +1,107 @@
+"""Sentence embeddings with a persistent, resumable on-disk cache.
+
+Vectors are cached in one SQLite file per (model, max length) under ``$PATLINK_CACHE/embeddings/`` keyed by the
+SHA-1 of the text, committed every chunk: an interrupted run resumes where it stopped, and adding documents
+embeds only the new ones. Texts are embedded longest-first in chunks (sentence-transformers also sorts inside a
+batch), which minimises padding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from patlink.config import cache_dir
+
+__all__ = ["encode_texts", "EmbeddingCache"]
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """SQLite store ``sha1(text) → float32 vector`` for one (model, max_length, normalize) setting."""
+
+    def __init__(self, model: str, max_length: int, normalize: bool = True, root: Path | None = None):
+        from patlink.models.backbone import model_id
+
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_id(model))[-80:]
+        root = Path(root) if root else cache_dir() / "embeddings"
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = root / f"{slug}__L{max_length}{'' if normalize else '_raw'}.sqlite"
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+
+    def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        keys = list(dict.fromkeys(keys))
+        for s in range(0, len(keys), 900):
+            chunk = keys[s:s + 900]
+            q = f"SELECT key, vec FROM emb WHERE key IN ({','.join('?' * len(chunk))})"
+            for k, v in self._db.execute(q, chunk):
+                out[k] = np.frombuffer(v, dtype=np.float32)
+        return out
+
+    def put(self, keys: Sequence[str], vecs: np.ndarray) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)",
+                             [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vecs)])
+        self._db.commit()
+
+
+def encode_texts(
+    texts: Sequence[str],
+    model: str = "minilm",
+    *,
+    max_length: int = 256,
+    batch_size: int = 64,
+    normalize: bool = True,
+    cache: bool = True,
+    show_progress: bool = True,
+    chunk_size: int = 1024,
+) -> np.ndarray:
+    """Embed texts with a frozen sentence-transformers model.
+
+    Args:
+        texts: the texts; empty strings are embedded as the empty text (callers report them beforehand).
+        model: model name or path (see :func:`patlink.config.resolve_model_path`).
+        max_length: tokens kept per text (longer texts truncated), in model tokens.
+        batch_size: texts per forward pass.
+        normalize: L2-normalise the vectors (cosine similarity = dot product).
+        cache: read/write the on-disk cache; an interrupted call resumes from it.
+        show_progress: rich/tqdm progress bar over chunks.
+        chunk_size: texts embedded between two cache commits.
+
+    Returns:
+        ``(len(texts), d)`` float32 array, rows L2-normalised when ``normalize``.
+    """
+    from tqdm.auto import tqdm
+
+    keys = [_sha1(t) for t in texts]
+    store = EmbeddingCache(model, max_length, normalize) if cache else None
+    found = store.get(keys) if store else {}
+    missing = {k: t for k, t in zip(keys, texts) if k not in found}
+    if missing:
+        from patlink.models.backbone import load_sentence_model
+
+        st = load_sentence_model(model)
+        st.max_seq_length = max_length
+        order = sorted(missing, key=lambda k: -len(missing[k]))
+        bar = tqdm(total=len(order), desc=f"embedding ({model})", unit="text", disable=not show_progress)
+        for s in range(0, len(order), chunk_size):
+            ks = order[s:s + chunk_size]
+            vecs = st.encode([missing[k] for k in ks], batch_size=batch_size, normalize_embeddings=normalize,
+                             convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+            found.update(zip(ks, vecs))
+            if store:
+                store.put(ks, vecs)
+            bar.update(len(ks))
+        bar.close()
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
