@@ -1,0 +1,248 @@
+"""Ranking metrics with ranx, capped recall, pair-level ROC/PR AUC, bootstrap CIs and paired tests.
+
+Metric names (field standard):
+
+* ``mrr`` — mean reciprocal rank of the first relevant document.
+* ``map`` — mean average precision (AP divided by *all* relevant documents of the query, so it is exact only
+  when the run ranks the whole corpus; patlink runs do, up to ``depth``).
+* ``ndcg@10`` — binary-relevance nDCG at 10.
+* ``p@k`` — true precision at k: relevant in top k / k.
+* ``recall@k`` — relevant in top k / |relevant|.
+* ``rcap@k`` — *capped recall*: relevant in top k / min(k, |relevant|). This is what ``000_…txt`` §4 and its
+  repository call "Precision@k"; it is 1.0 when the top k are all relevant *or* all relevant documents are in the
+  top k. patlink reports it under its own name, next to the true ``p@k``.
+* ``roc_auc`` / ``pr_auc`` — over every (query, candidate) pair of the evaluation pool (scikit-learn
+  ``roc_auc_score`` and ``average_precision_score``); documents a run does not return are tied below all others.
+
+Confidence intervals: percentile bootstrap over queries (``n_bootstrap`` resamples, seeded). Paired tests:
+ranx ``compare`` (two-sided paired Student's t-test by default, Fisher's randomisation test optional).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from patlink.retrieval.base import Qrels, Run
+
+__all__ = [
+    "per_query_metrics", "evaluate_run", "mean_metric", "bootstrap_ci", "pair_auc", "compare_runs",
+    "HEADLINE_METRICS",
+]
+
+#: Metrics printed in tables, in order.
+HEADLINE_METRICS = ("mrr", "map", "ndcg@10", "recall@10", "recall@100", "rcap@10", "p@10")
+
+_RANX_NAMES = {"mrr": "mrr", "map": "map"}
+
+
+def _ranx_name(metric: str) -> str:
+    if metric in _RANX_NAMES:
+        return _RANX_NAMES[metric]
+    name, _, k = metric.partition("@")
+    return {"p": "precision", "recall": "recall", "ndcg": "ndcg", "hits": "hits", "mrr": "mrr",
+            "map": "map"}[name] + (f"@{k}" if k else "")
+
+
+def _prepare(qrels: Qrels, run: Run):
+    from ranx import Qrels as RxQrels, Run as RxRun
+
+    qrels = {q: {d: int(r) for d, r in docs.items() if r > 0} for q, docs in qrels.items()}
+    qrels = {q: d for q, d in qrels.items() if d}
+    if not qrels:
+        raise ValueError("qrels has no query with a relevant document")
+    # ranx needs a non-empty ranking per query: give empty queries a sentinel that is never relevant.
+    run = {q: (run.get(q) or {"__patlink_none__": 0.0}) for q in qrels}
+    return RxQrels(qrels), RxRun(run), qrels
+
+
+def per_query_metrics(qrels: Qrels, run: Run, metrics: Sequence[str]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Per-query values of ``metrics`` (see module docstring for names).
+
+    Returns:
+        ``(query_ids, {metric: (n_queries,) float64})``; queries are those of ``qrels`` with at least one
+        relevant document; a query absent from ``run`` scores 0.
+
+    Raises:
+        ValueError: if ``qrels`` has no relevant document, or a metric name is unknown.
+    """
+    from ranx import evaluate
+
+    rx_q, rx_r, clean = _prepare(qrels, run)
+    qids = list(rx_q.keys())
+    out: dict[str, np.ndarray] = {}
+    ranx_metrics = []
+    for m in metrics:
+        if m.startswith("rcap@"):
+            ranx_metrics.append(f"hits@{m.split('@')[1]}")
+        else:
+            try:
+                ranx_metrics.append(_ranx_name(m))
+            except KeyError:
+                raise ValueError(f"unknown metric {m!r}") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vals = evaluate(rx_q, rx_r, sorted(set(ranx_metrics)), return_mean=False, make_comparable=True)
+    if not isinstance(vals, dict):
+        vals = {ranx_metrics[0]: vals}
+    n_rel = np.array([len(clean[q]) for q in qids], dtype=np.float64)
+    for m, rm in zip(metrics, ranx_metrics):
+        v = np.asarray(vals[rm], dtype=np.float64)
+        if m.startswith("rcap@"):
+            k = int(m.split("@")[1])
+            v = v / np.minimum(k, n_rel)
+        out[m] = v
+    return qids, out
+
+
+def mean_metric(qrels: Qrels, run: Run, metric: str) -> float:
+    """Mean of one metric over the queries of ``qrels``."""
+    return float(per_query_metrics(qrels, run, [metric])[1][metric].mean())
+
+
+def bootstrap_ci(values: np.ndarray, n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of ``values`` (resampling queries with replacement)."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_bootstrap)
+    for s in range(0, n_bootstrap, 100):  # chunks keep memory at 100 × n
+        b = min(100, n_bootstrap - s)
+        means[s:s + b] = values[rng.integers(0, len(values), (b, len(values)))].mean(axis=1)
+    a = (1 - level) / 2
+    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def pair_auc(qrels: Qrels, run: Run, doc_ids: Iterable[str], n_bootstrap: int = 0, seed: int = 0,
+             max_pairs_for_ci: int = 2_000_000) -> dict:
+    """ROC-AUC and PR-AUC over every (query, document) pair of the pool.
+
+    Args:
+        qrels: relevance of the pool; queries without relevant documents are skipped.
+        run: scores; pairs missing from the run get a score below every returned document (ties among them).
+        doc_ids: the candidate pool (every document a query could be linked to).
+        n_bootstrap: if > 0, bootstrap CIs over queries (skipped above ``max_pairs_for_ci`` pairs: too slow).
+
+    Returns:
+        ``{"roc_auc", "pr_auc", "n_pairs", "n_positive_pairs"}`` and, with bootstrap, ``"ci95"`` for both.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    docs = list(dict.fromkeys(doc_ids))
+    col = {d: j for j, d in enumerate(docs)}
+    qids = [q for q in qrels if any(r > 0 for r in qrels[q].values())]
+    if not qids or not docs:
+        raise ValueError("pair_auc needs at least one query with a relevant document and a non-empty pool")
+    floor = min((s for q in qids for s in run.get(q, {}).values()), default=0.0) - 1.0
+    scores = np.full((len(qids), len(docs)), floor, dtype=np.float64)
+    labels = np.zeros((len(qids), len(docs)), dtype=np.int8)
+    for i, q in enumerate(qids):
+        for d, s in run.get(q, {}).items():
+            j = col.get(d)
+            if j is not None:
+                scores[i, j] = s
+        for d, r in qrels[q].items():
+            if r > 0 and d in col:
+                labels[i, col[d]] = 1
+    y, s = labels.ravel(), scores.ravel()
+    if y.min() == y.max():
+        raise ValueError("pair_auc needs both positive and negative pairs in the pool")
+    out = {"roc_auc": float(roc_auc_score(y, s)), "pr_auc": float(average_precision_score(y, s)),
+           "n_pairs": int(y.size), "n_positive_pairs": int(y.sum())}
+    if n_bootstrap and y.size <= max_pairs_for_ci:
+        rng = np.random.default_rng(seed)
+        roc, pr = [], []
+        for _ in range(n_bootstrap):
+            idx = rng.integers(0, len(qids), len(qids))
+            yb, sb = labels[idx].ravel(), scores[idx].ravel()
+            if yb.min() == yb.max():
+                continue
+            roc.append(roc_auc_score(yb, sb))
+            pr.append(average_precision_score(yb, sb))
+        out["ci95"] = {"roc_auc": [float(np.quantile(roc, 0.025)), float(np.quantile(roc, 0.975))],
+                       "pr_auc": [float(np.quantile(pr, 0.025)), float(np.quantile(pr, 0.975))]}
+    return out
+
+
+def evaluate_run(
+    qrels: Qrels,
+    run: Run,
+    cutoffs: Sequence[int] = (1, 5, 10, 20, 100),
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    doc_ids: Iterable[str] | None = None,
+    auc_bootstrap: int = 200,
+) -> dict:
+    """Evaluate a run: MRR, MAP, nDCG@10, P@k, Recall@k, R_cap@k, and pair AUCs when ``doc_ids`` is given.
+
+    Args:
+        qrels: query id → {relevant doc id: grade}.
+        run: query id → {doc id: score}.
+        cutoffs: k values for ``p@k``, ``recall@k``, ``rcap@k``.
+        n_bootstrap: resamples for the ``ci95`` of each ranking metric (0 disables).
+        doc_ids: the candidate pool; enables ``roc_auc`` and ``pr_auc``.
+        auc_bootstrap: resamples for the AUC CIs (they are costlier).
+
+    Returns:
+        ``{"n_queries", "mrr", "map", "ndcg@10", "p@k"..., "recall@k"..., "rcap@k"..., ["roc_auc", "pr_auc"],
+        "ci95": {metric: [lo, hi]}}``.
+    """
+    metrics = ["mrr", "map", "ndcg@10"]
+    for k in cutoffs:
+        metrics += [f"p@{k}", f"recall@{k}", f"rcap@{k}"]
+    qids, vals = per_query_metrics(qrels, run, metrics)
+    out: dict = {"n_queries": len(qids)}
+    ci: dict[str, list[float]] = {}
+    for i, m in enumerate(metrics):
+        out[m] = float(vals[m].mean())
+        if n_bootstrap:
+            ci[m] = list(bootstrap_ci(vals[m], n_bootstrap, seed + i, level))
+    if doc_ids is not None:
+        auc = pair_auc(qrels, run, doc_ids, n_bootstrap=auc_bootstrap if n_bootstrap else 0, seed=seed)
+        out["roc_auc"], out["pr_auc"] = auc["roc_auc"], auc["pr_auc"]
+        out["n_pairs"] = auc["n_pairs"]
+        ci.update(auc.get("ci95", {}))
+    out["ci95"] = ci
+    return out
+
+
+def compare_runs(qrels: Qrels, runs: dict[str, Run], metrics: Sequence[str] = ("mrr", "map", "ndcg@10"),
+                 stat_test: str = "student", max_p: float = 0.05) -> dict:
+    """Paired significance tests between runs (ranx ``compare``).
+
+    Returns:
+        ``{"metrics": [...], "stat_test", "scores": {run: {metric: mean}}, "pvalues": {run_a: {run_b: {metric:
+        p}}}, "significant": {run_a: {run_b: {metric: bool}}}}`` where ``significant`` means p < ``max_p``
+        (two-sided).
+    """
+    from ranx import compare
+
+    names = list(runs)
+    if len(names) < 2:
+        raise ValueError("compare_runs needs at least two runs")
+    rx_runs = []
+    for name in names:
+        rx_q, rx_r, _ = _prepare(qrels, runs[name])
+        rx_r.name = name
+        rx_runs.append(rx_r)
+    rm = [_ranx_name(m) for m in metrics]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = compare(rx_q, rx_runs, metrics=rm, stat_test=stat_test, max_p=max_p, make_comparable=True)
+    d = report.to_dict()
+    back = dict(zip(rm, metrics))
+    scores = {n: {back[m]: float(d[n]["scores"][m]) for m in rm} for n in names}
+    pvalues = {n: {o: {back[m]: float(d[n]["comparisons"][o][m]) for m in rm} for o in names if o != n}
+               for n in names}
+    return {
+        "metrics": list(metrics),
+        "stat_test": stat_test,
+        "scores": scores,
+        "pvalues": pvalues,
+        "significant": {n: {o: {m: p < max_p for m, p in v.items()} for o, v in pv.items()}
+                        for n, pv in pvalues.items()},
+    }

@@ -1,0 +1,97 @@
+"""Rank fusion of runs with ``ranx``: reciprocal rank fusion and min-max-normalised convex combination.
+
+``fuse([bm25_run, dense_run], method="convex", weights=[α, 1-α])`` is ranx's ``wsum`` over min-max-normalised
+scores; ``method="rrf"`` is reciprocal rank fusion (Cormack et al. 2009, k=60). The convex weight is tuned on a
+*validation* qrels with :func:`tune_convex_weight` (never on test).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from patlink.retrieval.base import Qrels, Retriever, Run
+
+__all__ = ["fuse", "tune_convex_weight", "HybridRetriever"]
+
+
+def _to_ranx(run: Run, name: str):
+    from ranx import Run as RxRun
+
+    # ranx rejects empty queries: keep them out of fusion and add them back (empty) afterwards.
+    return RxRun({q: d for q, d in run.items() if d}, name=name)
+
+
+def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | None = None, rrf_k: int = 60) -> Run:
+    """Fuse several runs over the same queries.
+
+    Args:
+        runs: ranx-style runs (query id → {doc id: score}).
+        method: ``rrf`` or ``convex`` (min-max normalisation per query, then weighted sum).
+        weights: one weight per run for ``convex`` (default equal weights).
+        rrf_k: the RRF constant.
+
+    Returns:
+        The fused run; every query of any input run is present (possibly empty).
+
+    Raises:
+        ValueError: on an unknown method or a weights/runs length mismatch.
+    """
+    from ranx import fuse as rx_fuse
+
+    if method not in ("rrf", "convex"):
+        raise ValueError(f"unknown fusion method {method!r}; use 'rrf' or 'convex'")
+    queries = {q for r in runs for q in r}
+    rx = [_to_ranx(r, f"run{i}") for i, r in enumerate(runs)]
+    if method == "rrf":
+        fused = rx_fuse(rx, norm=None, method="rrf", params={"k": rrf_k})
+    else:
+        w = list(weights) if weights is not None else [1.0 / len(runs)] * len(runs)
+        if len(w) != len(runs):
+            raise ValueError(f"{len(w)} weights for {len(runs)} runs")
+        fused = rx_fuse(rx, norm="min-max", method="wsum", params={"weights": w})
+    out: Run = {q: dict(d) for q, d in fused.to_dict().items()}
+    for q in queries:
+        out.setdefault(q, {})
+    return out
+
+
+def tune_convex_weight(run_a: Run, run_b: Run, qrels: Qrels, metric: str = "mrr",
+                       grid: Sequence[float] = tuple(i / 10 for i in range(11))) -> float:
+    """Weight α of ``run_a`` (1-α for ``run_b``) maximising ``metric`` on a validation ``qrels``.
+
+    Ties go to the α closest to 0.5. Returns α in [0, 1].
+    """
+    from patlink.evaluation.metrics import mean_metric
+
+    best, best_score = 0.5, float("-inf")
+    for a in sorted(grid, key=lambda x: abs(x - 0.5)):
+        s = mean_metric(qrels, fuse([run_a, run_b], "convex", [a, 1 - a]), metric)
+        if s > best_score + 1e-12:
+            best, best_score = a, s
+    return best
+
+
+class HybridRetriever:
+    """BM25 + dense (or any two retrievers) fused with RRF or a convex combination.
+
+    Both retrievers return ``depth`` documents per query (default: the whole corpus up to 1000) before fusion.
+    """
+
+    def __init__(self, first: Retriever, second: Retriever, method: str = "rrf", alpha: float = 0.5,
+                 depth: int = 1000):
+        self.first, self.second, self.method, self.alpha, self.depth = first, second, method, alpha, depth
+        self.name = f"hybrid:{method}" + (f"(α={alpha:.2f})" if method == "convex" else "")
+
+    def index(self, docs: dict[str, str]) -> None:
+        self.first.index(docs)
+        self.second.index(docs)
+        self.n_docs = len(docs)
+
+    def runs(self, queries: dict[str, str], depth: int | None = None) -> tuple[Run, Run]:
+        d = depth or self.depth
+        return self.first.search(queries, d), self.second.search(queries, d)
+
+    def search(self, queries: dict[str, str], top_k: int = 100) -> Run:
+        a, b = self.runs(queries, max(top_k, self.depth))
+        fused = fuse([a, b], self.method, [self.alpha, 1 - self.alpha] if self.method == "convex" else None)
+        return {q: dict(sorted(d.items(), key=lambda kv: -kv[1])[:top_k]) for q, d in fused.items()}
