@@ -1,7 +1,116 @@
-"""CLI: placeholder, filled in by its issue."""
+"""CLI: ``patlink hydrate`` — fill patent texts from BigQuery, PatentsView, Google Patents pages or bulk files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
+
+from patlink.cli.common import JsonOpt, PatlinkError, console, err_console, print_json
+
+
+def hydrate_command(
+    dataset: Annotated[Optional[str], typer.Argument(
+        help="Bundled dataset whose patents to hydrate (honeywell-vpm). Omit when using --numbers.")] = None,
+    numbers: Annotated[Optional[Path], typer.Option(
+        "--numbers", help="File of publication numbers, one a line (any spelling: US7852519, 7,852,519, "
+        "US-7852519-B2); first column of CSV/TSV lines.")] = None,
+    source: Annotated[str, typer.Option(
+        "--source", "-s", help="bigquery | patentsview | google-html | bulk")] = "bulk",
+    bulk_dir: Annotated[Optional[Path], typer.Option(
+        "--bulk-dir", help="Folder with PatentsView g_*.tsv[.gz] and/or USPTO ipg*.xml/zip (source bulk).")] = None,
+    html_dir: Annotated[Optional[Path], typer.Option(
+        "--html-dir", help="Folder of saved Google Patents pages (source google-html); else pages are fetched.")] = None,
+    db: Annotated[Optional[Path], typer.Option(
+        "--db", help="DuckDB store (default: $PATLINK_CACHE/hydrate.duckdb, which load_dataset reads).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(
+        "--batch-size", help="Numbers per request/checkpoint (default per source: bigquery 5000, patentsview "
+        "100, google-html 10, bulk 10000).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Hydrate at most N missing numbers.")] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed/--no-retry-failed", help="Retry numbers an earlier run failed on.")] = True,
+    bq_project: Annotated[Optional[str], typer.Option(
+        "--bq-project", help="BigQuery billing project (default: from the environment).")] = None,
+    bq_max_gb: Annotated[Optional[float], typer.Option(
+        "--bq-max-gb", help="Refuse BigQuery queries that would bill more than this many GB.")] = None,
+    base_url: Annotated[Optional[str], typer.Option(
+        "--base-url", help="Override the site/API root (mirrors, local tests).", hidden=True)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch title, abstract, claims, description, CPC, dates and family id of patents into a local DuckDB store.
+
+    Resumable: numbers already stored are skipped, failures are recorded with their error. After
+    `patlink hydrate honeywell-vpm --source ...`, `load_dataset("honeywell-vpm")` has patent texts.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from patlink.hydrate.config import SOURCES, HydrateConfig
+    from patlink.hydrate.runner import dataset_numbers, hydrate, normalize_numbers, read_numbers_file
+
+    if source not in SOURCES:
+        raise PatlinkError(f"unknown --source {source!r}; choose one of: {', '.join(SOURCES)}")
+    if (dataset is None) == (numbers is None):
+        raise PatlinkError("give exactly one of a dataset name (honeywell-vpm) or --numbers FILE")
+    if source == "bulk" and bulk_dir is None:
+        raise PatlinkError("--source bulk needs --bulk-dir DIR (PatentsView g_*.tsv and/or USPTO ipg*.xml)")
+    cfg = HydrateConfig(source=source, db_path=db, batch_size=batch_size, retry_failed=retry_failed, limit=limit)
+    cfg.bulk.bulk_dir = bulk_dir
+    cfg.google.html_dir = html_dir
+    cfg.bigquery.project = bq_project
+    if bq_max_gb is not None:
+        cfg.bigquery.maximum_bytes_billed = int(bq_max_gb * 1e9)
+    if base_url:
+        cfg.google.base_url = base_url
+        cfg.patentsview.base_url = base_url
+
+    if numbers is not None:
+        wanted, invalid = read_numbers_file(numbers)
+    else:
+        wanted, invalid = normalize_numbers((f"item {i}", n) for i, n in enumerate(dataset_numbers(dataset)))
+    for where, text, _ in invalid[:20]:
+        err_console.print(f"[yellow]skipped[/yellow] {where}: {text!r} is not a publication number", highlight=False)
+    if not wanted:
+        raise PatlinkError("no valid publication numbers to hydrate")
+
+    with Progress(TextColumn("hydrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, disable=as_json, transient=False) as bar:
+        task = bar.add_task("hydrate", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        summary = hydrate(wanted, cfg, progress=progress)
+    summary.invalid = invalid + summary.invalid
+
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    from rich.table import Table
+
+    table = Table(title=f"hydrate · source {source} · {summary.db_path}")
+    table.add_column("status")
+    table.add_column("numbers", justify="right")
+    table.add_row("requested", str(summary.requested))
+    table.add_row("fetched now", str(len(summary.fetched)))
+    table.add_row("already cached", str(len(summary.cached)))
+    table.add_row("failed", str(len(summary.failed)))
+    if summary.skipped_failed:
+        table.add_row("skipped (failed before)", str(len(summary.skipped_failed)))
+    table.add_row("invalid input", str(len(summary.invalid)))
+    console.print(table)
+    if summary.failed:
+        errs: dict[str, int] = {}
+        for e in summary.failed.values():
+            errs[e[:120]] = errs.get(e[:120], 0) + 1
+        ft = Table(title="failures by error (first examples)")
+        ft.add_column("error")
+        ft.add_column("count", justify="right")
+        for e, c in sorted(errs.items(), key=lambda x: -x[1])[:10]:
+            ft.add_row(e, str(c))
+        console.print(ft)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+    app.command("hydrate")(hydrate_command)

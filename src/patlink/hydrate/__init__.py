@@ -1,1 +1,15 @@
-"""patlink.hydrate"""
+"""Patent hydration: fetch title, abstract, claims, description, CPC, dates and family id for publication numbers.
+
+Sources (``patlink hydrate --source``): Google BigQuery public patent data (:mod:`.bigquery`), the PatentsView
+PatentSearch API (:mod:`.patentsview_api`), Google Patents HTML pages (:mod:`.google_patents_html`), local
+PatentsView TSVs / USPTO grant XML (:mod:`.bulk`). Results go to a resumable DuckDB store (:mod:`.store`);
+:func:`patlink.hydrate.store.hydrated_texts` is what ``load_dataset("honeywell-vpm")`` reads. See docs/hydrate.md.
+"""
+
+from patlink.hydrate.config import SOURCES, HydrateConfig
+from patlink.hydrate.records import PatentRecord
+from patlink.hydrate.runner import HydrateSummary, hydrate, read_numbers_file
+from patlink.hydrate.store import HydrationStore, hydrated_texts
+
+__all__ = ["SOURCES", "HydrateConfig", "PatentRecord", "HydrateSummary", "hydrate", "read_numbers_file",
+           "HydrationStore", "hydrated_texts"]

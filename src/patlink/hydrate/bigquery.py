@@ -1,0 +1,165 @@
+"""Google BigQuery public patent data (``patents-public-data.patents.publications``), as upstream did.
+
+``000_…txt`` §2.1: title, abstract, claims and description of each patent from Google's public patent data on
+BigQuery, "the most recent version of each patent entry". We match rows by the canonical number derived in SQL
+from ``publication_number`` (``US-7852519-B2`` → ``US7852519``) and keep, per number, the US publication with the
+latest ``publication_date`` (ties: the one with the most text).
+
+The numbers reach BigQuery only as a query parameter (``ArrayQueryParameter("numbers", "STRING", [...])``), never
+inside the SQL text. ``google-cloud-bigquery`` is an optional extra (``pip install "patlink[bigquery]"``) imported
+lazily; credentials come from the standard environment (``GOOGLE_APPLICATION_CREDENTIALS`` or
+``gcloud auth application-default login``), the billing project from ``--bq-project`` / ``GOOGLE_CLOUD_PROJECT``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date
+from patlink.hydrate.config import BigQueryConfig
+from patlink.hydrate.records import PatentRecord, clean_text
+
+__all__ = ["BigQuerySource", "build_query", "row_to_record"]
+
+_TABLE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+# Canonical key computed from publication_number: US-<prefix><digits>-<kind> -> US<prefix><digits w/o leading 0>.
+_CANON = ("CONCAT('US', REGEXP_EXTRACT(publication_number, r'^US-([A-Z]*)'), "
+          "LTRIM(REGEXP_EXTRACT(publication_number, r'^US-[A-Z]*([0-9]+)'), '0'))")
+
+_SQL = """
+WITH hits AS (
+  SELECT
+    {canon} AS number,
+    publication_number, kind_code, family_id,
+    publication_date, filing_date, grant_date, priority_date,
+    (SELECT t.text FROM UNNEST(title_localized) AS t WHERE t.language = @language LIMIT 1) AS title,
+    (SELECT t.text FROM UNNEST(abstract_localized) AS t WHERE t.language = @language LIMIT 1) AS abstract,
+    (SELECT t.text FROM UNNEST(claims_localized) AS t WHERE t.language = @language LIMIT 1) AS claims,
+    (SELECT t.text FROM UNNEST(description_localized) AS t WHERE t.language = @language LIMIT 1) AS description,
+    ARRAY(SELECT c.code FROM UNNEST(cpc) AS c ORDER BY c.first DESC, c.code) AS cpc
+  FROM `{table}`
+  WHERE country_code = 'US'
+    AND {canon} IN UNNEST(@numbers)
+)
+SELECT * EXCEPT (rn) FROM (
+  SELECT hits.*, ROW_NUMBER() OVER (
+    PARTITION BY number
+    ORDER BY publication_date DESC,
+             LENGTH(IFNULL(claims, '')) + LENGTH(IFNULL(description, '')) DESC
+  ) AS rn
+  FROM hits
+)
+WHERE rn = 1
+"""
+
+
+def build_query(numbers: Sequence[str], config: BigQueryConfig | None = None) -> tuple[str, list[tuple[str, str, Any]]]:
+    """SQL text and its parameters for one batch.
+
+    Args:
+        numbers: canonical US numbers (``US7852519``).
+        config: table and language.
+
+    Returns:
+        ``(sql, params)`` with ``params = [("numbers", "STRING", [...]) , ("language", "STRING", "en")]``: the
+        first is an array parameter, the second a scalar. The SQL references them as ``@numbers``/``@language``.
+
+    Raises:
+        ValueError: if the configured table name has characters other than letters, digits, ``-``, ``_``, ``.``
+            (the table is the only identifier placed in the SQL text; it comes from configuration, not input).
+    """
+    config = config or BigQueryConfig()
+    if not config.table or set(config.table) - _TABLE_CHARS:
+        raise ValueError(f"invalid BigQuery table name {config.table!r}")
+    sql = _SQL.format(table=config.table, canon=_CANON)
+    return sql, [("numbers", "STRING", list(numbers)), ("language", "STRING", config.language)]
+
+
+def _get(row: Any, key: str) -> Any:
+    if isinstance(row, dict):
+        return row.get(key)
+    try:
+        return row[key]
+    except (KeyError, IndexError, TypeError):
+        return getattr(row, key, None)
+
+
+def row_to_record(row: Any) -> PatentRecord:
+    """One result row (a ``google.cloud.bigquery.Row`` or a dict) → :class:`PatentRecord`."""
+    pub = str(_get(row, "publication_number") or "")
+    return PatentRecord(
+        number=str(_get(row, "number")),
+        title=clean_text(_get(row, "title")),
+        abstract=clean_text(_get(row, "abstract")),
+        claims=clean_text(_get(row, "claims")),
+        description=clean_text(_get(row, "description")),
+        cpc=[str(c) for c in (_get(row, "cpc") or []) if c],
+        publication_date=iso_date(_get(row, "publication_date")),
+        filing_date=iso_date(_get(row, "filing_date")),
+        priority_date=iso_date(_get(row, "priority_date")),
+        grant_date=iso_date(_get(row, "grant_date")),
+        family_id=str(_get(row, "family_id") or ""),
+        kind=str(_get(row, "kind_code") or (pub.rsplit("-", 1)[-1] if pub.count("-") == 2 else "")),
+        publication_number=pub,
+        source="bigquery",
+    )
+
+
+class BigQuerySource:
+    """Hydrate from ``patents-public-data.patents.publications``.
+
+    Args:
+        config: table, language, billing project, byte cap.
+        client: a ``google.cloud.bigquery.Client`` (or any object with ``query(sql, job_config=...)`` returning a
+            job whose ``result()`` iterates rows). ``None``: one is created from the environment.
+
+    Raises:
+        RuntimeError: (on first fetch) when ``google-cloud-bigquery`` is not installed.
+    """
+
+    name = "bigquery"
+
+    def __init__(self, config: BigQueryConfig | None = None, client: Any = None) -> None:
+        self.config = config or BigQueryConfig()
+        self._client = client
+
+    @staticmethod
+    def _bq():
+        try:
+            from google.cloud import bigquery
+        except ImportError as e:
+            raise RuntimeError('the bigquery source needs google-cloud-bigquery: pip install "patlink[bigquery]"') from e
+        return bigquery
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._bq().Client(project=self.config.project, location=self.config.location)
+        return self._client
+
+    def job_config(self, params: list[tuple[str, str, Any]]):
+        """A ``QueryJobConfig`` with the batch's query parameters (array ones as ``ArrayQueryParameter``)."""
+        bq = self._bq()
+        qp = [bq.ArrayQueryParameter(n, t, v) if isinstance(v, list) else bq.ScalarQueryParameter(n, t, v)
+              for n, t, v in params]
+        kwargs: dict[str, Any] = {"query_parameters": qp}
+        if self.config.maximum_bytes_billed is not None:
+            kwargs["maximum_bytes_billed"] = int(self.config.maximum_bytes_billed)
+        return bq.QueryJobConfig(**kwargs)
+
+    def fetch(self, numbers: Sequence[str]) -> BatchResult:
+        sql, params = build_query(numbers, self.config)
+        job = self.client.query(sql, job_config=self.job_config(params))
+        wanted = set(numbers)
+        records: dict[str, PatentRecord] = {}
+        for row in job.result():
+            rec = row_to_record(row)
+            if rec.number in wanted:
+                records[rec.number] = rec
+        errors = {n: NOT_FOUND for n in numbers if n not in records}
+        return records, errors
+
+    def close(self) -> None:
+        if self._client is not None and hasattr(self._client, "close"):
+            self._client.close()

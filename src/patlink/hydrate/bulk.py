@@ -1,0 +1,340 @@
+"""Local bulk files: PatentsView granted-patent TSVs (read with DuckDB) and USPTO grant full-text XML (streamed).
+
+PatentsView (https://patentsview.org/download/data-download-tables), tab-separated, header row, ``"``-quoted:
+
+==========================  ==========================================================================
+``g_patent.tsv``            ``patent_id, patent_type, patent_date, patent_title, wipo_kind, num_claims, …``
+``g_patent_abstract.tsv``   ``patent_id, patent_abstract``
+``g_cpc_current.tsv``       ``patent_id, cpc_sequence, cpc_section, cpc_class, cpc_subclass, cpc_group, cpc_type``
+``g_us_patent_citation.tsv````patent_id, citation_sequence, citation_patent_id, citation_date, …``
+``g_application.tsv``       ``application_id, patent_id, patent_application_type, filing_date, …`` (optional)
+``g_claims_YYYY.tsv``       ``patent_id, claim_sequence, claim_text, dependent, claim_number, exemplary`` (optional)
+``g_detail_desc_text_YYYY.tsv`` ``patent_id, description_text, description_length`` (optional)
+==========================  ==========================================================================
+
+Plain ``.tsv`` or gzip ``.tsv.gz`` (PatentsView ships ``.tsv.zip``: unzip first). Each present table is scanned
+once per batch with a parameterised DuckDB query, so use large batches (the default for this source is 10,000).
+
+USPTO grant full text (https://bulkdata.uspto.gov, "Patent Grant Full Text Data (No Images)", 2005–): weekly
+``ipgYYMMDD.xml`` files (or the ``.zip`` they ship in) are *concatenated* XML documents, each starting with its own
+``<?xml …?>`` declaration, so one file is not one XML tree. :func:`iter_uspto_grant_xml` splits the stream at the
+declarations, skips documents whose first ``<doc-number>`` is not wanted without parsing them, and parses the rest
+with a hardened lxml parser (no DTD loading, no network, no entity expansion). Texts from the XML fill the fields
+the TSVs leave empty (claims, description …).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import zipfile
+from pathlib import Path
+from typing import IO, Iterable, Iterator, Sequence
+
+from patlink.data.numbers import normalize_publication_number
+from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date, office_id
+from patlink.hydrate.config import BulkConfig
+from patlink.hydrate.records import TEXT_FIELDS, PatentRecord, clean_text
+
+__all__ = ["BulkSource", "read_patentsview_tsvs", "iter_uspto_grant_xml", "parse_uspto_grant_xml", "find_bulk_files"]
+
+log = logging.getLogger(__name__)
+
+_TSV = ("delim='\t', header=true, quote='\"', escape='\"', all_varchar=true, max_line_size=200000000, "
+        "union_by_name=true")
+_NORM = "regexp_replace(patent_id, '^([A-Za-z]*)0*', '\\1')"
+_TABLES = {
+    "g_patent": "g_patent",
+    "g_patent_abstract": "g_patent_abstract",
+    "g_cpc_current": "g_cpc_current",
+    "g_us_patent_citation": "g_us_patent_citation",
+    "g_application": "g_application",
+    "g_claims": "g_claims_*",
+    "g_detail_desc_text": "g_detail_desc_text_*",
+}
+_DOCNUM_RE = re.compile(rb"<doc-number>\s*([A-Za-z]*\d+)\s*</doc-number>")
+
+
+def find_bulk_files(bulk_dir: str | Path) -> dict[str, list[Path]]:
+    """The bulk files present in ``bulk_dir``: ``{"g_patent": [...], …, "uspto_xml": [...]}`` (non-empty lists only).
+
+    Raises:
+        FileNotFoundError: if ``bulk_dir`` is not a folder.
+    """
+    root = Path(bulk_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"--bulk-dir {root} is not a folder")
+    out: dict[str, list[Path]] = {}
+    for key, stem in _TABLES.items():
+        files = sorted({p for ext in (".tsv", ".tsv.gz") for p in root.glob(stem + ext)})
+        if files:
+            out[key] = files
+        elif any(root.glob(stem + ".tsv.zip")):
+            log.warning("%s found only as .tsv.zip: unzip it so DuckDB can read it", stem)
+    xml = sorted(p for p in root.glob("*") if p.is_file() and re.match(r"(?i)^ipg.*\.(xml|zip)$", p.name))
+    if xml:
+        out["uspto_xml"] = xml
+    return out
+
+
+# --------------------------------------------------------------------------------------------- PatentsView TSVs
+def _select(con, files: list[Path], columns: str, ids: list[str], order: str = "") -> list[tuple]:
+    sql = (f"SELECT {_NORM} AS pid, {columns} FROM read_csv(?, {_TSV}) "
+           f"WHERE {_NORM} IN (SELECT unnest(?::VARCHAR[])) {order}")
+    return con.execute(sql, [[str(f) for f in files], ids]).fetchall()
+
+
+def read_patentsview_tsvs(files: dict[str, list[Path]], numbers: Sequence[str]) -> dict[str, PatentRecord]:
+    """Records of ``numbers`` (canonical) found in the PatentsView tables ``files`` (from :func:`find_bulk_files`).
+
+    A number is returned when it is in ``g_patent`` or ``g_patent_abstract``; the other tables add CPC groups
+    (in ``cpc_sequence`` order), citations (canonical, in ``citation_sequence`` order), filing date, claims (in
+    ``claim_sequence`` order, one a line) and description.
+
+    Raises:
+        duckdb.Error: a table is malformed (the message names the file and line).
+    """
+    import duckdb
+
+    ids = {office_id(n): n for n in numbers}
+    id_list = list(ids)
+    recs: dict[str, PatentRecord] = {}
+
+    def rec(pid: str) -> PatentRecord:
+        number = ids[pid]
+        if number not in recs:
+            recs[number] = PatentRecord(number=number, source="bulk-patentsview", publication_number=pid)
+        return recs[number]
+
+    con = duckdb.connect()
+    try:
+        if "g_patent" in files:
+            for pid, date, title, kind in _select(con, files["g_patent"], "patent_date, patent_title, wipo_kind", id_list):
+                r = rec(pid)
+                r.title = clean_text(title)
+                r.publication_date = r.grant_date = iso_date(date)
+                r.kind = kind or ""
+        if "g_patent_abstract" in files:
+            for pid, abstract in _select(con, files["g_patent_abstract"], "patent_abstract", id_list):
+                rec(pid).abstract = clean_text(abstract)
+        found = [office_id(n) for n in recs]
+        if not found:
+            return {}
+        if "g_cpc_current" in files:
+            for pid, group in _select(con, files["g_cpc_current"], "cpc_group", found,
+                                      "ORDER BY pid, TRY_CAST(cpc_sequence AS INTEGER)"):
+                if group and group not in recs[ids[pid]].cpc:
+                    recs[ids[pid]].cpc.append(group.replace(" ", ""))
+        if "g_us_patent_citation" in files:
+            for pid, cited in _select(con, files["g_us_patent_citation"], "citation_patent_id", found,
+                                      "ORDER BY pid, TRY_CAST(citation_sequence AS INTEGER)"):
+                try:
+                    recs[ids[pid]].citations.append(normalize_publication_number("US" + cited.strip()))
+                except (ValueError, AttributeError):
+                    continue
+        if "g_application" in files:
+            for pid, filing in _select(con, files["g_application"], "filing_date", found):
+                recs[ids[pid]].filing_date = iso_date(filing)
+        if "g_claims" in files:
+            claims: dict[str, list[str]] = {}
+            for pid, text in _select(con, files["g_claims"], "claim_text", found,
+                                     "ORDER BY pid, TRY_CAST(claim_sequence AS INTEGER)"):
+                if text and text.strip():
+                    claims.setdefault(pid, []).append(clean_text(text).replace("\n", " "))
+            for pid, lines in claims.items():
+                recs[ids[pid]].claims = "\n".join(lines)
+        if "g_detail_desc_text" in files:
+            for pid, text in _select(con, files["g_detail_desc_text"], "description_text", found):
+                recs[ids[pid]].description = clean_text(text)
+    finally:
+        con.close()
+    return recs
+
+
+# ------------------------------------------------------------------------------------------- USPTO grant XML
+def _open_xml_streams(path: Path) -> Iterator[tuple[str, IO[bytes]]]:
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                if name.lower().endswith(".xml"):
+                    with zf.open(name) as f:
+                        yield f"{path.name}:{name}", f
+    else:
+        with open(path, "rb") as f:
+            yield path.name, f
+
+
+def iter_uspto_grant_xml(paths: Iterable[str | Path], wanted: set[str] | None = None
+                         ) -> Iterator[tuple[str, int, bytes]]:
+    """Split concatenated USPTO XML files into documents.
+
+    Args:
+        paths: ``ipg*.xml`` files or the ``.zip`` archives holding them.
+        wanted: canonical numbers to keep (``None``: every document). Others are skipped unparsed.
+
+    Yields:
+        ``(file_name, line_no, document_bytes)`` — ``line_no`` is the 1-based line of the document's
+        ``<?xml`` declaration in its file (for error messages).
+    """
+    for path in paths:
+        for name, stream in _open_xml_streams(Path(path)):
+            buf: list[bytes] = []
+            start = 1
+            for line_no, line in enumerate(stream, 1):
+                if line.lstrip().startswith(b"<?xml") and buf:
+                    doc = b"".join(buf)
+                    if _wanted(doc, wanted):
+                        yield name, start, doc
+                    buf, start = [], line_no
+                buf.append(line)
+            if buf:
+                doc = b"".join(buf)
+                if doc.strip() and _wanted(doc, wanted):
+                    yield name, start, doc
+
+
+def _wanted(doc: bytes, wanted: set[str] | None) -> bool:
+    if wanted is None:
+        return True
+    m = _DOCNUM_RE.search(doc)
+    if not m:
+        return False
+    try:
+        return normalize_publication_number("US" + m.group(1).decode("ascii")) in wanted
+    except ValueError:
+        return False
+
+
+def _lines(el, tags: tuple[str, ...]) -> str:
+    parts = []
+    for node in el.iter(*tags):
+        if any(a.tag in tags for a in node.iterancestors()):
+            continue
+        t = " ".join(" ".join(node.itertext()).split())
+        if t:
+            parts.append(t)
+    return "\n".join(parts)
+
+
+def parse_uspto_grant_xml(doc: bytes) -> PatentRecord:
+    """Parse one ``<us-patent-grant>`` document (USPTO grant red-book XML v4.x) into a :class:`PatentRecord`.
+
+    Raises:
+        ValueError: when the document has no publication number (not a grant document) or is not XML.
+    """
+    from lxml import etree
+
+    parser = etree.XMLParser(recover=True, resolve_entities=False, load_dtd=False, no_network=True, huge_tree=True)
+    root = etree.fromstring(doc, parser)
+    if root is None:
+        raise ValueError("not an XML document")
+    bib = root.find("us-bibliographic-data-grant")
+    if bib is None:
+        raise ValueError(f"<{root.tag}> is not a us-patent-grant document")
+    pub = bib.find("publication-reference/document-id")
+    if pub is None or not (pub.findtext("doc-number") or "").strip():
+        raise ValueError("grant document without publication-reference/doc-number")
+    docnum = pub.findtext("doc-number").strip()
+    country = (pub.findtext("country") or "US").strip()
+    number = normalize_publication_number(country + docnum)
+    cpc = []
+    for c in bib.iterfind("classifications-cpc//classification-cpc"):
+        parts = [(c.findtext(t) or "").strip() for t in ("section", "class", "subclass", "main-group", "subgroup")]
+        if all(parts[:4]):
+            sym = "".join(parts[:4]) + (f"/{parts[4]}" if parts[4] else "")
+            if sym not in cpc:
+                cpc.append(sym)
+    citations = []
+    for d in bib.iterfind(".//us-references-cited/us-citation/patcit/document-id"):
+        if (d.findtext("country") or "").strip() == "US":
+            try:
+                citations.append(normalize_publication_number("US" + (d.findtext("doc-number") or "").strip()))
+            except ValueError:
+                continue
+    priorities = sorted(iso_date(p.findtext("date")) for p in bib.iterfind("priority-claims/priority-claim")
+                        if p.findtext("date"))
+    title_el = bib.find("invention-title")
+    abstract_el = root.find("abstract")
+    desc_el = root.find("description")
+    claims_el = root.find("claims")
+    return PatentRecord(
+        number=number,
+        title=" ".join(" ".join(title_el.itertext()).split()) if title_el is not None else "",
+        abstract=_lines(abstract_el, ("p",)) if abstract_el is not None else "",
+        claims=_lines(claims_el, ("claim",)) if claims_el is not None else "",
+        description=_lines(desc_el, ("heading", "p")) if desc_el is not None else "",
+        cpc=cpc,
+        publication_date=iso_date(pub.findtext("date")),
+        grant_date=iso_date(pub.findtext("date")),
+        filing_date=iso_date(bib.findtext("application-reference/document-id/date")),
+        priority_date=priorities[0] if priorities else "",
+        kind=(pub.findtext("kind") or "").strip(),
+        publication_number=f"{country}{docnum}{(pub.findtext('kind') or '').strip()}",
+        citations=citations,
+        source="bulk-uspto-xml",
+    )
+
+
+def _merge(a: PatentRecord | None, b: PatentRecord) -> PatentRecord:
+    """Fill ``a``'s empty fields from ``b`` (``a`` wins where both have a value)."""
+    if a is None:
+        return b
+    for name, value in b.__dict__.items():
+        if name == "source":
+            continue
+        if not getattr(a, name) and value:
+            setattr(a, name, value)
+    if any(getattr(b, f) for f in TEXT_FIELDS):
+        a.source = "bulk-patentsview+uspto-xml"
+    return a
+
+
+class BulkSource:
+    """Hydrate from local PatentsView TSVs and/or USPTO grant XML in ``config.bulk_dir``.
+
+    Raises:
+        FileNotFoundError: when the folder is missing or holds none of the supported files.
+    """
+
+    name = "bulk"
+    batch_size = 10_000
+
+    def __init__(self, config: BulkConfig) -> None:
+        if config.bulk_dir is None:
+            raise ValueError("the bulk source needs --bulk-dir DIR")
+        self.config = config
+        self.files = find_bulk_files(config.bulk_dir)
+        if not self.files:
+            raise FileNotFoundError(
+                f"no PatentsView g_*.tsv[.gz] nor USPTO ipg*.xml/zip files in {config.bulk_dir}")
+        self.bad_documents: list[str] = []
+
+    def close(self) -> None:
+        pass
+
+    def fetch(self, numbers: Sequence[str]) -> BatchResult:
+        errors: dict[str, str] = {}
+        valid = []
+        for n in numbers:
+            try:
+                office_id(n)
+                valid.append(n)
+            except ValueError as e:
+                errors[n] = str(e)
+        records: dict[str, PatentRecord] = {}
+        tsv = {k: v for k, v in self.files.items() if k != "uspto_xml"}
+        if tsv and valid:
+            records.update(read_patentsview_tsvs(tsv, valid))
+        if "uspto_xml" in self.files and valid:
+            for name, line_no, doc in iter_uspto_grant_xml(self.files["uspto_xml"], set(valid)):
+                try:
+                    rec = parse_uspto_grant_xml(doc)
+                except ValueError as e:
+                    self.bad_documents.append(f"{name} line {line_no}: {e}")
+                    log.warning("skipping malformed document %s line %d: %s", name, line_no, e)
+                    continue
+                records[rec.number] = _merge(records.get(rec.number), rec)
+        for n in valid:
+            if n not in records:
+                errors[n] = NOT_FOUND
+        return records, errors

@@ -1,0 +1,64 @@
+"""The record every hydration source produces: one patent publication's texts and bibliographic fields."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["PatentRecord", "TEXT_FIELDS", "STRING_FIELDS", "clean_text"]
+
+#: The text fields a :class:`patlink.data.Dataset` patent may have (``000_…txt`` §2.1).
+TEXT_FIELDS = ("title", "abstract", "claims", "description")
+#: Every string field returned by :func:`patlink.hydrate.store.hydrated_texts` when non-empty.
+STRING_FIELDS = TEXT_FIELDS + (
+    "cpc", "publication_date", "filing_date", "priority_date", "grant_date", "family_id", "kind",
+    "publication_number", "citations", "source",
+)
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse runs of spaces/tabs, trim each line, drop empty lines. ``None`` → ``""``."""
+    if not text:
+        return ""
+    lines = (" ".join(line.split()) for line in str(text).replace("\r", "\n").split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+@dataclass
+class PatentRecord:
+    """Texts and bibliographic fields of one publication.
+
+    Attributes:
+        number: canonical publication number (:func:`patlink.data.numbers.normalize_publication_number`),
+            e.g. ``US7852519``; the store's key.
+        title / abstract / claims / description: plain text (claims one per line, ``""`` when unknown).
+        cpc: CPC symbols, e.g. ``["G06F3/0488", "H04L67/02"]`` (no spaces), first = main when the source says.
+        publication_date / filing_date / priority_date / grant_date: ISO ``YYYY-MM-DD`` or ``""``.
+        family_id: DOCDB family id (Google sources) or ``""``.
+        kind: kind code of the publication the texts came from (``B2``, ``B1``, ``S`` ...).
+        publication_number: the publication as the source spelled it (``US-7852519-B2``).
+        citations: canonical numbers of cited US patents (bulk ``g_us_patent_citation``), may be empty.
+        source: source name (``bigquery``, ``patentsview``, ``google-html``, ``bulk-patentsview``, ``bulk-uspto-xml``).
+    """
+
+    number: str
+    title: str = ""
+    abstract: str = ""
+    claims: str = ""
+    description: str = ""
+    cpc: list[str] = field(default_factory=list)
+    publication_date: str = ""
+    filing_date: str = ""
+    priority_date: str = ""
+    grant_date: str = ""
+    family_id: str = ""
+    kind: str = ""
+    publication_number: str = ""
+    citations: list[str] = field(default_factory=list)
+    source: str = ""
+
+    def has_text(self) -> bool:
+        """True when at least one of title/abstract/claims/description is non-empty."""
+        return any(getattr(self, f).strip() for f in TEXT_FIELDS)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
