@@ -1,0 +1,225 @@
+"""Language models of the pipeline: an OpenAI-compatible chat client and the offline extractive summariser.
+
+:class:`ChatClient` talks to any server implementing ``POST {base_url}/chat/completions`` (vLLM, Ollama,
+llama.cpp server, LM Studio, hosted OpenAI-compatible APIs). The API key is read from the environment variable
+named in :class:`~patlink.pipeline.config.LLMConfig` at request time; it is never stored, printed, put in
+``repr`` or in error messages.
+
+:class:`ExtractiveSummarizer` is the offline default (no endpoint configured): sentences are ranked by their
+centrality in the cosine-similarity graph of their embeddings (continuous LexRank, Erkan & Radev 2004, power
+iteration with damping 0.85) computed with the bundled ``minilm`` model via
+:func:`patlink.retrieval.embed.encode_texts`, and the best are kept in their original order within a word budget.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Sequence
+
+import httpx
+import numpy as np
+
+from patlink.pipeline.config import LLMConfig
+
+__all__ = ["ChatClient", "LLMError", "ExtractiveSummarizer", "split_sentences", "truncate_words"]
+
+
+class LLMError(Exception):
+    """The chat endpoint failed or answered something unusable (no secret in the message)."""
+
+
+class ChatClient:
+    """Minimal OpenAI-compatible chat-completions client over ``httpx``.
+
+    Args:
+        config: base URL, model, key variable, sampling and retry settings.
+        sleep: delay function for back-off (tests pass a no-op).
+
+    Raises:
+        ValueError: if ``config.base_url`` or ``config.model`` is missing or the URL is not http(s).
+    """
+
+    def __init__(self, config: LLMConfig, sleep=time.sleep):
+        if not config.base_url or not config.model:
+            raise ValueError("an LLM endpoint needs both --llm-base-url and --llm-model")
+        if not config.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"--llm-base-url must be an http(s) URL, got {config.base_url!r}")
+        self.config = config
+        self.url = config.base_url.rstrip("/") + "/chat/completions"
+        self._sleep = sleep
+        self._client = httpx.Client(timeout=config.timeout_s)
+        self.n_calls = 0
+
+    def __repr__(self) -> str:
+        return f"ChatClient(url={self.url!r}, model={self.config.model!r})"
+
+    @property
+    def fingerprint(self) -> str:
+        """What the cache keys on: endpoint + model + temperature (changing any recomputes LLM outputs)."""
+        return f"{self.url}|{self.config.model}|t={self.config.temperature}"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def chat(self, messages: Sequence[dict], *, max_tokens: int | None = None) -> str:
+        """Send ``messages`` (``[{"role": "system"|"user"|"assistant", "content": str}]``) and return the
+        assistant's text.
+
+        Transient failures (timeouts, connection errors, HTTP 429/5xx) are retried ``config.retries`` times with
+        exponential back-off.
+
+        Raises:
+            LLMError: other HTTP errors, malformed answers, or retries exhausted.
+        """
+        c = self.config
+        headers = {"Content-Type": "application/json"}
+        key = c.api_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        payload = {"model": c.model, "messages": list(messages), "temperature": c.temperature,
+                   "max_tokens": max_tokens or c.max_tokens, "stream": False}
+        last = ""
+        for attempt in range(c.retries + 1):
+            try:
+                self.n_calls += 1
+                r = self._client.post(self.url, json=payload, headers=headers)
+            except httpx.TimeoutException:
+                last = f"LLM endpoint timed out after {c.timeout_s:g} s"
+            except httpx.HTTPError as e:
+                last = f"LLM endpoint unreachable ({type(e).__name__}) at {self.url}"
+            else:
+                if r.status_code == 200:
+                    try:
+                        text = r.json()["choices"][0]["message"]["content"]
+                    except (ValueError, KeyError, IndexError, TypeError):
+                        raise LLMError(f"malformed chat-completions answer from {self.url}") from None
+                    if not isinstance(text, str):
+                        raise LLMError(f"malformed chat-completions answer from {self.url}")
+                    return text.strip()
+                last = f"LLM endpoint answered HTTP {r.status_code}"
+                if r.status_code in (401, 403):
+                    raise LLMError(f"{last}: check the API key in ${c.api_key_env}")
+                if r.status_code != 429 and r.status_code < 500:
+                    raise LLMError(f"{last}: {r.text[:200]}")
+            if attempt < c.retries:
+                self._sleep(c.backoff_s * (2 ** attempt))
+        raise LLMError(f"{last} (after {c.retries + 1} attempts)")
+
+
+# -- offline extractive summariser -----------------------------------------------------------------------------
+_SENT_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_BULLET = re.compile(r"^\s*(?:[-*\u2022\u25cf]|\d+[.)])\s+")
+
+
+def split_sentences(text: str, min_words: int = 3) -> list[str]:
+    """Split text into sentences: line breaks (bullets, table rows) and sentence-final punctuation followed by
+    an upper-case letter or digit. Bullet markers are stripped; fragments under ``min_words`` words dropped."""
+    out = []
+    for line in text.splitlines():
+        line = _BULLET.sub("", line).strip()
+        for s in _SENT_END.split(line):
+            s = " ".join(s.split())
+            if len(s.split()) >= min_words:
+                out.append(s)
+    return out
+
+
+def truncate_words(text: str, max_words: int) -> str:
+    """``text`` cut to its first ``max_words`` whitespace-separated words (unchanged if shorter)."""
+    words = text.split()
+    return text.strip() if len(words) <= max_words else " ".join(words[:max_words])
+
+
+class ExtractiveSummarizer:
+    """Centrality-ranked sentence extraction with a sentence-transformers model (offline).
+
+    Args:
+        model: model name for :func:`patlink.retrieval.embed.encode_texts` (bundled ``minilm`` by default).
+        damping: LexRank damping factor.
+        max_sentences: only the first this many sentences of a text are ranked (bounds the n x n matrix).
+    """
+
+    method = "extractive"
+
+    def __init__(self, model: str = "minilm", damping: float = 0.85, max_sentences: int = 400):
+        self.model = model
+        self.damping = damping
+        self.max_sentences = max_sentences
+
+    @property
+    def fingerprint(self) -> str:
+        return f"extractive|{self.model}|d={self.damping}"
+
+    def embed(self, sentences: Sequence[str]) -> np.ndarray:
+        """``(n, d)`` float32 L2-normalised embeddings."""
+        from patlink.retrieval.embed import encode_texts
+
+        return encode_texts(list(sentences), self.model, show_progress=False)
+
+    def centrality(self, sentences: Sequence[str]) -> np.ndarray:
+        """LexRank scores ``(n,)`` float64 summing to 1 (uniform for n <= 2)."""
+        n = len(sentences)
+        if n == 0:
+            return np.zeros(0)
+        if n <= 2:
+            return np.full(n, 1.0 / n)
+        e = self.embed(sentences).astype(np.float64)
+        sim = np.clip(e @ e.T, 0.0, None)
+        np.fill_diagonal(sim, 0.0)
+        rows = sim.sum(1, keepdims=True)
+        trans = np.where(rows > 0, sim / np.where(rows > 0, rows, 1.0), 1.0 / n)
+        p = np.full(n, 1.0 / n)
+        for _ in range(100):
+            nxt = (1 - self.damping) / n + self.damping * (trans.T @ p)
+            if np.abs(nxt - p).sum() < 1e-9:
+                p = nxt
+                break
+            p = nxt
+        return p / p.sum()
+
+    def top_sentences(self, text_or_sentences: str | Sequence[str], k: int) -> list[str]:
+        """The ``k`` most central sentences, in their original order."""
+        sents = split_sentences(text_or_sentences) if isinstance(text_or_sentences, str) else list(text_or_sentences)
+        sents = list(dict.fromkeys(sents))[: self.max_sentences]
+        if len(sents) <= k:
+            return sents
+        score = self.centrality(sents)
+        keep = sorted(np.argsort(-score, kind="stable")[:k])
+        return [sents[i] for i in keep]
+
+    def summarize(self, text_or_sentences: str | Sequence[str], max_words: int) -> str:
+        """Most central sentences, original order, at most ``max_words`` words (the last one cut if needed)."""
+        sents = split_sentences(text_or_sentences) if isinstance(text_or_sentences, str) else list(text_or_sentences)
+        sents = list(dict.fromkeys(sents))[: self.max_sentences]
+        if not sents:
+            return ""
+        score = self.centrality(sents)
+        chosen, used = [], 0
+        for i in np.argsort(-score, kind="stable"):
+            w = len(sents[i].split())
+            if used + w > max_words and chosen:
+                continue
+            chosen.append(i)
+            used += w
+            if used >= max_words:
+                break
+        text = " ".join(s if s.endswith((".", "!", "?")) else s + "." for s in (sents[i] for i in sorted(chosen)))
+        return truncate_words(text, max_words)
+
+    def dedupe(self, sentences: Sequence[str], threshold: float = 0.92) -> list[str]:
+        """Drop exact (case/space-insensitive) and near duplicates (cosine > ``threshold``), keeping the first."""
+        uniq, keys = [], set()
+        for s in sentences:
+            k = " ".join(s.lower().split()).rstrip(".")
+            if k and k not in keys:
+                keys.add(k)
+                uniq.append(s)
+        if len(uniq) < 2:
+            return uniq
+        e = self.embed(uniq)
+        keep: list[int] = []
+        for i in range(len(uniq)):
+            if all(float(e[i] @ e[j]) <= threshold for j in keep):
+                keep.append(i)
+        return [uniq[i] for i in keep]
