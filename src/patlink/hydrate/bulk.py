@@ -34,7 +34,7 @@ from typing import IO, Iterable, Iterator, Sequence
 from patlink.data.numbers import normalize_publication_number
 from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date, office_id
 from patlink.hydrate.config import BulkConfig
-from patlink.hydrate.records import TEXT_FIELDS, PatentRecord, clean_text
+from patlink.hydrate.records import TEXT_FIELDS, PatentRecord, clean_text, flat_text
 
 __all__ = ["BulkSource", "read_patentsview_tsvs", "iter_uspto_grant_xml", "parse_uspto_grant_xml", "find_bulk_files"]
 
@@ -210,7 +210,7 @@ def _lines(el, tags: tuple[str, ...]) -> str:
     for node in el.iter(*tags):
         if any(a.tag in tags for a in node.iterancestors()):
             continue
-        t = " ".join(" ".join(node.itertext()).split())
+        t = flat_text(node)
         if t:
             parts.append(t)
     return "\n".join(parts)
@@ -259,7 +259,7 @@ def parse_uspto_grant_xml(doc: bytes) -> PatentRecord:
     claims_el = root.find("claims")
     return PatentRecord(
         number=number,
-        title=" ".join(" ".join(title_el.itertext()).split()) if title_el is not None else "",
+        title=flat_text(title_el) if title_el is not None else "",
         abstract=_lines(abstract_el, ("p",)) if abstract_el is not None else "",
         claims=_lines(claims_el, ("claim",)) if claims_el is not None else "",
         description=_lines(desc_el, ("heading", "p")) if desc_el is not None else "",

@@ -23,7 +23,7 @@ from patlink.data.numbers import normalize_publication_number, parse_publication
 from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date
 from patlink.hydrate.config import GooglePatentsConfig, HttpConfig
 from patlink.hydrate.http import HttpClient, HttpError
-from patlink.hydrate.records import PatentRecord, clean_text
+from patlink.hydrate.records import PatentRecord, clean_text, flat_text
 
 __all__ = ["parse_google_patents_html", "GooglePatentsSource", "index_html_dir"]
 
@@ -35,7 +35,7 @@ def _has_class(cls: str) -> str:
 
 
 def _text(el) -> str:
-    return " ".join(" ".join(el.itertext()).split())
+    return flat_text(el)
 
 
 def _first(tree, xpath: str) -> str:

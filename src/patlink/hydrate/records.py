@@ -62,3 +62,31 @@ class PatentRecord:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+_BLOCK_TAGS = frozenset({"div", "p", "li", "br", "heading", "claim-text", "claim", "section", "ul", "ol", "tr",
+                         "td", "th", "table", "h1", "h2", "h3", "h4", "dd", "dt", "abstract", "description"})
+
+
+def flat_text(el, blocks: frozenset[str] = _BLOCK_TAGS) -> str:
+    """Text of an lxml element on one line: inline markup (``<b>``, ``<sub>``, ``<claim-ref>``) joins without
+    spaces (``H<sub>2</sub>O`` → ``H2O``), block elements (``div``, ``p``, ``claim-text`` …) are separated by a space;
+    whitespace runs collapse to one space."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        tag = node.tag if isinstance(node.tag, str) else ""
+        block = tag.lower() in blocks
+        if block:
+            parts.append(" ")
+        if node.text:
+            parts.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+        if block:
+            parts.append(" ")
+
+    walk(el)
+    return " ".join("".join(parts).split())
