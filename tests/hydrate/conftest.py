@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -76,7 +75,3 @@ def local_server():
     yield start
     for s in servers:
         s.close()
-
-
-def json_response(obj, status: int = 200, headers: dict | None = None) -> tuple[int, dict, bytes]:
-    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(obj).encode()
