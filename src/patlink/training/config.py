@@ -1,0 +1,173 @@
+"""Typed configuration of the trained linker (``000_be1f183eef23b85e.txt`` §3.2–3.4).
+
+Defaults are sized for 1–20k training edges on a CPU: each encoder has ~1.3M trainable parameters with the
+MiniLM backbone (attention pooling over 384-d tokens with 2 learned queries and 4 heads, a 384-wide projection,
+2 residual blocks, 256-d output), i.e. ~100× fewer than upstream's 140M per encoder for 16.7k edges. With ~1.5k
+training pairs (pap2pat) a 140M-parameter head memorises the pairs in one epoch; a ~1M head keeps the parameter /
+edge ratio near 100–1000 and one epoch takes seconds on 2 cores, which is what makes early stopping on validation
+MRR and ablations affordable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EncoderConfig", "AdversaryConfig", "TrainConfig"]
+
+
+@dataclass
+class EncoderConfig:
+    """Shape of each encoder (item and patent have the same shape, separate weights).
+
+    Attributes:
+        backbone: frozen sentence-transformers model whose token embeddings are pooled (``minilm`` bundled).
+        max_length: backbone tokens per text (longer texts truncated).
+        hidden: width of the residual FFN blocks. out_dim: embedding size.
+        n_heads: attention-pooling heads (must divide the backbone size). n_queries: learned pooling queries.
+        n_blocks: residual FFN blocks. dropout: dropout of the blocks.
+        max_set_tokens: cap on the concatenated tokens of a patent encoded as a set of product texts.
+    """
+
+    backbone: str = "minilm"
+    max_length: int = 256
+    hidden: int = 384
+    out_dim: int = 256
+    n_heads: int = 4
+    n_queries: int = 2
+    n_blocks: int = 2
+    dropout: float = 0.1
+    max_set_tokens: int = 2048
+
+
+@dataclass
+class AdversaryConfig:
+    """The two REINFORCE hard-negative policies of §3.4.
+
+    Attributes:
+        hidden: width of the policy MLP (embedding → hidden → logits over the training items/patents).
+        lr: learning rate of the policies (AdamW).
+        exclusive: a negative drawn for one query is masked for the next queries of the batch (§3.4 "duplicates
+            among selected negatives"); otherwise each query samples independently and duplicates are merged.
+        negative_embeddings: ``"bank"`` — negatives use a no-grad embedding bank refreshed at the start of every
+            hard-negative epoch and updated with each batch's fresh embeddings (gradient reaches the query side
+            only; cost ≈ 1.3× a plain epoch); ``"encode"`` — negatives are re-encoded with gradient every step
+            (upstream behaviour, cost grows with the number of negatives).
+    """
+
+    hidden: int = 256
+    lr: float = 1e-3
+    exclusive: bool = True
+    negative_embeddings: str = "bank"
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`patlink.training.trainer.train_linker` needs.
+
+    Attributes:
+        encoder: :class:`EncoderConfig`. adversary: :class:`AdversaryConfig`.
+        epochs: maximum epochs. batch_size: training links per step.
+        lr / weight_decay: AdamW. warmup_ratio: fraction of steps of linear warm-up before the cosine decay.
+        temperature: τ of eq. 1. denominator: ``negatives`` (paper eqs. 2–3) or ``all`` (upstream variant).
+        negatives: ``inbatch`` | ``random`` | ``bm25`` | ``adversarial`` — where extra negatives come from.
+        hard_negatives: extra negatives per query for epoch 1, 2, 3 … (last value repeats): the §3.4 curriculum.
+        zclip: use ZClip adaptive gradient clipping (``zclip`` package); zclip_max_norm: its hard cap.
+        patience: epochs without validation improvement before stopping (0 = never stop early).
+        select_metric: ``mrr_item2patent`` | ``mrr_patent2item`` | ``mrr_mean`` — picks the checkpoint.
+        bm25_pool: candidates per query mined with BM25 for ``negatives="bm25"``.
+        seed: seeds torch and numpy. threads: torch intra-op threads (0 = leave as is).
+        progress: show progress bars. eval_batch_size: texts per encoder forward pass at evaluation.
+    """
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    adversary: AdversaryConfig = field(default_factory=AdversaryConfig)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    temperature: float = 0.05
+    denominator: str = "negatives"
+    negatives: str = "inbatch"
+    hard_negatives: tuple[int, ...] = (0, 5, 10)
+    zclip: bool = True
+    zclip_max_norm: float = 5.0
+    patience: int = 3
+    select_metric: str = "mrr_mean"
+    bm25_pool: int = 50
+    seed: int = 0
+    threads: int = 0
+    progress: bool = True
+    eval_batch_size: int = 256
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise ``ValueError`` with one clear message for impossible settings (called before training)."""
+        e, a = self.encoder, self.adversary
+        checks = [
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 2, f"batch_size must be >= 2 (in-batch negatives need two links), got {self.batch_size}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
+            (self.denominator in ("negatives", "all"), f"denominator must be negatives|all, got {self.denominator!r}"),
+            (self.negatives in ("inbatch", "random", "bm25", "adversarial"),
+             f"negatives must be inbatch|random|bm25|adversarial, got {self.negatives!r}"),
+            (len(self.hard_negatives) >= 1 and all(int(k) >= 0 for k in self.hard_negatives),
+             f"hard_negatives must be a non-empty list of counts >= 0, got {self.hard_negatives}"),
+            (self.select_metric in ("mrr_item2patent", "mrr_patent2item", "mrr_mean"),
+             f"select_metric must be mrr_item2patent|mrr_patent2item|mrr_mean, got {self.select_metric!r}"),
+            (self.patience >= 0, f"patience must be >= 0, got {self.patience}"),
+            (self.bm25_pool >= 1, f"bm25_pool must be >= 1, got {self.bm25_pool}"),
+            (e.max_length >= 2, f"encoder.max_length must be >= 2, got {e.max_length}"),
+            (min(e.hidden, e.out_dim, e.n_heads, e.n_queries) >= 1,
+             "encoder.hidden, out_dim, n_heads and n_queries must be >= 1"),
+            (e.n_blocks >= 0, f"encoder.n_blocks must be >= 0, got {e.n_blocks}"),
+            (0 <= e.dropout < 1, f"encoder.dropout must be in [0, 1), got {e.dropout}"),
+            (a.hidden >= 1 and a.lr > 0, "adversary.hidden must be >= 1 and adversary.lr > 0"),
+            (a.negative_embeddings in ("bank", "encode"),
+             f"adversary.negative_embeddings must be bank|encode, got {a.negative_embeddings!r}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(msg)
+
+    def hard_negatives_at(self, epoch: int) -> int:
+        """Extra negatives per query in (0-based) ``epoch``: 0 for ``inbatch``, else the curriculum value."""
+        if self.negatives == "inbatch":
+            return 0
+        return int(self.hard_negatives[min(epoch, len(self.hard_negatives) - 1)])
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hard_negatives"] = list(self.hard_negatives)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """Build from a (possibly partial) dict; unknown keys raise ``ValueError`` naming them."""
+        d = dict(d)
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown TrainConfig key(s): {sorted(unknown)}; known: {sorted(known)}")
+        enc = d.pop("encoder", {}) or {}
+        adv = d.pop("adversary", {}) or {}
+        for sub, klass in ((enc, EncoderConfig), (adv, AdversaryConfig)):
+            bad = set(sub) - {f.name for f in fields(klass)}
+            if bad:
+                raise ValueError(f"unknown {klass.__name__} key(s): {sorted(bad)}")
+        if "hard_negatives" in d:
+            d["hard_negatives"] = tuple(int(k) for k in d["hard_negatives"])
+        return cls(encoder=EncoderConfig(**enc), adversary=AdversaryConfig(**adv), **d)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "TrainConfig":
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e

@@ -1,0 +1,488 @@
+"""Training loop of the linker (``000_be1f183eef23b85e.txt`` §3.3–3.4).
+
+AdamW with linear warm-up + cosine decay, ZClip adaptive gradient clipping (``zclip`` package), bidirectional
+SupCon loss, optional extra negatives (random / BM25-mined / adversarial REINFORCE policies with the 0/5/10
+curriculum), validation MRR after every epoch (checkpoint *selected on validation MRR*, not loss), early stopping,
+resumable checkpoints written atomically.
+
+Output folder ``out_dir``::
+
+    model/            best model (Linker.save: model.safetensors + linker.json)
+    run.json          dataset, views, direction info for LinkerRetriever
+    split.json        the train/val(/test) links used
+    metrics.json      config, per-epoch metrics, per-step losses/rewards, best epoch (rewritten every epoch)
+    checkpoint.pt     last epoch: model + optimizers + scheduler + ZClip + RNG state (torch.load weights_only)
+    policy.npz        adversary policy snapshots of one probe item and patent (for the Fig. 2 heat-map)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from patlink.losses.supcon import supcon_from_logits
+from patlink.models.adversary import Adversary, build_mask, gumbel_topk, reinforce_loss
+from patlink.models.linker import Linker
+from patlink.models.token_cache import pad_batch
+from patlink.training.config import TrainConfig
+from patlink.training.sampler import LinkIndex, bm25_pools, epoch_batches, pool_mask
+
+__all__ = ["train_linker", "TrainResult", "validation_scores"]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_linker` returns."""
+
+    out_dir: Path
+    model_dir: Path
+    best_epoch: int
+    best_metric: float
+    history: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _atomic_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float))
+    os.replace(tmp, path)
+
+
+def _split_lists(split) -> dict[str, list[tuple[str, str]]]:
+    if isinstance(split, dict):
+        d = split
+    else:
+        d = {k: getattr(split, k) for k in ("train", "val", "test") if hasattr(split, k)}
+    return {k: [tuple(x) for x in (v or [])] for k, v in d.items()}
+
+
+def _mrr_private(scores: np.ndarray, relevant: list[list[int]]) -> float:
+    """Exact MRR from a full score matrix: 1 / rank of the best-ranked relevant document, averaged over queries."""
+    rr = []
+    for q, rel in enumerate(relevant):
+        if not rel:
+            continue
+        best = scores[q, rel].max()
+        rr.append(1.0 / (1 + int((scores[q] > best).sum())))
+    return float(np.mean(rr)) if rr else 0.0
+
+
+def _evaluate(scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[str, dict[str, int]],
+              top_k: int = 100) -> dict:
+    """MRR (and more when ``patlink.evaluation.evaluate_run`` is importable) of a score matrix."""
+    didx = {d: k for k, d in enumerate(dids)}
+    relevant = [[didx[d] for d in qrels.get(q, {}) if d in didx] for q in qids]
+    out = {"mrr_exact": _mrr_private(scores, relevant), "n_queries": sum(1 for r in relevant if r)}
+    try:
+        from patlink.evaluation import evaluate_run  # the lead's evaluation (optional)
+    except Exception:  # noqa: BLE001
+        out["mrr"] = out["mrr_exact"]
+        return out
+    try:
+        k = min(top_k, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        run = {q: {dids[j]: float(scores[r, j]) for j in top[r]} for r, q in enumerate(qids) if relevant[r]}
+        res = evaluate_run({q: qrels[q] for q in run}, run, n_bootstrap=0)
+        out.update({k2: v for k2, v in res.items() if isinstance(v, (int, float))})
+        out.setdefault("mrr", out["mrr_exact"])
+    except Exception as e:  # noqa: BLE001 - the lead's API may still change: fall back, say so
+        out["mrr"] = out["mrr_exact"]
+        out["evaluate_run_error"] = f"{type(e).__name__}: {str(e)[:120]}"
+    return out
+
+
+def validation_scores(model: Linker, item_arrays: dict[str, np.ndarray], patent_arrays: dict[str, np.ndarray],
+                      val_links: list[tuple[str, str]], train_links: list[tuple[str, str]],
+                      batch_size: int = 256) -> dict:
+    """Validation metrics in both directions, in the *filtered* setting.
+
+    item→patent: each validation item ranks every patent of the dataset; patent→item: each validation patent ranks
+    every item. Training links are removed from the rankings (they are known, not predictions). Returns
+    ``{"item2patent": {...}, "patent2item": {...}, "mrr_item2patent", "mrr_patent2item", "mrr_mean"}``.
+    """
+    all_items, all_patents = list(item_arrays), list(patent_arrays)
+    I = model.encode_arrays("item", [item_arrays[i] for i in all_items], batch_size)
+    Pt = model.encode_arrays("patent", [patent_arrays[p] for p in all_patents], batch_size)
+    S = I @ Pt.T
+    ii = {x: k for k, x in enumerate(all_items)}
+    pi = {x: k for k, x in enumerate(all_patents)}
+    for i, p in train_links:
+        if i in ii and p in pi:
+            S[ii[i], pi[p]] = -np.inf
+    out: dict[str, Any] = {}
+    for direction in ("item2patent", "patent2item"):
+        qrels: dict[str, dict[str, int]] = {}
+        for i, p in val_links:
+            q, d = (i, p) if direction == "item2patent" else (p, i)
+            qrels.setdefault(q, {})[d] = 1
+        qids = sorted(qrels)
+        if direction == "item2patent":
+            sub, dids = S[[ii[q] for q in qids]], all_patents
+        else:
+            sub, dids = S.T[[pi[q] for q in qids]], all_items
+        out[direction] = _evaluate(np.nan_to_num(sub, neginf=-1e9), qids, dids, qrels)
+    out["mrr_item2patent"] = out["item2patent"]["mrr"]
+    out["mrr_patent2item"] = out["patent2item"]["mrr"]
+    out["mrr_mean"] = 0.5 * (out["mrr_item2patent"] + out["mrr_patent2item"])
+    return out
+
+
+def _lr_lambda(total: int, warmup: int):
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        prog = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, prog)))
+    return f
+
+
+def _check_inputs(ds, split: dict, config: TrainConfig) -> None:
+    train, val = split.get("train", []), split.get("val", [])
+    if not train:
+        raise ValueError("no training links: the split's 'train' list is empty")
+    if not val:
+        raise ValueError("no validation links: the checkpoint is selected on validation MRR, so the split needs a "
+                         "non-empty 'val' list (use patlink split, or give a dataset with validation qrels)")
+    if len({tuple(x) for x in train}) < 2:
+        raise ValueError("need at least 2 distinct training links for in-batch negatives")
+    used_items = {i for i, _ in train + val}
+    used_patents = {p for _, p in train + val}
+    unknown = [i for i in used_items if i not in ds.items] + [p for p in used_patents if p not in ds.patents]
+    if unknown:
+        raise ValueError(f"{len(unknown)} split id(s) not in the dataset, e.g. {unknown[:3]}")
+    it = ds.item_texts(used_items)
+    empty = sorted(i for i, t in it.items() if not t.strip())
+    if empty:
+        raise ValueError(f"{len(empty)} item(s) have no text in view {','.join(ds.item_view)}, e.g. {empty[:3]}; "
+                         "choose another --item-view or drop them")
+    pt = ds.patent_texts(used_patents)
+    emptyp = sorted(p for p, t in pt.items() if not t.strip())
+    if emptyp:
+        raise ValueError(f"{len(emptyp)} patent(s) have no text in view {','.join(ds.patent_view)}, e.g. "
+                         f"{emptyp[:3]}; hydrate patent texts or choose another --patent-view")
+    if config.hard_negatives_at(len(config.hard_negatives) - 1) > 0:
+        n_items, n_pat = len({i for i, _ in train}), len({p for _, p in train})
+        if min(n_items, n_pat) <= 2:
+            raise ValueError("extra negatives need more than 2 training items and patents")
+
+
+# ---------------------------------------------------------------------------------------------- trainer
+class _Trainer:
+    def __init__(self, ds, split: dict, config: TrainConfig, out_dir: Path, store=None, resume: bool = False):
+        config.validate()
+        _check_inputs(ds, split, config)
+        self.cfg, self.ds, self.split, self.out = config, ds, split, Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed)
+        self.gen = torch.Generator().manual_seed(config.seed)
+
+        if store is None:
+            from patlink.models.token_cache import TokenEmbeddingStore
+
+            store = TokenEmbeddingStore(config.encoder.backbone, config.encoder.max_length,
+                                        show_progress=config.progress)
+        self.store = store
+        self.train_links = sorted({tuple(x) for x in split["train"]})
+        self.val_links = sorted({tuple(x) for x in split["val"]})
+        self.idx = LinkIndex.from_links(self.train_links)
+        # token arrays: every item / patent of the dataset with text (candidates for validation ranking)
+        itexts = {k: v for k, v in ds.item_texts().items() if v.strip()}
+        ptexts = {k: v for k, v in ds.patent_texts().items() if v.strip()}
+        ia = store.encode(list(itexts.values()))
+        pa = store.encode(list(ptexts.values()))
+        self.item_arrays = dict(zip(itexts, ia))
+        self.patent_arrays = dict(zip(ptexts, pa))
+        self.tr_items = [self.item_arrays[i] for i in self.idx.items]
+        self.tr_patents = [self.patent_arrays[p] for p in self.idx.patents]
+        d_in = int(ia[0].shape[1])
+
+        self.model = Linker(config.encoder, d_in, config.temperature, store=store)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.n_batches = len(epoch_batches(len(self.idx.pairs), config.batch_size, config.seed, 0))
+        if self.n_batches == 0:
+            raise ValueError(f"batch_size={config.batch_size} leaves no batch of >= 2 links")
+        total = self.n_batches * config.epochs
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, _lr_lambda(total, int(config.warmup_ratio * total)))
+        self.zclip = None
+        if config.zclip:
+            from zclip import ZClip
+
+            self.zclip = ZClip(max_grad_norm=config.zclip_max_norm)
+        self.adv_items = self.adv_patents = self.adv_opt = None
+        if config.negatives == "adversarial":
+            a = config.adversary
+            self.adv_items = Adversary(config.encoder.out_dim, len(self.idx.items), a.hidden)      # patent → items
+            self.adv_patents = Adversary(config.encoder.out_dim, len(self.idx.patents), a.hidden)  # item → patents
+            self.adv_opt = torch.optim.AdamW(list(self.adv_items.parameters()) + list(self.adv_patents.parameters()),
+                                             lr=a.lr, weight_decay=0.0)
+        self.pools_items = self.pools_patents = None
+        if config.negatives == "bm25":
+            it = [ds.item_texts([i])[i] for i in self.idx.items]
+            pt = [ds.patent_texts([p])[p] for p in self.idx.patents]
+            self.pools_patents = bm25_pools(it, pt, self.idx.item_pos, config.bm25_pool)    # item → patents
+            self.pools_items = bm25_pools(pt, it, self.idx.patent_pos, config.bm25_pool)    # patent → items
+        self.epoch = 0
+        self.best = -1.0
+        self.best_epoch = -1
+        self.bad_epochs = 0
+        self.history: list[dict] = []
+        self.steps: list[dict] = []
+        self.policy: dict[str, list] = {"item_policy": [], "patent_policy": [], "step": []}
+        self.global_step = 0
+        self.ckpt = self.out / "checkpoint.pt"
+        if resume and self.ckpt.exists():
+            self._load_checkpoint()
+        self._write_static()
+
+    # ------------------------------------------------------------------ persistence
+    def _write_static(self) -> None:
+        _atomic_json(self.out / "split.json", {k: [list(x) for x in v] for k, v in self.split.items()})
+        _atomic_json(self.out / "run.json", {
+            "format": "patlink-linker-run/1", "dataset": self.ds.name, "item_view": list(self.ds.item_view),
+            "patent_view": list(self.ds.patent_view), "model_dir": "model", "negatives": self.cfg.negatives,
+            "n_train_links": len(self.train_links), "n_val_links": len(self.val_links),
+            "n_parameters": self.model.n_parameters()})
+
+    def _state(self) -> dict:
+        st = {"epoch": self.epoch, "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
+              "global_step": self.global_step, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
+              "sched": self.sched.state_dict(), "torch_rng": torch.get_rng_state(), "gen": self.gen.get_state(),
+              "history_json": json.dumps(self.history), "steps_json": json.dumps(self.steps),
+              "policy_json": json.dumps(self.policy)}
+        if self.zclip is not None:
+            z = self.zclip
+            st["zclip_json"] = json.dumps({"buffer": z.buffer, "initialized": z.initialized,
+                                           "mean": z.mean, "var": z.var})
+        if self.adv_opt is not None:
+            st.update(adv_items=self.adv_items.state_dict(), adv_patents=self.adv_patents.state_dict(),
+                      adv_opt=self.adv_opt.state_dict())
+        return st
+
+    def _save_checkpoint(self) -> None:
+        tmp = self.ckpt.with_name(f".checkpoint.{os.getpid()}.tmp")
+        torch.save(self._state(), tmp)
+        os.replace(tmp, self.ckpt)
+
+    def _load_checkpoint(self) -> None:
+        st = torch.load(self.ckpt, weights_only=True)
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["opt"])
+        self.sched.load_state_dict(st["sched"])
+        torch.set_rng_state(st["torch_rng"])
+        self.gen.set_state(st["gen"])
+        self.epoch, self.best, self.best_epoch = int(st["epoch"]), float(st["best"]), int(st["best_epoch"])
+        self.bad_epochs, self.global_step = int(st["bad_epochs"]), int(st["global_step"])
+        self.history = json.loads(st["history_json"])
+        self.steps = json.loads(st["steps_json"])
+        self.policy = json.loads(st["policy_json"])
+        if self.zclip is not None and "zclip_json" in st:
+            for k, v in json.loads(st["zclip_json"]).items():
+                setattr(self.zclip, k, v)
+        if self.adv_opt is not None and "adv_opt" in st:
+            self.adv_items.load_state_dict(st["adv_items"])
+            self.adv_patents.load_state_dict(st["adv_patents"])
+            self.adv_opt.load_state_dict(st["adv_opt"])
+
+    def _write_metrics(self) -> None:
+        _atomic_json(self.out / "metrics.json", {
+            "config": self.cfg.to_dict(), "epochs": self.history, "steps": self.steps,
+            "best_epoch": self.best_epoch, "best_metric": self.best, "select_metric": self.cfg.select_metric})
+        if self.policy["step"]:
+            tmp = self.out / f".policy.{os.getpid()}.tmp.npz"
+            np.savez(tmp, step=np.array(self.policy["step"]), item_policy=np.array(self.policy["item_policy"]),
+                     patent_policy=np.array(self.policy["patent_policy"]))
+            os.replace(tmp, self.out / "policy.npz")
+
+    # ------------------------------------------------------------------ one step
+    def _encode(self, side: str, idx: np.ndarray) -> torch.Tensor:
+        arrays = self.tr_items if side == "item" else self.tr_patents
+        x, m = pad_batch([arrays[int(i)] for i in idx])
+        enc = self.model.item_encoder if side == "item" else self.model.patent_encoder
+        return enc(x, m)
+
+    def _negative_logits(self, side: str, queries: torch.Tensor, query_idx: np.ndarray, mask: torch.Tensor):
+        """Logits over the ``side`` actions for the queries, and the (possibly narrowed) allowed mask."""
+        n = mask.shape[1]
+        if self.cfg.negatives == "adversarial":
+            adv = self.adv_items if side == "item" else self.adv_patents
+            return adv(queries.detach()), mask
+        logits = torch.zeros(len(query_idx), n)
+        if self.cfg.negatives == "bm25":
+            pools = self.pools_items if side == "item" else self.pools_patents
+            mask = mask & pool_mask(pools, query_idx, n)
+        return logits, mask
+
+    def _step(self, batch: np.ndarray, k: int, bank: dict | None) -> dict:
+        cfg = self.cfg
+        pairs = self.idx.pairs[batch]
+        bi, bp = np.unique(pairs[:, 0]), np.unique(pairs[:, 1])
+        P, Q = self._encode("item", bi), self._encode("patent", bp)
+        rec: dict[str, float] = {}
+        adv_terms = []
+        all_i, all_p = bi, bp
+        if k > 0:
+            n_i, n_p = len(self.idx.items), len(self.idx.patents)
+            # patent queries → item negatives (item adversary); item queries → patent negatives (patent adversary)
+            m_i = build_mask(len(bp), n_i, [self.idx.patent_pos[int(p)] for p in bp], bi)
+            m_p = build_mask(len(bi), n_p, [self.idx.item_pos[int(i)] for i in bi], bp)
+            lg_i, m_i = self._negative_logits("item", Q, bp, m_i)
+            lg_p, m_p = self._negative_logits("patent", P, bi, m_p)
+            ex = cfg.adversary.exclusive
+            neg_i = gumbel_topk(lg_i, m_i, k, ex, self.gen)    # (len(bp), k)
+            neg_p = gumbel_topk(lg_p, m_p, k, ex, self.gen)    # (len(bi), k)
+            ui = np.unique(neg_i[neg_i >= 0].numpy())
+            up = np.unique(neg_p[neg_p >= 0].numpy())
+            if bank is not None:
+                Pn = bank["item"][torch.as_tensor(ui, dtype=torch.long)]
+                Qn = bank["patent"][torch.as_tensor(up, dtype=torch.long)]
+            else:
+                Pn = self._encode("item", ui) if len(ui) else P[:0]
+                Qn = self._encode("patent", up) if len(up) else Q[:0]
+            P, Q = torch.cat([P, Pn]), torch.cat([Q, Qn])
+            all_i, all_p = np.concatenate([bi, ui]), np.concatenate([bp, up])
+            adv_terms = [(lg_i, m_i, neg_i, ui, "item"), (lg_p, m_p, neg_p, up, "patent")]
+        pos = self.idx.pos_matrix(all_i, all_p)
+        S = P @ Q.T / cfg.temperature
+        out = supcon_from_logits(S, pos, cfg.denominator)
+        self.opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        if self.zclip is not None:
+            rec["grad_norm"] = float(self.zclip.step(self.model))
+        self.opt.step()
+        self.sched.step()
+        rec["loss"] = float(out["loss"].detach())
+        if k > 0:
+            Sd = S.detach() * cfg.temperature   # cosine similarities = rewards
+            rewards = []
+            for lg, m, neg, uniq, side in adv_terms:
+                pos_of = {int(a): r for r, a in enumerate(uniq)}
+                off = len(bi) if side == "item" else len(bp)
+                rows = neg.clone()
+                rows[neg >= 0] = torch.as_tensor([off + pos_of[int(a)] for a in neg[neg >= 0].tolist()],
+                                                 dtype=torch.long)
+                q = torch.arange(neg.shape[0])[:, None].expand_as(neg)
+                # item negatives are rows of S (query = patent column q); patent negatives are columns
+                R = Sd[rows.clamp(min=0), q] if side == "item" else Sd[q, rows.clamp(min=0)]
+                rewards.append((lg, m, neg, R))
+            if self.adv_opt is not None:
+                losses, rs = zip(*(reinforce_loss(lg, m, neg, R) for lg, m, neg, R in rewards))
+                self.adv_opt.zero_grad(set_to_none=True)
+                sum(losses).backward()
+                self.adv_opt.step()
+                rec["adv_loss"] = float(sum(x.detach() for x in losses))
+                rec["reward"] = float(sum(rs) / len(rs))
+            else:
+                vals = [R[neg >= 0] for _, _, neg, R in rewards]
+                rec["reward"] = float(torch.cat(vals).mean()) if sum(v.numel() for v in vals) else 0.0
+        if bank is not None:
+            with torch.no_grad():
+                bank["item"][torch.as_tensor(bi)] = P[: len(bi)].detach()
+                bank["patent"][torch.as_tensor(bp)] = Q[: len(bp)].detach()
+        return rec
+
+    def _snapshot_policy(self) -> None:
+        if self.adv_opt is None:
+            return
+        with torch.no_grad():
+            q_item = torch.from_numpy(self.model.encode_arrays("item", [self.tr_items[0]]))
+            q_pat = torch.from_numpy(self.model.encode_arrays("patent", [self.tr_patents[0]]))
+            pi = torch.softmax(self.adv_patents(q_item), dim=1)[0]   # item 0 → patents
+            pp = torch.softmax(self.adv_items(q_pat), dim=1)[0]      # patent 0 → items
+        self.policy["patent_policy"].append(pi.tolist())
+        self.policy["item_policy"].append(pp.tolist())
+        self.policy["step"].append(self.global_step)
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> TrainResult:
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        stopped = False
+        while self.epoch < cfg.epochs:
+            e = self.epoch
+            k = cfg.hard_negatives_at(e)
+            t0 = time.perf_counter()
+            bank = None
+            if k > 0 and cfg.adversary.negative_embeddings == "bank":
+                bank = {"item": torch.from_numpy(self.model.encode_arrays("item", self.tr_items)),
+                        "patent": torch.from_numpy(self.model.encode_arrays("patent", self.tr_patents))}
+            self.model.train()
+            batches = epoch_batches(len(self.idx.pairs), cfg.batch_size, cfg.seed, e)
+            every = max(1, len(batches) // 5)
+            recs = []
+            bar = tqdm(batches, desc=f"epoch {e + 1}/{cfg.epochs} (k={k})", disable=not cfg.progress, leave=False)
+            for b, batch in enumerate(bar):
+                rec = self._step(batch, k, bank)
+                self.global_step += 1
+                rec["step"] = self.global_step
+                rec["epoch"] = e + 1
+                recs.append(rec)
+                self.steps.append(rec)
+                bar.set_postfix(loss=f"{rec['loss']:.3f}")
+                if k > 0 and b % every == 0:
+                    self._snapshot_policy()
+            train_time = time.perf_counter() - t0
+            val = validation_scores(self.model, self.item_arrays, self.patent_arrays, self.val_links,
+                                    self.train_links, cfg.eval_batch_size)
+            metric = float(val[cfg.select_metric])
+            improved = metric > self.best
+            if improved:
+                self.best, self.best_epoch, self.bad_epochs = metric, e + 1, 0
+                self.model.save(self.out / "model")
+            else:
+                self.bad_epochs += 1
+            rewards = [r["reward"] for r in recs if "reward" in r]
+            self.history.append({
+                "epoch": e + 1, "hard_negatives": k, "train_loss": float(np.mean([r["loss"] for r in recs])),
+                "reward": float(np.mean(rewards)) if rewards else None, "train_time_s": train_time,
+                "lr": self.sched.get_last_lr()[0], "val": val, "improved": improved})
+            self.epoch = e + 1
+            if cfg.progress:
+                print(f"epoch {e + 1}: loss {self.history[-1]['train_loss']:.4f}  val MRR i→p "
+                      f"{val['mrr_item2patent']:.4f} p→i {val['mrr_patent2item']:.4f}  ({train_time:.1f}s)",
+                      flush=True)
+            if cfg.patience and self.bad_epochs >= cfg.patience:
+                stopped = True
+            self._write_metrics()
+            self._save_checkpoint()
+            if stopped:
+                break
+        return TrainResult(self.out, self.out / "model", self.best_epoch, self.best, self.history, stopped)
+
+
+def train_linker(ds, split, config: TrainConfig | None = None, out_dir: str | Path = "runs/linker", *,
+                 store=None, resume: bool = False) -> TrainResult:
+    """Train the dual-encoder linker and keep the checkpoint with the best validation MRR.
+
+    Args:
+        ds: :class:`patlink.data.Dataset` with the text views to use already applied (``ds.with_views``).
+        split: ``{"train": [(item, patent), ...], "val": [...], "test": [...]}`` or an object with ``.train``,
+            ``.val`` (e.g. :func:`patlink.graph.split.split_dataset`). Test links are stored, never used.
+        config: :class:`TrainConfig` (defaults if None).
+        out_dir: output folder (see the module docstring).
+        store: token-embedding provider (default: :class:`~patlink.models.token_cache.TokenEmbeddingStore` of the
+            configured backbone).
+        resume: continue from ``out_dir/checkpoint.pt`` if it exists (same config and split expected).
+
+    Returns:
+        :class:`TrainResult` (best epoch, best validation metric, per-epoch history).
+
+    Raises:
+        ValueError: before any training, for no validation links, items/patents with no text, unknown ids or
+            impossible config sizes.
+    """
+    config = config or TrainConfig()
+    return _Trainer(ds, _split_lists(split), config, Path(out_dir), store=store, resume=resume).run()
