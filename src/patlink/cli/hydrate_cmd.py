@@ -88,7 +88,7 @@ def hydrate_command(
         return
     from rich.table import Table
 
-    table = Table(title=f"hydrate · source {source} · {summary.db_path}")
+    table = Table(title=f"hydrate · source {source}", caption=f"store: {summary.db_path}")
     table.add_column("status")
     table.add_column("numbers", justify="right")
     table.add_row("requested", str(summary.requested))

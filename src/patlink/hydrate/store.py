@@ -153,23 +153,31 @@ class HydrationStore:
 
         A stored record clears that number's failure; a failure increments ``attempts``.
         """
+        import pyarrow as pa
+
         failures = failures or {}
         self.con.execute("BEGIN TRANSACTION")
         try:
             if records:
-                placeholders = ", ".join("?" for _ in _COLS)
-                self.con.executemany(
-                    f"INSERT OR REPLACE INTO patents ({', '.join(_COLS)}) VALUES ({placeholders})",
-                    [[getattr(r, c) for c in _COLS] for r in records],
-                )
+                batch = pa.table({c: [getattr(r, c) for r in records] for c in _COLS},
+                                 schema=pa.schema([(c, pa.list_(pa.string()) if c in _LIST_COLS else pa.string())
+                                                   for c in _COLS]))
+                self.con.register("_patlink_batch", batch)
+                try:
+                    self.con.execute(f"INSERT OR REPLACE INTO patents ({', '.join(_COLS)}) "
+                                     f"SELECT {', '.join(_COLS)} FROM _patlink_batch")
+                finally:
+                    self.con.unregister("_patlink_batch")
                 self.con.execute("DELETE FROM failures WHERE number IN (SELECT unnest(?::VARCHAR[]))",
                                  [[r.number for r in records]])
-            for number, error in failures.items():
-                prev = self.con.execute("SELECT attempts FROM failures WHERE number = ?", [number]).fetchone()
-                attempts = (prev[0] if prev else 0) + 1
+            if failures:
+                nums = list(failures)
                 self.con.execute(
                     "INSERT OR REPLACE INTO failures (number, source, error, attempts, failed_at) "
-                    "VALUES (?, ?, ?, ?, current_timestamp)", [number, source, str(error)[:2000], attempts])
+                    "SELECT f.number, ?, f.error, coalesce(old.attempts, 0) + 1, current_timestamp "
+                    "FROM (SELECT unnest(?::VARCHAR[]) AS number, unnest(?::VARCHAR[]) AS error) AS f "
+                    "LEFT JOIN failures AS old ON old.number = f.number",
+                    [source, nums, [str(failures[n])[:2000] for n in nums]])
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
