@@ -75,6 +75,7 @@ def test_fetch_with_fake_client(monkeypatch):
     records, errors = src.fetch(["US10001292", "US7000308"])
     assert errors == {"US7000308": "not found in source"} and list(records) == ["US10001292"]
     sql, job = client.calls[0]
+    assert "@numbers" in sql
     assert job.kwargs["maximum_bytes_billed"] == 10**9
     arr, scalar = job.kwargs["query_parameters"]
     assert isinstance(arr, bq.ArrayQueryParameter) and arr.args == ("numbers", "STRING", ["US10001292", "US7000308"])

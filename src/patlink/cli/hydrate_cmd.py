@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,30 +11,30 @@ from patlink.cli.common import JsonOpt, PatlinkError, console, err_console, prin
 
 
 def hydrate_command(
-    dataset: Annotated[Optional[str], typer.Argument(
+    dataset: Annotated[str | None, typer.Argument(
         help="Bundled dataset whose patents to hydrate (honeywell-vpm). Omit when using --numbers.")] = None,
-    numbers: Annotated[Optional[Path], typer.Option(
+    numbers: Annotated[Path | None, typer.Option(
         "--numbers", help="File of publication numbers, one a line (any spelling: US7852519, 7,852,519, "
         "US-7852519-B2); first column of CSV/TSV lines.")] = None,
     source: Annotated[str, typer.Option(
         "--source", "-s", help="bigquery | patentsview | google-html | bulk")] = "bulk",
-    bulk_dir: Annotated[Optional[Path], typer.Option(
+    bulk_dir: Annotated[Path | None, typer.Option(
         "--bulk-dir", help="Folder with PatentsView g_*.tsv[.gz] and/or USPTO ipg*.xml/zip (source bulk).")] = None,
-    html_dir: Annotated[Optional[Path], typer.Option(
+    html_dir: Annotated[Path | None, typer.Option(
         "--html-dir", help="Folder of saved Google Patents pages (source google-html); else pages are fetched.")] = None,
-    db: Annotated[Optional[Path], typer.Option(
+    db: Annotated[Path | None, typer.Option(
         "--db", help="DuckDB store (default: $PATLINK_CACHE/hydrate.duckdb, which load_dataset reads).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(
+    batch_size: Annotated[int | None, typer.Option(
         "--batch-size", help="Numbers per request/checkpoint (default per source: bigquery 5000, patentsview "
         "100, google-html 10, bulk 10000).")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Hydrate at most N missing numbers.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Hydrate at most N missing numbers.")] = None,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed/--no-retry-failed", help="Retry numbers an earlier run failed on.")] = True,
-    bq_project: Annotated[Optional[str], typer.Option(
+    bq_project: Annotated[str | None, typer.Option(
         "--bq-project", help="BigQuery billing project (default: from the environment).")] = None,
-    bq_max_gb: Annotated[Optional[float], typer.Option(
+    bq_max_gb: Annotated[float | None, typer.Option(
         "--bq-max-gb", help="Refuse BigQuery queries that would bill more than this many GB.")] = None,
-    base_url: Annotated[Optional[str], typer.Option(
+    base_url: Annotated[str | None, typer.Option(
         "--base-url", help="Override the site/API root (mirrors, local tests).", hidden=True)] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -11,5 +11,13 @@ from patlink.hydrate.records import PatentRecord
 from patlink.hydrate.runner import HydrateSummary, hydrate, read_numbers_file
 from patlink.hydrate.store import HydrationStore, hydrated_texts
 
-__all__ = ["SOURCES", "HydrateConfig", "PatentRecord", "HydrateSummary", "hydrate", "read_numbers_file",
-           "HydrationStore", "hydrated_texts"]
+__all__ = [
+           "SOURCES",
+           "HydrateConfig",
+           "HydrateSummary",
+           "HydrationStore",
+           "PatentRecord",
+           "hydrate",
+           "hydrated_texts",
+           "read_numbers_file",
+]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from patlink.data.numbers import parse_publication_number
 from patlink.hydrate.records import PatentRecord
 
-__all__ = ["Source", "BatchResult", "office_id", "NOT_FOUND", "iso_date"]
+__all__ = ["NOT_FOUND", "BatchResult", "Source", "iso_date", "office_id"]
 
 #: Error recorded for a number the source answered for but does not hold.
 NOT_FOUND = "not found in source"

@@ -13,7 +13,8 @@ lazily; credentials come from the standard environment (``GOOGLE_APPLICATION_CRE
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date
 from patlink.hydrate.config import BigQueryConfig
@@ -24,8 +25,12 @@ __all__ = ["BigQuerySource", "build_query", "row_to_record"]
 _TABLE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 # Canonical key computed from publication_number: US-<prefix><digits>-<kind> -> US<prefix><digits w/o leading 0>.
+# Applications written with a 6-digit serial (US-2013210636-A1) are padded to year + 7 digits (US20130210636).
+_DIGITS = "REGEXP_EXTRACT(publication_number, r'^US-[A-Z]*([0-9]+)')"
 _CANON = ("CONCAT('US', REGEXP_EXTRACT(publication_number, r'^US-([A-Z]*)'), "
-          "LTRIM(REGEXP_EXTRACT(publication_number, r'^US-[A-Z]*([0-9]+)'), '0'))")
+          f"CASE WHEN REGEXP_CONTAINS(publication_number, r'^US-(19|20)[0-9]{{8,9}}-') "
+          f"THEN CONCAT(SUBSTR({_DIGITS}, 1, 4), LPAD(SUBSTR({_DIGITS}, 5), 7, '0')) "
+          f"ELSE LTRIM({_DIGITS}, '0') END)")
 
 _SQL = """
 WITH hits AS (

@@ -28,15 +28,16 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Sequence
+from typing import IO
 
 from patlink.data.numbers import normalize_publication_number
 from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date, office_id
 from patlink.hydrate.config import BulkConfig
 from patlink.hydrate.records import TEXT_FIELDS, PatentRecord, clean_text, flat_text
 
-__all__ = ["BulkSource", "read_patentsview_tsvs", "iter_uspto_grant_xml", "parse_uspto_grant_xml", "find_bulk_files"]
+__all__ = ["BulkSource", "find_bulk_files", "iter_uspto_grant_xml", "parse_uspto_grant_xml", "read_patentsview_tsvs"]
 
 log = logging.getLogger(__name__)
 

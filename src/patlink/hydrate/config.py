@@ -9,8 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "HttpConfig", "BigQueryConfig", "PatentsViewConfig", "GooglePatentsConfig", "BulkConfig", "HydrateConfig",
-    "SOURCES", "default_db_path",
+    "SOURCES",
+    "BigQueryConfig",
+    "BulkConfig",
+    "GooglePatentsConfig",
+    "HttpConfig",
+    "HydrateConfig",
+    "PatentsViewConfig",
+    "default_db_path",
 ]
 
 #: Names accepted by ``--source``.

@@ -16,8 +16,8 @@ The page carries schema.org microdata; we read:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from patlink.data.numbers import normalize_publication_number, parse_publication_number
 from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date
@@ -25,7 +25,7 @@ from patlink.hydrate.config import GooglePatentsConfig, HttpConfig
 from patlink.hydrate.http import HttpClient, HttpError
 from patlink.hydrate.records import PatentRecord, clean_text, flat_text
 
-__all__ = ["parse_google_patents_html", "GooglePatentsSource", "index_html_dir"]
+__all__ = ["GooglePatentsSource", "index_html_dir", "parse_google_patents_html"]
 
 _PUBNUM_RE = re.compile(r'itemprop="publicationNumber"[^>]*>\s*([^<\s]+)')
 
@@ -161,7 +161,7 @@ def index_html_dir(html_dir: str | Path) -> dict[str, Path]:
         raise FileNotFoundError(f"--html-dir {root} is not a folder")
     out: dict[str, Path] = {}
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in {".html", ".htm"} and p.is_file()):
-        stem = re.sub(r"[_-](en|de|fr|ja|zh)$", "", path.stem, flags=re.I)
+        stem = re.sub(r"[_-](en|de|fr|ja|zh)$", "", path.stem, flags=re.IGNORECASE)
         try:
             number = normalize_publication_number(stem)
         except ValueError:

@@ -12,7 +12,8 @@ backs off on HTTP 429 (honouring ``Retry-After``).
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from patlink.data.numbers import normalize_publication_number
 from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date, office_id
@@ -20,7 +21,7 @@ from patlink.hydrate.config import HttpConfig, PatentsViewConfig
 from patlink.hydrate.http import HttpClient, HttpError
 from patlink.hydrate.records import PatentRecord, clean_text
 
-__all__ = ["PatentsViewSource", "PATENT_FIELDS"]
+__all__ = ["PATENT_FIELDS", "PatentsViewSource"]
 
 PATENT_FIELDS = ["patent_id", "patent_title", "patent_abstract", "patent_date", "patent_type", "wipo_kind",
                  "application.filing_date", "cpc_current.cpc_sequence", "cpc_current.cpc_group_id"]

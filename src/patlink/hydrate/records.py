@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["PatentRecord", "TEXT_FIELDS", "STRING_FIELDS", "clean_text"]
+__all__ = ["STRING_FIELDS", "TEXT_FIELDS", "PatentRecord", "clean_text"]
 
 #: The text fields a :class:`patlink.data.Dataset` patent may have (``000_…txt`` §2.1).
 TEXT_FIELDS = ("title", "abstract", "claims", "description")

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from patlink.data.numbers import normalize_publication_number
 from patlink.hydrate.base import Source
 from patlink.hydrate.config import HydrateConfig, default_db_path
 from patlink.hydrate.store import HydrationStore
 
-__all__ = ["HydrateSummary", "hydrate", "make_source", "normalize_numbers", "read_numbers_file", "dataset_numbers"]
+__all__ = ["HydrateSummary", "dataset_numbers", "hydrate", "make_source", "normalize_numbers", "read_numbers_file"]
 
 log = logging.getLogger(__name__)
 

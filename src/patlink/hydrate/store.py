@@ -14,13 +14,13 @@ run skips what is already stored (:meth:`HydrationStore.missing`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from patlink.hydrate.records import STRING_FIELDS, PatentRecord
 
-__all__ = ["HydrationStore", "hydrated_texts", "default_db_path"]
+__all__ = ["HydrationStore", "default_db_path", "hydrated_texts"]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class HydrationStore:
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> "HydrationStore":
+    def __enter__(self) -> HydrationStore:
         return self
 
     def __exit__(self, *exc) -> None:
