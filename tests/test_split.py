@@ -1,0 +1,225 @@
+"""Split invariants on the real bundled data (honeywell-vpm, pap2pat) and on small hand-made fixtures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from patlink.data import load_dataset
+from patlink.graph.split import (
+    UPSTREAM_HONEYWELL, Split, SplitConfig, graph_split, new_product_split, read_split, split_dataset, write_split,
+)
+
+
+def _digest(sp: Split) -> str:
+    return hashlib.sha256(json.dumps([sp.train, sp.val, sp.test, sp.dropped]).encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def vpm():
+    return load_dataset("honeywell-vpm")
+
+
+@pytest.fixture(scope="module")
+def vpm_split(vpm):
+    return split_dataset(vpm, seed=0)
+
+
+# ------------------------------------------------------------------------------------------ honeywell-vpm
+def test_vpm_no_node_in_two_splits(vpm_split):
+    items = {k: {i for i, _ in vpm_split.links(k)} for k in ("train", "val", "test")}
+    pats = {k: {p for _, p in vpm_split.links(k)} for k in ("train", "val", "test")}
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not items[a] & items[b], f"items shared by {a} and {b}"
+        assert not pats[a] & pats[b], f"patents shared by {a} and {b}"
+
+
+def test_vpm_edges_partitioned(vpm, vpm_split):
+    parts = [vpm_split.train, vpm_split.val, vpm_split.test, vpm_split.dropped]
+    allk = [e for part in parts for e in part]
+    assert len(allk) == len(set(allk)), "an edge is in two splits"
+    assert set(allk) == set(vpm.links)  # kept + dropped = all edges
+    # a dropped edge really joins two splits
+    where = {}
+    for k in ("train", "val", "test"):
+        for i, p in vpm_split.links(k):
+            where[("i", i)] = k
+            where[("p", p)] = k
+    for i, p in vpm_split.dropped:
+        assert where.get(("i", i)) != where.get(("p", p))
+    assert vpm_split.to_json()["dropped_edges"] == len(vpm_split.dropped)
+
+
+def test_vpm_sizes_near_targets(vpm, vpm_split):
+    st = vpm_split.stats()
+    tot = {"items": len(vpm.items), "patents": len(vpm.patents), "edges": len(vpm.links)}
+    tol = {"items": 0.10, "patents": 0.15, "edges": 0.20}
+    for k in ("val", "test"):
+        for q, t in tol.items():
+            target = 0.15 * tot[q]
+            assert abs(st[k][q] - target) <= t * target, (k, q, st[k][q], target)
+    assert len(vpm_split.dropped) <= 0.05 * tot["edges"]
+    assert vpm_split.info["lost_nodes"] == {"items": 0, "patents": 0}
+    # both large outlier components contribute pieces (the split is representative, §3.1)
+    assert len(vpm_split.info["carve"]["test"]["large_components"]) == 2
+    assert {c["component_nodes"] for c in vpm_split.info["carve"]["test"]["cuts"]} == {2784, 1028}
+    assert vpm_split.to_json()["upstream"] == UPSTREAM_HONEYWELL
+
+
+def test_vpm_deterministic_across_processes(vpm_split):
+    """Same seed → same split, also under another PYTHONHASHSEED (sets are never iterated unsorted)."""
+    code = ("import hashlib, json; from patlink.data import load_dataset; "
+            "from patlink.graph.split import split_dataset; s = split_dataset(load_dataset('honeywell-vpm'), seed=0); "
+            "print(hashlib.sha256(json.dumps([s.train, s.val, s.test, s.dropped]).encode()).hexdigest())")
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == _digest(vpm_split)
+
+
+# ------------------------------------------------------------------------------------------ fixtures (hand-made)
+@pytest.fixture
+def fixture_bridge_graph():
+    """Hand-made fixture: a dense K(4,4) block, a K(2,2) block hanging on it by the bridge b1–r1, and a pendant
+    leaf b5–q1. With test_frac 0.25 the best held-out set is the K(2,2) block, cut at the bridge b1–r1."""
+    links = [(f"b{i}", f"q{j}") for i in range(1, 5) for j in range(1, 5)]
+    links += [(f"s{i}", f"r{j}") for i in (1, 2) for j in (1, 2)]
+    links += [("b1", "r1"), ("b5", "q1")]
+    return links
+
+
+def test_fixture_best_bridge_is_cut(fixture_bridge_graph):
+    for fallback in (True, False):
+        cfg = SplitConfig(val_frac=0.0, test_frac=0.25, sweep_fallback=fallback)
+        sp = graph_split(fixture_bridge_graph, cfg)
+        assert sorted(sp.test) == [(f"s{i}", f"r{j}") for i in (1, 2) for j in (1, 2)]
+        assert sp.dropped == [("b1", "r1")]
+        assert sp.val == []
+        assert len(sp.train) == 17  # K(4,4) + the pendant leaf
+        assert sp.info["carve"]["test"]["cuts"][0]["kind"] == "bridge"
+
+
+def test_fixture_no_bridge_uses_fallback_without_leaks():
+    """Hand-made fixture: K(6,6) has no bridge; the fallback cut drops the crossing edges, never leaks them."""
+    links = [(f"i{a}", f"p{b}") for a in range(6) for b in range(6)]
+    sp = graph_split(links, SplitConfig(val_frac=0.0, test_frac=0.3, drop_weight=0.1))
+    assert sp.test, "fallback produced no held-out piece"
+    ti, tp = {i for i, _ in sp.test}, {p for _, p in sp.test}
+    assert not ti & {i for i, _ in sp.train} and not tp & {p for _, p in sp.train}
+    assert len(sp.train) + len(sp.test) + len(sp.dropped) == 36
+    assert len(sp.dropped) == len(ti) * (6 - len(tp)) + len(tp) * (6 - len(ti))
+    assert sp.info["carve"]["test"]["cuts"][0]["kind"] == "sweep"
+
+
+def test_fixture_seed_changes_tie_order():
+    """Hand-made fixture: 40 identical K(1,1) components; which ones are held out depends on the seed only."""
+    links = [(f"i{k:02d}", f"p{k:02d}") for k in range(40)]
+    a, b, c = (graph_split(links, SplitConfig(seed=s)) for s in (0, 0, 1))
+    assert (a.train, a.val, a.test) == (b.train, b.val, b.test)
+    assert (a.train, a.val, a.test) != (c.train, c.val, c.test)
+    assert [len(a.train), len(a.val), len(a.test)] == [28, 6, 6]
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="val_frac"):
+        SplitConfig(val_frac=1.2)
+    with pytest.raises(ValueError, match="< 1"):
+        SplitConfig(val_frac=0.5, test_frac=0.5)
+    with pytest.raises(ValueError, match="passes"):
+        SplitConfig(passes=("sideways",))
+    with pytest.raises(ValueError, match="empty"):
+        graph_split([])
+
+
+# ------------------------------------------------------------------------------------------ pap2pat (one-to-one)
+def test_pap2pat_random_split():
+    ds = load_dataset("pap2pat")
+    sp = split_dataset(ds, seed=3)
+    assert sp.method == "random" and sp.dropped == []
+    assert [len(sp.train), len(sp.val), len(sp.test)] == [1059, 227, 227]
+    for side in (0, 1):
+        sets = [{e[side] for e in sp.links(k)} for k in ("train", "val", "test")]
+        assert not sets[0] & sets[1] and not sets[0] & sets[2] and not sets[1] & sets[2]
+    assert sorted(sp.train + sp.val + sp.test) == sorted(ds.links)
+    assert split_dataset(ds, seed=3).test == sp.test and split_dataset(ds, seed=4).test != sp.test
+
+
+# ------------------------------------------------------------------------------------------ new-product protocol
+def test_new_product_split(vpm):
+    sp = split_dataset(vpm, seed=0, protocol="new-product")
+    train_items = {i for i, _ in sp.train}
+    train_pats = {p for _, p in sp.train}
+    for k in ("val", "test"):
+        assert not {i for i, _ in sp.links(k)} & train_items, f"a {k} item is in train"
+        assert sp.info["unseen_patents"][k] == len({p for _, p in sp.links(k)} - train_pats)
+    assert not {i for i, _ in sp.val} & {i for i, _ in sp.test}
+    # every train patent is linked to some train item; nothing dropped; every link kept once
+    assert all(any(i in train_items for i, q in sp.train if q == p) for p in list(train_pats)[:200])
+    assert sp.dropped == [] and sorted(sp.train + sp.val + sp.test) == sorted(vpm.links)
+    n = len({i for i, _ in vpm.links})
+    assert sp.stats()["test"]["items"] == round(0.15 * n) and sp.stats()["val"]["items"] == round(0.15 * n)
+    # patents are shared between train and test (that is the protocol)
+    assert {p for _, p in sp.test} & train_pats
+
+
+def test_new_product_fixture_counts_unseen():
+    """Hand-made fixture: 10 items, patent pX linked only to item i9."""
+    links = [(f"i{k}", "pShared") for k in range(10)] + [("i9", "pX")]
+    sp = new_product_split(links, val_frac=0.0, test_frac=0.3, seed=0)
+    held = {i for i, _ in sp.test}
+    assert len(held) == 3
+    assert sp.info["unseen_patents"]["test"] == (1 if "i9" in held else 0)
+    assert ("i9", "pX") in (sp.test if "i9" in held else sp.train)
+
+
+# ------------------------------------------------------------------------------------------ I/O and CLI
+def test_write_read_roundtrip(tmp_path, fixture_bridge_graph):
+    sp = graph_split(fixture_bridge_graph, SplitConfig(val_frac=0.0, test_frac=0.25))
+    paths = write_split(sp, tmp_path / "out")
+    back = read_split(tmp_path / "out")
+    assert back == {"train": sp.train, "val": sp.val, "test": sp.test}
+    meta = json.loads(paths["split.json"].read_text())
+    assert meta["counts"] == sp.stats() and meta["dropped_edges"] == 1 and meta["seed"] == 0
+    assert (tmp_path / "out" / "test.tsv").read_text().splitlines()[0] == "item_id\tpatent_id"
+    assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_read_split_malformed(tmp_path, fixture_bridge_graph):
+    sp = graph_split(fixture_bridge_graph, SplitConfig(val_frac=0.0, test_frac=0.25))
+    write_split(sp, tmp_path)
+    val = tmp_path / "val.tsv"
+    val.write_text("item_id\tpatent_id\ni1\tp1\ni2 p2\n")
+    with pytest.raises(ValueError, match=r"val\.tsv:3: expected 2"):
+        read_split(tmp_path)
+    val.write_text("item\tpatent\n")
+    with pytest.raises(ValueError, match=r"val\.tsv:1: expected header"):
+        read_split(tmp_path)
+    val.unlink()
+    with pytest.raises(FileNotFoundError, match="val.tsv"):
+        read_split(tmp_path)
+
+
+def test_cli_split_json(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from patlink.cli import split_cmd
+
+    app = typer.Typer()
+    split_cmd.register(app)
+
+    @app.command("noop")
+    def _noop() -> None:  # a second command keeps `split` a named sub-command
+        pass
+
+    res = CliRunner().invoke(app, ["split", "pap2pat", "--out", str(tmp_path), "--seed", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads(res.stdout)
+    assert meta["method"] == "random" and meta["counts"]["test"]["edges"] == 227
+    assert (tmp_path / "components.png").stat().st_size > 1000
+    assert (tmp_path / "split_sizes.png").stat().st_size > 1000
+    assert read_split(tmp_path)["test"] == sorted(read_split(tmp_path)["test"])
