@@ -105,6 +105,8 @@ def parse_publication_number(text: str, default_country: str = "US") -> Publicat
     raw = m.group("num")
     digits = _clean_digits(raw)
     prefix = (m.group("pre") or "").upper()
+    if len(digits) == 10 and digits[:2] in {"19", "20"} and not prefix:
+        digits = digits[:4] + digits[4:].zfill(7)  # US2013210636 (6-digit serial) -> US20130210636
     is_app = len(digits) == 11 and digits[:2] in {"19", "20"}
     if not is_app:
         digits = digits.lstrip("0") or "0"

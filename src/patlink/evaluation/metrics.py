@@ -175,7 +175,7 @@ def evaluate_run(
     seed: int = 0,
     level: float = 0.95,
     doc_ids: Iterable[str] | None = None,
-    auc_bootstrap: int = 200,
+    auc_bootstrap: int = 100,
 ) -> dict:
     """Evaluate a run: MRR, MAP, nDCG@10, P@k, Recall@k, R_cap@k, and pair AUCs when ``doc_ids`` is given.
 

@@ -1,0 +1,139 @@
+"""Evaluate a linkage method on a dataset split, in both directions (item→patent and patent→item).
+
+The evaluation *pool* decides what a query is ranked against:
+
+* ``split`` (default for graph-disjoint splits, as in ``000_…txt`` §4): the documents of the evaluated split —
+  test items are ranked against test patents, which the model never saw;
+* ``all``: every document of the dataset (e.g. the new-product protocol, where patents are shared);
+* plus optional *distractors* (another dataset's patents, e.g. ``api-patents``) appended to the patent pool.
+
+Hybrid convex weights are tuned on the validation links, never on the evaluated split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from patlink.data.dataset import Dataset, Direction
+from patlink.evaluation.metrics import evaluate_run
+from patlink.retrieval.base import Run
+
+__all__ = ["LinkageEvalConfig", "evaluate_linkage", "pools_for", "tune_hybrid_alpha"]
+
+
+@dataclass
+class LinkageEvalConfig:
+    """Settings of :func:`evaluate_linkage`.
+
+    Attributes:
+        directions: which directions to evaluate.
+        pool: ``split`` or ``all`` (see module docstring).
+        depth: documents retrieved per query (runs are cut there; MAP/AUCs treat the rest as unranked).
+        n_bootstrap: bootstrap resamples for the CIs.
+        seed: seed of the bootstrap.
+        cutoffs: k for P@k, Recall@k, R_cap@k.
+    """
+
+    directions: tuple[str, ...] = ("item2patent", "patent2item")
+    pool: str = "split"
+    depth: int = 1000
+    n_bootstrap: int = 1000
+    seed: int = 0
+    cutoffs: tuple[int, ...] = (1, 5, 10, 20, 100)
+    distractor_patents: dict[str, str] = field(default_factory=dict)
+
+
+def pools_for(ds: Dataset, links: Sequence[tuple[str, str]], pool: str = "split",
+              distractor_patents: dict[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """Item texts and patent texts of the evaluation pool: ``(items, patents)`` id → text.
+
+    Raises:
+        ValueError: on an unknown pool or an empty split.
+    """
+    if not links:
+        raise ValueError("the evaluated split has no links")
+    if pool == "split":
+        item_ids = sorted({i for i, _ in links})
+        patent_ids = sorted({p for _, p in links})
+    elif pool == "all":
+        item_ids, patent_ids = list(ds.items), list(ds.patents)
+    else:
+        raise ValueError(f"unknown pool {pool!r}; use 'split' or 'all'")
+    items = ds.item_texts(item_ids)
+    patents = ds.patent_texts(patent_ids)
+    for pid, text in (distractor_patents or {}).items():
+        patents.setdefault(pid, text)
+    return items, patents
+
+
+def _queries_docs(direction: Direction, items: dict[str, str], patents: dict[str, str]):
+    return (items, patents) if direction == "item2patent" else (patents, items)
+
+
+def tune_hybrid_alpha(ds: Dataset, val_links: Sequence[tuple[str, str]], first, second,
+                      direction: Direction = "item2patent", metric: str = "mrr", depth: int = 1000) -> float:
+    """Tune the convex weight of ``first`` (vs ``second``) on validation links (pool = validation split)."""
+    from patlink.retrieval.fusion import tune_convex_weight
+
+    items, patents = pools_for(ds, val_links, "split")
+    queries, docs = _queries_docs(direction, items, patents)
+    first.index(docs)
+    second.index(docs)
+    qrels = ds.qrels(val_links, direction)
+    return tune_convex_weight(first.search(queries, depth), second.search(queries, depth), qrels, metric)
+
+
+def evaluate_linkage(
+    ds: Dataset,
+    eval_links: Sequence[tuple[str, str]],
+    method: str,
+    config: LinkageEvalConfig | None = None,
+    val_links: Sequence[tuple[str, str]] | None = None,
+    show_progress: bool = False,
+) -> dict:
+    """Evaluate ``method`` (see :func:`patlink.retrieval.factory.get_retriever`) on ``eval_links``.
+
+    Returns:
+        ``{direction: {"metrics": evaluate_run(...) dict, "run": Run, "pool": {"queries", "documents"},
+        "method": name, "alpha": α or None}}``. Queries with empty text are reported in ``pool``
+        (``empty_queries``) and still evaluated (they score 0 unless the method ranks them by chance).
+    """
+    from patlink.retrieval.factory import get_retriever
+
+    cfg = config or LinkageEvalConfig()
+    items, patents = pools_for(ds, eval_links, cfg.pool, cfg.distractor_patents)
+    out: dict = {}
+    for direction in cfg.directions:
+        alpha = None
+        low = method.lower()
+        needs_alpha = low in ("hybrid", "hybrid-convex") or low.endswith("+bm25")
+        if needs_alpha and val_links:
+            probe = get_retriever(method, direction, alpha=0.5)
+            if hasattr(probe, "first") and not _has_stored_alpha(method):
+                alpha = tune_hybrid_alpha(ds, val_links, probe.first, probe.second, direction, depth=cfg.depth)
+        retriever = get_retriever(method, direction, alpha=alpha, show_progress=show_progress)
+        queries, docs = _queries_docs(direction, items, patents)
+        retriever.index(docs)
+        qrels = ds.qrels(eval_links, direction)
+        queries = {q: queries[q] for q in qrels}
+        run: Run = retriever.search(queries, min(cfg.depth, len(docs)))
+        metrics = evaluate_run(qrels, run, cfg.cutoffs, cfg.n_bootstrap, cfg.seed, doc_ids=list(docs))
+        out[direction] = {
+            "method": getattr(retriever, "name", method),
+            "alpha": getattr(retriever, "alpha", None) if needs_alpha else None,
+            "metrics": metrics,
+            "run": run,
+            "qrels": qrels,
+            "pool": {"queries": len(queries), "documents": len(docs),
+                     "empty_queries": sum(1 for t in queries.values() if not t.strip()),
+                     "empty_documents": sum(1 for t in docs.values() if not t.strip())},
+        }
+    return out
+
+
+def _has_stored_alpha(method: str) -> bool:
+    from pathlib import Path
+
+    base = method.partition("+")[0]
+    return (Path(base) / "fusion.json").is_file()

@@ -1,0 +1,85 @@
+"""Build a retriever from a ``--method`` string.
+
+=====================  =====================================================================================
+``bm25``               BM25 (bm25s)
+``dense``              zero-shot dense retrieval with the bundled MiniLM; ``dense:NAME`` with any
+                       sentence-transformers model name or path (``dense:mpnet``, ``dense:runs/ft-r1``)
+``hybrid``             BM25 + dense, min-max convex combination with α tuned on validation (RRF when no
+                       validation links exist); ``hybrid-rrf`` / ``hybrid-convex`` force one
+``runs/NAME``          a trained patlink linker (``patlink train``)
+``runs/NAME+bm25``     the trained linker fused with BM25 (α stored with the model or tuned on validation)
+``PATH``               a sentence-transformers model folder (e.g. from ``patlink finetune``): dense retrieval
+=====================  =====================================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from patlink.retrieval.base import Retriever
+
+__all__ = ["METHODS_HELP", "get_retriever", "is_linker_dir"]
+
+METHODS_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex | runs/NAME (trained linker) | "
+                "runs/NAME+bm25 | PATH (sentence-transformers folder)")
+
+
+def is_linker_dir(path: str | Path) -> bool:
+    """True if ``path`` holds a trained patlink linker (``linker.json`` written by ``Linker.save``)."""
+    p = Path(path)
+    return (p / "linker.json").is_file() or (p / "best" / "linker.json").is_file()
+
+
+def get_retriever(method: str, direction: str = "item2patent", *, alpha: float | None = None,
+                  max_length: int = 256, show_progress: bool = False) -> Retriever:
+    """Return an un-indexed retriever for ``method`` (see module docstring).
+
+    Args:
+        method: the method string.
+        direction: ``item2patent`` (queries are items) or ``patent2item``; matters for trained linkers, whose
+            item and patent encoders differ.
+        alpha: convex weight of the *first* run (BM25 for ``hybrid``, the linker for ``+bm25``); ``None`` means
+            the caller tunes it (or RRF is used).
+
+    Raises:
+        ValueError: unknown method; the message lists the valid forms.
+    """
+    from patlink.retrieval.bm25 import BM25Retriever
+    from patlink.retrieval.dense import DenseRetriever
+    from patlink.retrieval.fusion import HybridRetriever
+
+    m = method.strip()
+    low = m.lower()
+    if low == "bm25":
+        return BM25Retriever(show_progress=show_progress)
+    if low == "dense":
+        return DenseRetriever("minilm", max_length=max_length, show_progress=show_progress)
+    if low.startswith("dense:"):
+        return DenseRetriever(m.split(":", 1)[1], max_length=max_length, show_progress=show_progress)
+    if low in ("hybrid", "hybrid-rrf", "hybrid-convex"):
+        fusion = "rrf" if low == "hybrid-rrf" or (low == "hybrid" and alpha is None) else "convex"
+        return HybridRetriever(BM25Retriever(), DenseRetriever("minilm", max_length=max_length,
+                                                               show_progress=show_progress),
+                               method=fusion, alpha=0.5 if alpha is None else alpha)
+    base, plus, extra = m.partition("+")
+    if is_linker_dir(base):
+        from patlink.retrieval.linker import LinkerRetriever
+
+        lr = LinkerRetriever(base, direction=direction)
+        if not plus:
+            return lr
+        if extra.lower() != "bm25":
+            raise ValueError(f"only '+bm25' fusion is supported, got {method!r}")
+        if alpha is None:
+            fusion_file = Path(base) / "fusion.json"
+            if fusion_file.is_file():
+                alpha = float(json.loads(fusion_file.read_text())["alpha"])
+        hr = HybridRetriever(lr, BM25Retriever(), method="convex" if alpha is not None else "rrf",
+                             alpha=0.5 if alpha is None else alpha)
+        hr.name = f"{Path(base).name}+bm25"
+        return hr
+    p = Path(m)
+    if p.is_dir() and ((p / "modules.json").is_file() or (p / "config_sentence_transformers.json").is_file()):
+        return DenseRetriever(str(p), max_length=max_length, show_progress=show_progress)
+    raise ValueError(f"unknown method {method!r}; use {METHODS_HELP}")
