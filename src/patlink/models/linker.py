@@ -62,7 +62,8 @@ class Linker(nn.Module):
     def encode_arrays(self, side: str, arrays: Sequence[np.ndarray], batch_size: int = 256) -> np.ndarray:
         """Encode token arrays with the ``item`` or ``patent`` encoder in eval mode, no gradient.
 
-        Returns ``(n, out_dim)`` float32, L2-normalised. Arrays are batched by length (little padding).
+        Returns ``(n, out_dim)`` float32, L2-normalised (zero rows for arrays with no token). Arrays are batched by
+        length (little padding).
         """
         from patlink.models.token_cache import pad_batch
 
@@ -79,6 +80,8 @@ class Linker(nn.Module):
                 x, m = pad_batch([arrays[i] for i in idx])
                 out[idx] = enc(x, m).numpy()
         self.train(was)
+        empty = [i for i, a in enumerate(arrays) if a.shape[0] == 0]
+        out[empty] = 0.0  # no tokens (an empty set): a zero vector that matches nothing
         return out
 
     def encode_items(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:

@@ -80,6 +80,9 @@ class TrainConfig:
         bm25_pool: candidates per query mined with BM25 for ``negatives="bm25"``.
         seed: seeds torch and numpy. threads: torch intra-op threads (0 = leave as is).
         progress: show progress bars. eval_batch_size: texts per encoder forward pass at evaluation.
+        full_val_metrics: compute validation metrics with ``patlink.evaluation.evaluate_run`` (MRR, MAP, nDCG@10,
+            P@k … on the top-100 run; the first call JIT-compiles ranx, ~40 s) when importable; otherwise (or
+            when False) only the exact full-ranking MRR of a private helper.
     """
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -102,6 +105,7 @@ class TrainConfig:
     threads: int = 0
     progress: bool = True
     eval_batch_size: int = 256
+    full_val_metrics: bool = True
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:

@@ -77,11 +77,14 @@ def _mrr_private(scores: np.ndarray, relevant: list[list[int]]) -> float:
 
 
 def _evaluate(scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[str, dict[str, int]],
-              top_k: int = 100) -> dict:
+              top_k: int = 100, full: bool = True) -> dict:
     """MRR (and more when ``patlink.evaluation.evaluate_run`` is importable) of a score matrix."""
     didx = {d: k for k, d in enumerate(dids)}
     relevant = [[didx[d] for d in qrels.get(q, {}) if d in didx] for q in qids]
     out = {"mrr_exact": _mrr_private(scores, relevant), "n_queries": sum(1 for r in relevant if r)}
+    if not full:
+        out["mrr"] = out["mrr_exact"]
+        return out
     try:
         from patlink.evaluation import evaluate_run  # the lead's evaluation (optional)
     except Exception:  # noqa: BLE001
@@ -102,7 +105,7 @@ def _evaluate(scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[
 
 def validation_scores(model: Linker, item_arrays: dict[str, np.ndarray], patent_arrays: dict[str, np.ndarray],
                       val_links: list[tuple[str, str]], train_links: list[tuple[str, str]],
-                      batch_size: int = 256) -> dict:
+                      batch_size: int = 256, full: bool = True) -> dict:
     """Validation metrics in both directions, in the *filtered* setting.
 
     item→patent: each validation item ranks every patent of the dataset; patent→item: each validation patent ranks
@@ -129,7 +132,7 @@ def validation_scores(model: Linker, item_arrays: dict[str, np.ndarray], patent_
             sub, dids = S[[ii[q] for q in qids]], all_patents
         else:
             sub, dids = S.T[[pi[q] for q in qids]], all_items
-        out[direction] = _evaluate(np.nan_to_num(sub, neginf=-1e9), qids, dids, qrels)
+        out[direction] = _evaluate(np.nan_to_num(sub, neginf=-1e9), qids, dids, qrels, full=full)
     out["mrr_item2patent"] = out["item2patent"]["mrr"]
     out["mrr_patent2item"] = out["patent2item"]["mrr"]
     out["mrr_mean"] = 0.5 * (out["mrr_item2patent"] + out["mrr_patent2item"])
@@ -436,7 +439,7 @@ class _Trainer:
                     self._snapshot_policy()
             train_time = time.perf_counter() - t0
             val = validation_scores(self.model, self.item_arrays, self.patent_arrays, self.val_links,
-                                    self.train_links, cfg.eval_batch_size)
+                                    self.train_links, cfg.eval_batch_size, cfg.full_val_metrics)
             metric = float(val[cfg.select_metric])
             improved = metric > self.best
             if improved:

@@ -1,0 +1,63 @@
+"""Encoders and Linker: padding invariance, set encoding, save/load identity (safetensors, no pickle)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from patlink.models.encoders import TextEncoder
+from patlink.models.linker import Linker
+from patlink.training.config import EncoderConfig
+
+from conftest import D_IN
+
+
+def small_cfg(**kw):
+    return EncoderConfig(hidden=32, out_dim=16, n_heads=2, n_queries=2, n_blocks=2, **kw)
+
+
+def test_encoder_padding_is_masked_and_output_normalised():
+    torch.manual_seed(0)
+    enc = TextEncoder(D_IN, hidden=32, out_dim=16, n_heads=2).eval()
+    x = torch.randn(1, 5, D_IN)
+    m = torch.ones(1, 5, dtype=torch.bool)
+    padded = torch.cat([x, torch.randn(1, 7, D_IN) * 100], dim=1)
+    pm = torch.cat([m, torch.zeros(1, 7, dtype=torch.bool)], dim=1)
+    a, b = enc(x, m), enc(padded, pm)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert torch.allclose(a.norm(dim=1), torch.ones(1))
+    # permutation invariant over tokens (what makes the set encoder well defined)
+    perm = torch.randperm(5)
+    torch.testing.assert_close(enc(x[:, perm], m), a, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError):
+        TextEncoder(D_IN, n_heads=3)
+
+
+def test_save_load_identity(tmp_path, fake_store):
+    torch.manual_seed(0)
+    model = Linker(small_cfg(), D_IN, temperature=0.07, store=fake_store)
+    texts = ["topic1 w1 w2", "topic2 w3", "w4 w5 w6 w7 w8"]
+    items, patents = model.encode_items(texts), model.encode_patents(texts)
+    sets = model.encode_patent_sets([texts[:2], texts[2:], []])
+    model.save(tmp_path / "m")
+    assert not any(p.suffix in (".pt", ".pkl", ".bin") for p in (tmp_path / "m").iterdir())
+    meta = json.loads((tmp_path / "m" / "linker.json").read_text())
+    assert meta["d_in"] == D_IN and meta["temperature"] == 0.07
+    loaded = Linker.load(tmp_path / "m", store=fake_store)
+    np.testing.assert_array_equal(loaded.encode_items(texts), items)
+    np.testing.assert_array_equal(loaded.encode_patents(texts), patents)
+    np.testing.assert_array_equal(loaded.encode_patent_sets([texts[:2], texts[2:], []]), sets)
+    assert items.dtype == np.float32 and np.allclose(np.linalg.norm(items, axis=1), 1, atol=1e-5)
+    assert not np.allclose(items, patents)             # separate weights
+    with pytest.raises(ValueError):
+        Linker.load(tmp_path / "nothing")
+
+
+def test_set_encoding_is_order_invariant(fake_store):
+    torch.manual_seed(0)
+    model = Linker(small_cfg(), D_IN, store=fake_store)
+    a = model.encode_patent_sets([["w1 w2", "w3 w4 w5"]])
+    b = model.encode_patent_sets([["w3 w4 w5", "w1 w2"]])
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert np.allclose(model.encode_patent_sets([[]]), 0)
