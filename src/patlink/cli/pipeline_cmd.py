@@ -99,7 +99,7 @@ def run_cmd(
         chunk=ChunkConfig(max_tokens=chunk_tokens, overlap=chunk_overlap),
         llm=LLMConfig(base_url=llm_base_url, model=llm_model, api_key_env=llm_key_env),
     )
-    if provider in ("searxng", "urls") and not company and provider == "searxng":
+    if provider == "searxng" and not company:
         raise PatlinkError("--company is required with a search engine (it is part of every query)")
     with _store(db) as store:
         report = run_pipeline(cfg, store, products_file=products, vpm_sources=vpm or (), patents_file=patents,
