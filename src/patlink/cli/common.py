@@ -15,7 +15,7 @@ __all__ = [
     "load_input", "print_json", "PatlinkError",
 ]
 
-console = Console()
+console = Console(width=None if Console().is_terminal else 160)
 err_console = Console(stderr=True)
 
 

@@ -1,7 +1,204 @@
-"""CLI: placeholder, filled in by its issue."""
+"""``patlink eval`` and ``patlink link``: rank patents for items (and items for patents) and measure it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
+
+from patlink.cli.common import (
+    BeirOpt, DatasetOpt, ItemViewOpt, JsonOpt, PatentViewOpt, PatlinkError, console, err_console, load_input,
+    print_json,
+)
+
+METHOD_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex | runs/NAME (trained linker) | "
+               "runs/NAME+bm25 | PATH (sentence-transformers folder); comma-separate several to compare them. "
+               "With --protocol new-product: profile-mean | profile-bm25 | knn | popularity | profile-linker:runs/NAME.")
+
+
+def resolve_splits(ds, split_dir: Path | None, seed: int, protocol: str = "graph") -> dict[str, list]:
+    """Links of train/val/test: from ``--split-dir``, a BEIR folder's qrels, or a fresh ``split_dataset``."""
+    if split_dir is not None:
+        from patlink.graph.split import read_split
+
+        return read_split(split_dir)
+    if protocol == "graph" and "test" in ds.link_splits:
+        return {"train": ds.link_splits.get("train", []), "val": ds.link_splits.get("val", []),
+                "test": ds.link_splits["test"]}
+    from patlink.graph.split import split_dataset
+
+    s = split_dataset(ds, seed=seed, protocol=protocol)
+    return {"train": s.train, "val": s.val, "test": s.test}
+
+
+def run_eval(ds, methods: list[str], splits: dict, split: str = "test", directions=("item2patent", "patent2item"),
+             protocol: str = "graph", distractors: str | None = None, n_bootstrap: int = 1000, depth: int = 1000,
+             seed: int = 0, show_progress: bool = True) -> dict:
+    """Evaluate each method; returns ``{method: {direction: result}}`` (see :func:`evaluate_linkage`)."""
+    from patlink.evaluation.linkage import LinkageEvalConfig, evaluate_linkage
+
+    eval_links = splits.get(split) or []
+    if not eval_links:
+        raise PatlinkError(f"split {split!r} has no links")
+    distractor_texts: dict[str, str] = {}
+    if distractors:
+        from patlink.data import load_dataset
+
+        dds = load_dataset(distractors)
+        distractor_texts = dds.patent_texts(view=[f for f in ds.patent_view if f in dds.patent_fields] or None)
+    cfg = LinkageEvalConfig(directions=tuple(directions), pool="all" if protocol == "new-product" else "split",
+                            depth=depth, n_bootstrap=n_bootstrap, seed=seed, distractor_patents=distractor_texts)
+    results = {}
+    for m in methods:
+        err_console.print(f"[dim]evaluating {m} on {ds.name} {split} ({len(eval_links)} links)…[/dim]")
+        if protocol == "new-product":
+            from patlink.evaluation.new_product import evaluate_new_product
+
+            results[m] = evaluate_new_product(ds, splits, m, cfg, split=split)
+        else:
+            results[m] = evaluate_linkage(ds, eval_links, m, cfg, val_links=splits.get("val"),
+                                          show_progress=show_progress)
+    return results
+
+
+def print_results(results: dict, title: str) -> None:
+    from patlink.evaluation.report import DIRECTION_TITLES, metrics_table_rows
+
+    cols = ("mrr", "map", "ndcg@10", "recall@10", "recall@100", "rcap@10", "roc_auc", "pr_auc")
+    heads = ("MRR", "MAP", "nDCG@10", "R@10", "R@100", "Rcap@10", "ROC-AUC", "PR-AUC")
+    directions = [d for d in DIRECTION_TITLES if any(d in per for per in results.values())]
+    for d in directions:
+        t = Table("method", *heads, title=f"{title} — {DIRECTION_TITLES[d]} (± half-width of the 95% bootstrap CI)")
+        for row in metrics_table_rows(results, d, cols, compact=True):
+            t.add_row(*row)
+        console.print(t)
+
+
+def _flat_json(results: dict) -> dict:
+    """One JSON object per method: item→patent metrics at top level, patent→item under ``patent2item``."""
+    out = {}
+    for m, per in results.items():
+        primary = per.get("item2patent") or next(iter(per.values()))
+        o = {k: v for k, v in primary["metrics"].items()}
+        o["method"] = primary["method"]
+        if primary.get("alpha") is not None:
+            o["alpha"] = primary["alpha"]
+        o["pool"] = primary["pool"]
+        for d, r in per.items():
+            if r is not primary:
+                o[d] = {**r["metrics"], "pool": r["pool"]}
+        out[m] = o
+    return out
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    @app.command("eval")
+    def eval_cmd(
+        dataset: DatasetOpt = None,
+        beir: BeirOpt = None,
+        method: Annotated[str, typer.Option("--method", "-m", help=METHOD_HELP)] = "bm25",
+        split: Annotated[str, typer.Option(help="Which split to evaluate: test or val.")] = "test",
+        split_dir: Annotated[Optional[Path], typer.Option(help="Folder written by `patlink split`.")] = None,
+        protocol: Annotated[str, typer.Option(help="graph (graph-disjoint split) or new-product (unseen items, "
+                                                   "shared patents).")] = "graph",
+        direction: Annotated[str, typer.Option(help="item2patent, patent2item or both.")] = "both",
+        distractors: Annotated[Optional[str], typer.Option(help="Add this dataset's patents to the pool, e.g. "
+                                                                "api-patents (~47k).")] = None,
+        item_view: ItemViewOpt = None,
+        patent_view: PatentViewOpt = None,
+        seed: Annotated[int, typer.Option(help="Split seed (when no --split-dir).")] = 0,
+        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for 95% CIs (0 = none).")] = 1000,
+        depth: Annotated[int, typer.Option(help="Documents retrieved per query.")] = 1000,
+        out: Annotated[Optional[Path], typer.Option(help="Write metrics.json, report.md, runs and plots here.")] = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Evaluate linkage: MRR, MAP, nDCG@10, Recall@k, R_cap@k, P@k, ROC-AUC, PR-AUC with 95% CIs.
+
+        Examples:
+          patlink eval --dataset pap2pat --method bm25,dense,hybrid --out reports/pap2pat
+          patlink eval --dataset pap2pat --patent-view claims --method runs/claims+bm25 --json
+          patlink eval --beir my_beir_folder --method dense:mpnet
+        """
+        ds = load_input(dataset, beir, item_view, patent_view)
+        if not ds.links:
+            raise PatlinkError(f"{ds.name} has no links to evaluate")
+        directions = ("item2patent", "patent2item") if direction == "both" else (direction,)
+        if any(d not in ("item2patent", "patent2item") for d in directions):
+            raise PatlinkError(f"unknown direction {direction!r}; use item2patent, patent2item or both")
+        methods = [m.strip() for m in method.split(",") if m.strip()]
+        splits = resolve_splits(ds, split_dir, seed, protocol)
+        results = run_eval(ds, methods, splits, split, directions, protocol, distractors, bootstrap, depth, seed,
+                           show_progress=not json_out)
+        if out is not None:
+            from patlink.evaluation.report import write_report
+
+            rep = write_report(results, out, f"patlink eval — {ds.name} ({split}, protocol {protocol})",
+                               {"dataset": ds.name, "item view": ",".join(ds.item_view),
+                                "patent view": ",".join(ds.patent_view), "split": split, "protocol": protocol,
+                                "distractors": distractors or "none"})
+        if json_out:
+            flat = _flat_json(results)
+            print_json(flat[methods[0]] if len(methods) == 1 else flat)
+            return
+        print_results(results, f"{ds.name} {split}")
+        if out is not None:
+            console.print(f"report: {rep['report']}")
+
+    @app.command("link")
+    def link_cmd(
+        text: Annotated[str, typer.Argument(help="Description of a product/paper (or a patent with --reverse).")],
+        dataset: DatasetOpt = None,
+        beir: BeirOpt = None,
+        method: Annotated[str, typer.Option("--method", "-m", help=METHOD_HELP)] = "bm25",
+        top: Annotated[int, typer.Option(help="How many results.")] = 10,
+        reverse: Annotated[bool, typer.Option(help="Rank items for a patent text instead.")] = False,
+        item_view: ItemViewOpt = None,
+        patent_view: PatentViewOpt = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Rank the dataset's patents for a new text (or its items with --reverse).
+
+        Without patent texts (honeywell-vpm offline) patents are represented by their linked products and the
+        answer lists the products that support each patent.
+
+        Example: patlink link --dataset pap2pat --method hybrid "a lithium battery electrode coating" --top 5
+        """
+        ds = load_input(dataset, beir, item_view, patent_view)
+        if not text.strip():
+            raise PatlinkError("empty query text")
+        if not reverse and not ds.has_patent_text:
+            from patlink.retrieval.profile import link_new_product
+
+            hits = link_new_product(ds, text, method if method != "bm25" else "profile-bm25", top)
+            if json_out:
+                print_json({"query": text, "method": method, "results": hits})
+                return
+            t = Table("rank", "patent", "score", "evidence (linked products)",
+                      title=f"{ds.name}: patents for the query (no patent text: profiles of linked products)")
+            for r, h in enumerate(hits, 1):
+                t.add_row(str(r), h["patent_id"], f"{h['score']:.3f}", "; ".join(h.get("evidence", [])[:3]))
+            console.print(t)
+            return
+        from patlink.retrieval.factory import get_retriever
+
+        direction = "patent2item" if reverse else "item2patent"
+        retriever = get_retriever(method, direction)
+        docs = ds.item_texts() if reverse else ds.patent_texts()
+        docs = {k: v for k, v in docs.items() if v.strip()}
+        retriever.index(docs)
+        run = retriever.search({"query": text}, top)["query"]
+        side = ds.items if reverse else ds.patents
+        results = []
+        for doc_id, score in sorted(run.items(), key=lambda kv: -kv[1])[:top]:
+            fields = side.get(doc_id, {})
+            title = fields.get("title") or fields.get("name") or (docs.get(doc_id, "")[:80])
+            results.append({"id": doc_id, "score": score, "title": title})
+        if json_out:
+            print_json({"query": text, "method": getattr(retriever, "name", method), "results": results})
+            return
+        t = Table("rank", "id", "score", "title", title=f"{ds.name}: {'items' if reverse else 'patents'} for the query")
+        for r, h in enumerate(results, 1):
+            t.add_row(str(r), h["id"], f"{h['score']:.3f}", h["title"][:90])
+        console.print(t)

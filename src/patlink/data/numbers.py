@@ -138,8 +138,10 @@ def find_publication_numbers(text: str, default_country: str = "US", min_digits:
     out: list[PublicationNumber] = []
     for m in PUBLICATION_NUMBER_PATTERN.finditer(text.replace("\xa0", " ").upper()):
         raw = m.group("num")
-        separated = bool(re.search(r"[,./]", raw))
-        if not separated and not m.group("pre") and not m.group("cc") and len(raw) < min_digits:
+        n_digits = len(re.sub(r"\D", "", raw))
+        # "1,000 hours" or "2.500 bar" are not patents: grouped and bare digit runs alike need min_digits
+        # unless a country code or a document prefix (D, PP, RE ...) says it is a patent number.
+        if not m.group("pre") and not m.group("cc") and n_digits < min_digits:
             continue
         try:
             out.append(parse_publication_number(m.group(0), default_country))

@@ -125,6 +125,7 @@ def evaluate_linkage(
             "metrics": metrics,
             "run": run,
             "qrels": qrels,
+            "doc_ids": list(docs),
             "pool": {"queries": len(queries), "documents": len(docs),
                      "empty_queries": sum(1 for t in queries.values() if not t.strip()),
                      "empty_documents": sum(1 for t in docs.values() if not t.strip())},

@@ -28,7 +28,7 @@ import numpy as np
 from patlink.retrieval.base import Qrels, Run
 
 __all__ = [
-    "per_query_metrics", "evaluate_run", "mean_metric", "bootstrap_ci", "pair_auc", "compare_runs",
+    "per_query_metrics", "pair_matrix", "evaluate_run", "mean_metric", "bootstrap_ci", "pair_auc", "compare_runs",
     "HEADLINE_METRICS",
 ]
 
@@ -116,6 +116,31 @@ def bootstrap_ci(values: np.ndarray, n_bootstrap: int = 1000, seed: int = 0, lev
     return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
 
 
+def pair_matrix(qrels: Qrels, run: Run, doc_ids: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ``(labels, scores)`` matrices of shape ``(n_queries, n_docs)`` over the pool.
+
+    Queries are those of ``qrels`` with a relevant document; pairs missing from ``run`` get a score one below
+    the lowest returned score (tied). ``labels`` is int8 (1 = relevant), ``scores`` float64.
+    """
+    docs = list(dict.fromkeys(doc_ids))
+    col = {d: j for j, d in enumerate(docs)}
+    qids = [q for q in qrels if any(r > 0 for r in qrels[q].values())]
+    if not qids or not docs:
+        raise ValueError("pair metrics need at least one query with a relevant document and a non-empty pool")
+    floor = min((s for q in qids for s in run.get(q, {}).values()), default=0.0) - 1.0
+    scores = np.full((len(qids), len(docs)), floor, dtype=np.float64)
+    labels = np.zeros((len(qids), len(docs)), dtype=np.int8)
+    for i, q in enumerate(qids):
+        for d, s in run.get(q, {}).items():
+            j = col.get(d)
+            if j is not None:
+                scores[i, j] = s
+        for d, r in qrels[q].items():
+            if r > 0 and d in col:
+                labels[i, col[d]] = 1
+    return labels, scores
+
+
 def pair_auc(qrels: Qrels, run: Run, doc_ids: Iterable[str], n_bootstrap: int = 0, seed: int = 0,
              max_pairs_for_ci: int = 2_000_000) -> dict:
     """ROC-AUC and PR-AUC over every (query, document) pair of the pool.
@@ -131,22 +156,8 @@ def pair_auc(qrels: Qrels, run: Run, doc_ids: Iterable[str], n_bootstrap: int = 
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    docs = list(dict.fromkeys(doc_ids))
-    col = {d: j for j, d in enumerate(docs)}
-    qids = [q for q in qrels if any(r > 0 for r in qrels[q].values())]
-    if not qids or not docs:
-        raise ValueError("pair_auc needs at least one query with a relevant document and a non-empty pool")
-    floor = min((s for q in qids for s in run.get(q, {}).values()), default=0.0) - 1.0
-    scores = np.full((len(qids), len(docs)), floor, dtype=np.float64)
-    labels = np.zeros((len(qids), len(docs)), dtype=np.int8)
-    for i, q in enumerate(qids):
-        for d, s in run.get(q, {}).items():
-            j = col.get(d)
-            if j is not None:
-                scores[i, j] = s
-        for d, r in qrels[q].items():
-            if r > 0 and d in col:
-                labels[i, col[d]] = 1
+    labels, scores = pair_matrix(qrels, run, doc_ids)
+    qids = range(labels.shape[0])
     y, s = labels.ravel(), scores.ravel()
     if y.min() == y.max():
         raise ValueError("pair_auc needs both positive and negative pairs in the pool")

@@ -52,7 +52,7 @@ def get_retriever(method: str, direction: str = "item2patent", *, alpha: float |
     m = method.strip()
     low = m.lower()
     if low == "bm25":
-        return BM25Retriever(show_progress=show_progress)
+        return BM25Retriever()
     if low == "dense":
         return DenseRetriever("minilm", max_length=max_length, show_progress=show_progress)
     if low.startswith("dense:"):
