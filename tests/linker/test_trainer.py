@@ -29,10 +29,10 @@ def test_training_decreases_loss_and_writes_outputs(tmp_path):
     assert len(m["epochs"]) == 4 and m["best_epoch"] == res.best_epoch
     best_val = max(h["val"]["mrr_mean"] for h in m["epochs"])
     assert res.best_metric == pytest.approx(best_val)       # selected on validation MRR, not on loss
-    assert (tmp_path / "run" / "model" / "model.safetensors").exists()
+    assert (tmp_path / "run" / "best" / "model.safetensors").exists()
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert len(split["val"]) == 8
-    Linker.load(tmp_path / "run" / "model", store=FakeTokenStore())
+    Linker.load(tmp_path / "run" / "best", store=FakeTokenStore())
 
 
 @pytest.mark.parametrize("negatives", ["adversarial", "bm25"])

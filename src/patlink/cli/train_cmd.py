@@ -1,7 +1,93 @@
-"""CLI: placeholder, filled in by its issue."""
+"""CLI: ``patlink train`` — train the dual-encoder linker (``000_be1f183eef23b85e.txt`` §3.2–3.4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
+
+from patlink.cli.common import BeirOpt, DatasetOpt, ItemViewOpt, PatentViewOpt, PatlinkError, console
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
+
+    @app.command("train")
+    def train(
+        out: Annotated[Path, typer.Option("--out", "-o", help="Output folder, e.g. runs/pap2pat-claims.")],
+        dataset: DatasetOpt = None,
+        beir: BeirOpt = None,
+        item_view: ItemViewOpt = None,
+        patent_view: PatentViewOpt = None,
+        config: Annotated[Optional[Path], typer.Option(
+            "--config", help="TrainConfig as JSON (partial: missing keys keep their defaults).")] = None,
+        epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum epochs.")] = None,
+        negatives: Annotated[Optional[str], typer.Option(
+            "--negatives", help="inbatch | random | bm25 | adversarial (extra negatives, §3.4 curriculum).")] = None,
+        seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the split and of training.")] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
+        plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write training.png / policy.png.")] = True,
+    ) -> None:
+        """Train the linker; the checkpoint with the best validation MRR is kept in OUT/best.
+
+        Split: a BEIR folder's qrels/train.tsv + dev.tsv (or val.tsv) when present, else
+        patlink.graph.split.split_dataset(ds, seed) (random for one-to-one data such as pap2pat, graph-aware
+        otherwise). Token embeddings of the frozen backbone are cached on disk; an interrupted run resumes with
+        --resume.
+        """
+        import dataclasses
+        import json
+
+        from patlink.cli.common import load_input
+        from patlink.training.config import TrainConfig
+        from patlink.training.trainer import train_linker
+
+        cfg = TrainConfig.from_json(config) if config else TrainConfig()
+        changes = {k: v for k, v in (("epochs", epochs), ("negatives", negatives), ("seed", seed)) if v is not None}
+        cfg = dataclasses.replace(cfg, **changes)
+        cfg.validate()
+        ds = load_input(dataset, beir, item_view, patent_view)
+        split = _split_for(ds, cfg.seed)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        console.print(f"training on {ds.name}: {len(split['train'])} train / {len(split['val'])} val links, "
+                      f"items [{','.join(ds.item_view)}] patents [{','.join(ds.patent_view)}], "
+                      f"negatives={cfg.negatives}")
+        res = train_linker(ds, split, cfg, out, resume=resume)
+        if plots:
+            from patlink.training.plots import plot_run
+
+            plot_run(out)
+        best = res.history[res.best_epoch - 1]["val"] if res.best_epoch > 0 else {}
+        console.print(f"best epoch {res.best_epoch}: validation MRR item→patent "
+                      f"{best.get('mrr_item2patent', float('nan')):.4f}, patent→item "
+                      f"{best.get('mrr_patent2item', float('nan')):.4f}; model in {res.model_dir}"
+                      + (" (stopped early)" if res.stopped_early else ""))
+
+
+def _split_for(ds, seed: int) -> dict:
+    """Train/val(/test) links: the dataset's own link splits when it has train+val, else split_dataset."""
+    ls = ds.link_splits or {}
+    val_key = next((k for k in ("val", "dev", "validation") if ls.get(k)), None)
+    if ls.get("train") and val_key:
+        return {"train": list(ls["train"]), "val": list(ls[val_key]), "test": list(ls.get("test", []))}
+    try:
+        from patlink.graph.split import split_dataset
+    except ImportError:  # pragma: no cover - the split module ships with patlink
+        return _random_split(ds.links, seed)
+    sp = split_dataset(ds, seed)
+    if not sp.val:
+        raise PatlinkError("the split has no validation links; the linker selects its checkpoint on validation MRR")
+    return {"train": list(sp.train), "val": list(sp.val), "test": list(sp.test)}
+
+
+def _random_split(links, seed: int, val: float = 0.15, test: float = 0.15) -> dict:
+    """Seeded random split of pairs (fallback only)."""
+    import numpy as np
+
+    links = sorted(links)
+    perm = np.random.default_rng(seed).permutation(len(links))
+    n_te, n_va = int(len(links) * test), int(len(links) * val)
+    pick = lambda ix: [links[i] for i in ix]  # noqa: E731
+    return {"test": pick(perm[:n_te]), "val": pick(perm[n_te:n_te + n_va]), "train": pick(perm[n_te + n_va:])}

@@ -7,7 +7,7 @@ resumable checkpoints written atomically.
 
 Output folder ``out_dir``::
 
-    model/            best model (Linker.save: model.safetensors + linker.json)
+    best/             best model (Linker.save: model.safetensors + linker.json)
     run.json          dataset, views, direction info for LinkerRetriever
     split.json        the train/val(/test) links used
     metrics.json      config, per-epoch metrics, per-step losses/rewards, best epoch (rewritten every epoch)
@@ -255,7 +255,7 @@ class _Trainer:
         _atomic_json(self.out / "split.json", {k: [list(x) for x in v] for k, v in self.split.items()})
         _atomic_json(self.out / "run.json", {
             "format": "patlink-linker-run/1", "dataset": self.ds.name, "item_view": list(self.ds.item_view),
-            "patent_view": list(self.ds.patent_view), "model_dir": "model", "negatives": self.cfg.negatives,
+            "patent_view": list(self.ds.patent_view), "model_dir": "best", "negatives": self.cfg.negatives,
             "n_train_links": len(self.train_links), "n_val_links": len(self.val_links),
             "n_parameters": self.model.n_parameters()})
 
@@ -264,7 +264,7 @@ class _Trainer:
               "global_step": self.global_step, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
               "sched": self.sched.state_dict(), "torch_rng": torch.get_rng_state(), "gen": self.gen.get_state(),
               "history_json": json.dumps(self.history), "steps_json": json.dumps(self.steps),
-              "policy_json": json.dumps(self.policy)}
+              "policy_json": json.dumps(self.policy), "config_json": json.dumps(self._resume_key())}
         if self.zclip is not None:
             z = self.zclip
             st["zclip_json"] = json.dumps({"buffer": z.buffer, "initialized": z.initialized,
@@ -279,8 +279,21 @@ class _Trainer:
         torch.save(self._state(), tmp)
         os.replace(tmp, self.ckpt)
 
+    def _resume_key(self) -> dict:
+        """The settings a resumed run must share with the interrupted one (not epochs/patience/progress)."""
+        d = self.cfg.to_dict()
+        for k in ("epochs", "patience", "progress", "threads", "eval_batch_size", "full_val_metrics"):
+            d.pop(k, None)
+        return d
+
     def _load_checkpoint(self) -> None:
         st = torch.load(self.ckpt, weights_only=True)
+        old = json.loads(st.get("config_json", "{}"))
+        new = self._resume_key()
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        if old and diff:
+            raise ValueError(f"cannot resume {self.ckpt}: the config differs in {diff}; use the same config "
+                             "(only epochs/patience may change) or a new --out folder")
         self.model.load_state_dict(st["model"])
         self.opt.load_state_dict(st["opt"])
         self.sched.load_state_dict(st["sched"])
@@ -444,7 +457,7 @@ class _Trainer:
             improved = metric > self.best
             if improved:
                 self.best, self.best_epoch, self.bad_epochs = metric, e + 1, 0
-                self.model.save(self.out / "model")
+                self.model.save(self.out / "best")
             else:
                 self.bad_epochs += 1
             rewards = [r["reward"] for r in recs if "reward" in r]
@@ -463,7 +476,7 @@ class _Trainer:
             self._save_checkpoint()
             if stopped:
                 break
-        return TrainResult(self.out, self.out / "model", self.best_epoch, self.best, self.history, stopped)
+        return TrainResult(self.out, self.out / "best", self.best_epoch, self.best, self.history, stopped)
 
 
 def train_linker(ds, split, config: TrainConfig | None = None, out_dir: str | Path = "runs/linker", *,

@@ -1,0 +1,84 @@
+"""LinkerRetriever interface, and `patlink train` end to end on a tiny BEIR fixture with the bundled MiniLM."""
+
+import json
+
+import numpy as np
+import pytest
+
+from patlink.retrieval.linker import LinkerRetriever
+from patlink.training.config import EncoderConfig, TrainConfig
+from patlink.training.trainer import train_linker
+
+from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    ds = make_fixture_dataset(32)
+    out = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(encoder=EncoderConfig(hidden=32, out_dim=16, n_heads=2), epochs=2, batch_size=8,
+                      progress=False, full_val_metrics=False)
+    train_linker(ds, fixture_split(ds), cfg, out, store=FakeTokenStore())
+    return ds, out
+
+
+def test_retriever_both_directions(trained_run):
+    ds, out = trained_run
+    items, patents = ds.item_texts(), ds.patent_texts()
+    r = LinkerRetriever(out, "item2patent", store=FakeTokenStore())
+    r.index(patents)
+    qids, dids, S = r.score_matrix(dict(list(items.items())[:5]))
+    assert S.shape == (5, len(patents)) and S.dtype == np.float32 and dids == list(patents)
+    run = r.search(dict(list(items.items())[:5]), top_k=3)
+    assert list(run) == qids and all(len(v) == 3 for v in run.values())
+    best = max(run[qids[0]], key=run[qids[0]].get)
+    assert best == dids[int(S[0].argmax())]
+    # patent2item uses the other encoders: scores are the transpose of item2patent
+    r2 = LinkerRetriever(out / "best", "patent2item", store=FakeTokenStore())
+    r2.index(dict(list(items.items())[:5]))
+    _, _, S2 = r2.score_matrix(patents)
+    np.testing.assert_allclose(S2.T, S, atol=1e-5)
+    r.index_sets({"pX": [items["i0"], items["i1"]]})
+    assert r.doc_ids == ["pX"]
+    with pytest.raises(ValueError):
+        LinkerRetriever(out, "sideways")
+    with pytest.raises(ValueError):
+        LinkerRetriever(out / "nothing-here")
+
+
+def test_plots(trained_run):
+    from patlink.training.plots import plot_run
+
+    _, out = trained_run
+    paths = plot_run(out)
+    assert paths[0].name == "training.png" and paths[0].stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_cli_train_on_beir_fixture(tmp_path, monkeypatch):
+    from patlink.cli.main import main
+    from patlink.data.beir import export_beir
+
+    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path / "cache"))
+    ds = make_fixture_dataset(24)
+    sp = fixture_split(ds, n_val=6)
+    beir = export_beir(ds, tmp_path / "beir", splits={"train": sp["train"], "val": sp["val"]})
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"encoder": {"hidden": 32, "out_dim": 16, "max_length": 16}, "batch_size": 8,
+                               "progress": False, "full_val_metrics": False}))
+    rc = main(["train", "--beir", str(beir), "--out", str(tmp_path / "run"), "--config", str(cfg),
+               "--epochs", "2", "--negatives", "adversarial", "--no-plots"])
+    assert rc == 0
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert len(m["epochs"]) == 2 and m["epochs"][1]["hard_negatives"] == 5
+    assert (tmp_path / "run" / "best" / "linker.json").exists()
+    # resume of a finished run: nothing left to do, same result
+    assert main(["train", "--beir", str(beir), "--out", str(tmp_path / "run"), "--config", str(cfg),
+                 "--epochs", "2", "--negatives", "adversarial", "--resume", "--no-plots"]) == 0
+    # resuming with a different config is refused
+    assert main(["train", "--beir", str(beir), "--out", str(tmp_path / "run"), "--config", str(cfg),
+                 "--epochs", "2", "--negatives", "random", "--resume", "--no-plots"]) == 2
+    # impossible config → exit 2 before training
+    cfg.write_text(json.dumps({"temperature": -1}))
+    assert main(["train", "--beir", str(beir), "--out", str(tmp_path / "bad"), "--config", str(cfg)]) == 2
+    assert not (tmp_path / "bad" / "checkpoint.pt").exists()
