@@ -107,7 +107,7 @@ class SplitConfig:
     test_frac: float = 0.15
     seed: int = 0
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    drop_weight: float = 1.0
+    drop_weight: float = 4.0
     max_bridges: int = 10_000
     max_cuts_per_component: int = 4
     sweep_fallback: bool = True
