@@ -79,9 +79,10 @@ def _plots(results: dict, direction: str, out: Path) -> list[Path]:
 
     paths = []
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
-    for method, per_dir in results.items():
+    for ci, (method, per_dir) in enumerate(results.items()):
         if direction not in per_dir:
             continue
+        color = f"C{ci % 10}"
         r = per_dir[direction]
         docs = r.get("doc_ids") or sorted({d for q in r["qrels"].values() for d in q} |
                                           {d for q in r["run"].values() for d in q})
@@ -89,11 +90,12 @@ def _plots(results: dict, direction: str, out: Path) -> list[Path]:
         fpr, tpr, _ = roc_curve(y.ravel(), s.ravel())
         prec, rec, _ = precision_recall_curve(y.ravel(), s.ravel())
         m = r["metrics"]
-        axes[0].plot(fpr, tpr, label=f"{method} (AUC {m.get('roc_auc', float('nan')):.3f})")
-        axes[1].plot(rec, prec, label=f"{method} (AP {m.get('pr_auc', float('nan')):.3f})")
+        axes[0].plot(fpr, tpr, color=color, label=f"{method} (AUC {m.get('roc_auc', float('nan')):.3f})")
+        axes[1].plot(rec, prec, color=color, label=f"{method} (AP {m.get('pr_auc', float('nan')):.3f})")
         ks = sorted(int(k.split("@")[1]) for k in m if k.startswith("rcap@"))
-        axes[2].plot(ks, [m[f"rcap@{k}"] for k in ks], marker="o", label=f"{method} R_cap@k")
-        axes[2].plot(ks, [m[f"p@{k}"] for k in ks], marker="x", linestyle="--", label=f"{method} P@k")
+        axes[2].plot(ks, [m[f"rcap@{k}"] for k in ks], marker="o", color=color, label=f"{method} R_cap@k")
+        axes[2].plot(ks, [m[f"p@{k}"] for k in ks], marker="x", linestyle="--", color=color,
+                     label=f"{method} P@k")
     axes[0].plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":")
     axes[0].set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (all pairs of the pool)")
     axes[1].set(xlabel="recall", ylabel="precision", title="Precision–recall (all pairs)")
