@@ -12,7 +12,14 @@ import pytest
 
 from patlink.data import load_dataset
 from patlink.graph.split import (
-    UPSTREAM_HONEYWELL, Split, SplitConfig, graph_split, new_product_split, read_split, split_dataset, write_split,
+    UPSTREAM_HONEYWELL,
+    Split,
+    SplitConfig,
+    graph_split,
+    new_product_split,
+    read_split,
+    split_dataset,
+    write_split,
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,8 +16,8 @@ def register(app: typer.Typer) -> None:
 
 
 def split(
-    dataset: Annotated[Optional[str], typer.Argument(help="Bundled dataset name (or use --beir).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (created).")] = None,
+    dataset: Annotated[str | None, typer.Argument(help="Bundled dataset name (or use --beir).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (created).")] = None,
     beir: BeirOpt = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
     protocol: Annotated[str, typer.Option(

@@ -53,9 +53,10 @@ import json
 import os
 import random
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 import networkx as nx
 import numpy as np
@@ -63,8 +64,16 @@ import numpy as np
 from patlink.graph.stats import ITEM, PATENT
 
 __all__ = [
-    "SplitConfig", "Split", "split_dataset", "graph_split", "random_split", "new_product_split",
-    "write_split", "read_split", "UPSTREAM_HONEYWELL", "SPLIT_NAMES",
+    "SPLIT_NAMES",
+    "UPSTREAM_HONEYWELL",
+    "Split",
+    "SplitConfig",
+    "graph_split",
+    "new_product_split",
+    "random_split",
+    "read_split",
+    "split_dataset",
+    "write_split",
 ]
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -493,8 +502,8 @@ def _carve(g: nx.Graph, target: np.ndarray, cfg: SplitConfig, rng: random.Random
         info.append((c, np.array([n_i, n_p, e], dtype=float), r))
     large = [x for x in info if (x[1] > target).any()]
     small = [x for x in info if not (x[1] > target).any()]
-    desc = lambda xs: sorted(xs, key=lambda x: (-(x[1][0] + x[1][1]), -x[1][2], x[2]))  # noqa: E731
-    asc = lambda xs: sorted(xs, key=lambda x: ((x[1][0] + x[1][1]), x[1][2], x[2]))  # noqa: E731
+    desc = lambda xs: sorted(xs, key=lambda x: (-(x[1][0] + x[1][1]), -x[1][2], x[2]))
+    asc = lambda xs: sorted(xs, key=lambda x: ((x[1][0] + x[1][1]), x[1][2], x[2]))
     results = {}
     obj = _Objective(target, cfg)
     g_total = np.array([*_node_counts(g.nodes), g.number_of_edges()], dtype=float)
