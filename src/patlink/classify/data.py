@@ -230,8 +230,9 @@ def load_patentsview(abstract_tsv: str | Path, cpc_tsv: str | Path, limit: int |
     con = duckdb.connect()
     for name, path, need in (("abs", abstract_tsv, ("patent_id", "patent_abstract")),
                              ("cpc", cpc_tsv, ("patent_id", "cpc_subclass"))):
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv(?, delim='\t', header=true, quote='\"', "
-                    "all_varchar=true)", [str(path)])
+        lit = "'" + str(path).replace("'", "''") + "'"
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv({lit}, delim='\t', header=true, quote='\"', "
+                    "all_varchar=true)")
         cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
         missing = [c for c in need if c not in cols]
         if missing:

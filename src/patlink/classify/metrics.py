@@ -42,6 +42,8 @@ def prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     y_true = np.asarray(y_true).astype(np.int8)
     y_pred = np.asarray(y_pred).astype(np.int8)
     _check(y_true, y_pred)
+    if y_true.shape[1] < 2:
+        raise ValueError("need at least 2 label columns (scikit-learn reads one column as a binary problem)")
     out: dict[str, float] = {}
     for avg in ("micro", "samples"):
         p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=0)
@@ -89,18 +91,19 @@ def per_section(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -
     Returns:
         section → ``{"p", "r", "f1", "n_patents" (docs with a gold label in the section), "n_labels"}``.
     """
-    from sklearn.metrics import precision_recall_fscore_support
-
-    y_true = np.asarray(y_true).astype(np.int8)
-    y_pred = np.asarray(y_pred).astype(np.int8)
+    y_true = np.asarray(y_true) > 0
+    y_pred = np.asarray(y_pred) > 0
     _check(y_true, y_pred)
     out: dict[str, dict] = {}
     for sec in sorted({lab[0] for lab in labels if lab}):
         cols = [j for j, lab in enumerate(labels) if lab and lab[0] == sec]
         t, pr = y_true[:, cols], y_pred[:, cols]
-        p, r, f, _ = precision_recall_fscore_support(t, pr, average="micro", zero_division=0)
-        out[sec] = {"p": float(p), "r": float(r), "f1": float(f), "n_patents": int((t.sum(1) > 0).sum()),
-                    "n_labels": len(cols)}
+        # pooled counts (scikit-learn would read a single column as a binary, not multi-label, problem)
+        tp, n_pred, n_gold = int((t & pr).sum()), int(pr.sum()), int(t.sum())
+        p = tp / n_pred if n_pred else 0.0
+        r = tp / n_gold if n_gold else 0.0
+        f = 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0
+        out[sec] = {"p": p, "r": r, "f1": f, "n_patents": int((t.sum(1) > 0).sum()), "n_labels": len(cols)}
     return out
 
 

@@ -37,10 +37,10 @@ FORMAT_VERSION = 1
 
 # per-model defaults for fields left as None (small enough for a few CPU minutes on cpc-claims)
 _DEFAULTS = {
-    "cnn-glove": {"epochs": 30, "lr": 1e-3, "batch_size": 32, "filters": 256, "weight_decay": 0.0},
-    "cnn-tokens": {"epochs": 20, "lr": 1e-3, "batch_size": 32, "filters": 128, "weight_decay": 0.0},
-    "linear": {"epochs": 300, "lr": 1e-2, "batch_size": 128, "filters": 0, "weight_decay": 1e-4},
-    "knn": {"epochs": 0, "lr": 0.0, "batch_size": 0, "filters": 0, "weight_decay": 0.0},
+    "cnn-glove": {"epochs": 30, "lr": 1e-3, "batch_size": 32, "filters": 256, "weight_decay": 0.0, "patience": 6},
+    "cnn-tokens": {"epochs": 20, "lr": 1e-3, "batch_size": 32, "filters": 128, "weight_decay": 0.0, "patience": 6},
+    "linear": {"epochs": 300, "lr": 1e-2, "batch_size": 128, "filters": 0, "weight_decay": 0.0, "patience": 40},
+    "knn": {"epochs": 0, "lr": 0.0, "batch_size": 0, "filters": 0, "weight_decay": 0.0, "patience": 0},
 }
 
 
@@ -55,7 +55,7 @@ class TrainConfig:
         epochs, lr, batch_size, filters, weight_decay: ``None`` → per-model default (``_DEFAULTS``). The paper
             uses 512 filters and 20 epochs; the defaults are smaller to fit a few CPU minutes.
         hidden, dropout, kernel_sizes: CNN dense units, dropout, convolution widths (paper: 512, -, 2–5).
-        patience: epochs without validation improvement before stopping (torch models).
+        patience: epochs without validation improvement before stopping (torch models; ``None`` → default).
         max_tokens: tokens kept per text (GloVe tokens or model tokens).
         encoder: sentence-transformers model for ``linear``/``knn``/``cnn-tokens`` (bundled ``minilm``).
         k_grid: candidate k for ``knn`` (chosen on validation); ``knn_power``: similarity exponent.
@@ -77,7 +77,7 @@ class TrainConfig:
     hidden: int = 512
     dropout: float = 0.5
     kernel_sizes: tuple[int, ...] = (2, 3, 4, 5)
-    patience: int = 6
+    patience: int | None = None
     max_tokens: int = 256
     encoder: str = "minilm"
     k_grid: tuple[int, ...] = (3, 5, 10, 20, 30)
@@ -244,6 +244,11 @@ def _fit_torch(cfg: TrainConfig, feats, y: np.ndarray, tr_idx: np.ndarray, val_i
     in_dim = feats.x.shape[2] if cfg.model.startswith("cnn") else feats.shape[1]
     torch.manual_seed(cfg.seed)
     module = build_module(cfg, in_dim, y.shape[1])
+    # start from the label priors: output bias = logit(train frequency), so early epochs don't fight 0.5 outputs
+    prior = np.clip(y[tr_idx].mean(0), 1e-4, 1 - 1e-4)
+    head = module.out if hasattr(module, "out") else module.linear
+    with torch.no_grad():
+        head.bias.copy_(torch.from_numpy(np.log(prior / (1 - prior)).astype(np.float32)))
     opt = torch.optim.Adam(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     yt = torch.from_numpy(y.astype(np.float32))
     ck_t, ck_j = out / "checkpoint.safetensors", out / "checkpoint.json"
@@ -281,7 +286,7 @@ def _fit_torch(cfg: TrainConfig, feats, y: np.ndarray, tr_idx: np.ndarray, val_i
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total, nb = total + float(loss), nb + 1
+            total, nb = total + loss.item(), nb + 1
         sv = module_scores(module, cfg, feats, val_idx)
         th = tune_thresholds(y[val_idx], sv, ThresholdConfig(tcfg.objective, False, tcfg.min_support,
                                                               tcfg.min_labels, tcfg.grid))

@@ -55,6 +55,8 @@ def train(
     filters: Annotated[Optional[int], typer.Option("--filters", help="CNN filters per kernel size (paper 512).")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate.")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", help="Adam weight decay.")] = None,
+    dropout: Annotated[float, typer.Option("--dropout", help="CNN dropout after the dense layer.")] = 0.5,
     max_tokens: Annotated[int, typer.Option("--max-tokens", help="Tokens kept per text.")] = 256,
     encoder: Annotated[str, typer.Option("--encoder", help="Sentence/token model for linear, knn, cnn-tokens.")] = "minilm",
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of TRAIN held out for "
@@ -78,7 +80,7 @@ def train(
 
     spec = _spec(dataset, file, label, text_field, label_field, limit)
     cfg = TrainConfig(model=model, loss=loss, alpha=alpha, gamma=gamma, epochs=epochs, filters=filters, lr=lr,
-                      batch_size=batch_size, max_tokens=max_tokens, encoder=encoder, val_fraction=val_fraction,
+                      batch_size=batch_size, weight_decay=weight_decay, dropout=dropout, max_tokens=max_tokens, encoder=encoder, val_fraction=val_fraction,
                       test_fraction=test_fraction, seed=seed,
                       threshold=ThresholdConfig(objective=objective, per_label=per_label_thresholds,
                                                 min_labels=min_labels))
