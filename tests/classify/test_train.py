@@ -78,3 +78,14 @@ def test_cli_train_predict_eval_knn(fixture_jsonl, tmp_path, capsys):
     assert main(["classify", "labels", "--file", str(fixture_jsonl), "--label-field", "nolabels"]) == 2
     err = capsys.readouterr().err
     assert "unknown model 'svm'" in err and "no usable record" in err
+
+
+def test_cnn_tokens_uses_shared_token_cache(fixture_jsonl, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "tok"
+    cfg = _cfg(model="cnn-tokens", epochs=2, max_tokens=24)
+    info = train_classifier(cfg, DataSpec(dataset=None, file=str(fixture_jsonl)), out, show_progress=False)
+    assert info["features"]["dim"] == 384  # MiniLM-L6 hidden size
+    assert any((tmp_path / "cache" / "tokens").rglob("index.sqlite"))
+    s = load_classifier(out).scores(["network packet router protocol"])
+    assert s.shape == (1, 3)

