@@ -1,0 +1,56 @@
+"""The CLI end to end on a BEIR fixture and on the bundled datasets (BM25 only: fast, offline)."""
+
+import json
+
+from patlink.cli.main import main
+
+
+def test_data_stats_json(capsys):
+    assert main(["data", "stats", "honeywell-vpm", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["items"], out["patents"], out["edges"]) == (1827, 4445, 20203)
+    assert out["components"] == 432 and out["missing_text"]["patents"] == 4445
+
+
+def test_unknown_dataset_is_one_line_error(capsys):
+    assert main(["data", "stats", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown dataset 'nope'" in err and "pap2pat" in err
+
+
+def test_check_lists_anomalies_with_lines(capsys):
+    assert main(["data", "check", "honeywell-vpm", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["anomaly_counts"]["nbsp_separator"] == 128
+    assert all(a["line"] >= 2 for a in rep["anomalies"])
+    assert len(rep["products_without_description"]) == 116
+
+
+def test_export_then_eval_beir(tmp_path, capsys):
+    assert main(["data", "export-beir", "pap2pat", "--out", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--beir", str(tmp_path / "b"), "--method", "bm25", "--bootstrap", "50",
+                 "--direction", "item2patent", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for k in ("mrr", "map", "ndcg@10", "recall@10", "recall@100", "roc_auc", "pr_auc"):
+        assert 0 <= out[k] <= 1 and k in out["ci95"]
+    assert out["n_queries"] == 1513 and out["mrr"] > 0.9
+
+
+def test_eval_both_directions_and_report(tmp_path, capsys):
+    assert main(["eval", "--dataset", "pap2pat", "--method", "bm25", "--bootstrap", "50",
+                 "--out", str(tmp_path / "r"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "patent2item" in out and out["patent2item"]["n_queries"] == out["n_queries"]
+    assert (tmp_path / "r" / "report.md").is_file() and (tmp_path / "r" / "curves_item2patent.png").is_file()
+
+
+def test_link_prints_ranked_patents(capsys):
+    assert main(["link", "--dataset", "pap2pat", "--method", "bm25", "--top", "3", "--json",
+                 "perovskite solar cell with a hole transport layer"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["results"]) == 3 and out["results"][0]["score"] >= out["results"][1]["score"]
+
+
+def test_both_dataset_and_beir_is_an_error(tmp_path, capsys):
+    assert main(["eval", "--dataset", "pap2pat", "--beir", str(tmp_path), "--method", "bm25"]) == 2
