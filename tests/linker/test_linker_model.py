@@ -36,7 +36,7 @@ def test_encoder_padding_is_masked_and_output_normalised():
 
 def test_save_load_identity(tmp_path, fake_store):
     torch.manual_seed(0)
-    model = Linker(small_cfg(), D_IN, temperature=0.07, store=fake_store)
+    model = Linker(small_cfg(init="random"), D_IN, temperature=0.07, store=fake_store)
     texts = ["topic1 w1 w2", "topic2 w3", "w4 w5 w6 w7 w8"]
     items, patents = model.encode_items(texts), model.encode_patents(texts)
     sets = model.encode_patent_sets([texts[:2], texts[2:], []])
@@ -61,3 +61,47 @@ def test_set_encoding_is_order_invariant(fake_store):
     b = model.encode_patent_sets([["w3 w4 w5", "w1 w2"]])
     np.testing.assert_allclose(a, b, atol=1e-5)
     assert np.allclose(model.encode_patent_sets([[]]), 0)
+
+
+def test_attention_pooling_equals_multihead_attention_with_learned_queries():
+    """The O(L·d) pooling is nn.MultiheadAttention with learned queries, reparameterised (see its docstring)."""
+    from torch import nn
+
+    from patlink.models.encoders import AttentionPooling
+
+    torch.manual_seed(0)
+    d, H, Qn = 16, 4, 2
+    mha = nn.MultiheadAttention(d, H, batch_first=True)
+    q = torch.randn(Qn, d)
+    ap = AttentionPooling(d, H, Qn)
+    with torch.no_grad():
+        Wq, Wk, Wv = mha.in_proj_weight.chunk(3)
+        bq, _, bv = mha.in_proj_bias.chunk(3)
+        dh = d // H
+        qp = (q @ Wq.T + bq).view(Qn, H, dh)
+        ap.scores.copy_((torch.einsum("qhk,hkd->qhd", qp, Wk.view(H, dh, d)) / dh ** 0.5).reshape(Qn * H, d))
+        ap.value.weight.copy_(Wv)
+        ap.value.bias.copy_(bv)
+        ap.out.weight.copy_(mha.out_proj.weight)
+        ap.out.bias.copy_(mha.out_proj.bias)
+    ap.norm = nn.Identity()
+    x = torch.randn(3, 7, d)
+    m = torch.ones(3, 7, dtype=torch.bool)
+    m[1, 4:] = False
+    ref, _ = mha(q.expand(3, -1, -1), x, x, key_padding_mask=~m)
+    torch.testing.assert_close(ap(x, m).view(3, Qn, d), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_backbone_init_equals_mean_pooling():
+    """init="backbone": the untrained encoder is the frozen model's sentence embedding (mean pooling + L2)."""
+    torch.manual_seed(0)
+    for out_dim in (D_IN, 8):
+        enc = TextEncoder(D_IN, hidden=32, out_dim=out_dim, n_heads=2, init="backbone").eval()
+        x = torch.randn(2, 6, D_IN)
+        m = torch.ones(2, 6, dtype=torch.bool)
+        m[1, 3:] = False
+        mean = torch.stack([x[0].mean(0), x[1, :3].mean(0)])
+        ref = torch.nn.functional.normalize(mean @ enc.skip.weight.T, dim=1)
+        torch.testing.assert_close(enc(x, m), ref, atol=1e-5, rtol=1e-5)
+    random_enc = TextEncoder(D_IN, hidden=32, out_dim=D_IN, n_heads=2, init="random").eval()
+    assert not torch.allclose(random_enc(x, m), torch.nn.functional.normalize(mean, dim=1), atol=1e-3)

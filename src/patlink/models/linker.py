@@ -41,7 +41,7 @@ class Linker(nn.Module):
         self.d_in = int(d_in)
         self.temperature = float(temperature)
         kw = dict(hidden=config.hidden, out_dim=config.out_dim, n_heads=config.n_heads,
-                  n_queries=config.n_queries, n_blocks=config.n_blocks, dropout=config.dropout)
+                  n_queries=config.n_queries, n_blocks=config.n_blocks, dropout=config.dropout, init=config.init)
         self.item_encoder = TextEncoder(self.d_in, **kw)
         self.patent_encoder = TextEncoder(self.d_in, **kw)
         self._store = store

@@ -29,17 +29,21 @@ class EncoderConfig:
         n_heads: attention-pooling heads (must divide the backbone size). n_queries: learned pooling queries.
         n_blocks: residual FFN blocks. dropout: dropout of the blocks.
         max_set_tokens: cap on the concatenated tokens of a patent encoded as a set of product texts.
+        init: ``backbone`` — the untrained encoder equals the backbone's mean-pooled sentence embedding (pooling
+            starts uniform, identity skip path, zero head), so training refines the zero-shot model; ``random`` —
+            plain random initialisation (upstream).
     """
 
     backbone: str = "minilm"
     max_length: int = 256
     hidden: int = 384
-    out_dim: int = 256
+    out_dim: int = 384
     n_heads: int = 4
     n_queries: int = 2
     n_blocks: int = 2
     dropout: float = 0.1
     max_set_tokens: int = 2048
+    init: str = "backbone"
 
 
 @dataclass
@@ -131,6 +135,7 @@ class TrainConfig:
              "encoder.hidden, out_dim, n_heads and n_queries must be >= 1"),
             (e.n_blocks >= 0, f"encoder.n_blocks must be >= 0, got {e.n_blocks}"),
             (0 <= e.dropout < 1, f"encoder.dropout must be in [0, 1), got {e.dropout}"),
+            (e.init in ("backbone", "random"), f"encoder.init must be backbone|random, got {e.init!r}"),
             (a.hidden >= 1 and a.lr > 0, "adversary.hidden must be >= 1 and adversary.lr > 0"),
             (a.negative_embeddings in ("bank", "encode"),
              f"adversary.negative_embeddings must be bank|encode, got {a.negative_embeddings!r}"),
