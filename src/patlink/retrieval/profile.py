@@ -1,0 +1,572 @@
+"""Link a new product to a company's existing patents without patent text: patent *profiles* (issue 4, part 2).
+
+Offline, ``honeywell-vpm`` has product texts and product–patent links but no patent text. A patent is then
+represented by what is known of it: the texts of the products already linked to it (its *known* products; the
+training products in an evaluation, every linked product in :func:`link_new_product`). Given a new product's
+text, patents are ranked by:
+
+=========================  ============================================================================================
+``profile-mean``           cosine(q, mean of the L2-normalised embeddings of the patent's known products), bundled
+                           MiniLM via :func:`patlink.retrieval.embed.encode_texts` (the mean is re-normalised)
+``profile-bm25``           BM25 (bm25s) with each patent's document = the concatenated texts of its known products
+``knn``                    nearest known products: ``score(p) = Σ_{n ∈ N_k(q), n linked to p} max(0, cos(q, n))``
+                           over the ``k`` most similar known products ``N_k(q)`` (summed, not max: a patent
+                           supported by several near neighbours wins); ties (patents with no neighbour) are broken
+                           by popularity (+1e-6 · degree / max degree). ``k`` is tuned on validation (grid
+                           ``ProfileConfig.knn_k_grid``), else ``ProfileConfig.knn_k``
+``popularity``             number of known products linked to the patent (same ranking for every query)
+``hybrid``                 ``profile-bm25`` and ``profile-mean`` fused with ranx: min-max convex combination with
+                           the weight α of BM25 tuned on validation MRR (never on test); RRF (k=60) without
+                           validation links
+``bm25`` / ``dense``       the same as ``profile-bm25`` / ``profile-mean`` when patents have no text; direct text
+                           retrieval over the patents' own texts when they have some (hydrated, ``patlink hydrate``)
+``profile-linker:PATH``    a trained linker (``patlink train``, :class:`patlink.models.linker.Linker`): the patent
+                           encoder pools the SET of its known products' texts (``encode_patent_sets``), the item
+                           encoder embeds the query (``encode_items``); cosine
+=========================  ============================================================================================
+
+When the dataset's patents have text (hydrated), every ``profile-*`` method is fused with the matching direct text
+retrieval (``profile-mean`` + dense, ``profile-bm25`` + BM25, ``profile-linker`` + the linker's patent encoder on
+the patent text), convex α tuned on validation (RRF without), and the method name says so
+(``profile-mean+text``). ``knn`` and ``popularity`` never use patent text.
+
+The reverse direction (patent → item: "which of these new products does this patent cover?") scores the same
+pairs: embedding methods and ``knn`` use the same score function, ``profile-bm25`` indexes the new products and
+queries with the patent's profile text; ``popularity`` has no patent → item form (every product would tie).
+A patent with no known product (and no text) cannot be represented: it is absent from item → patent rankings and
+its patent → item ranking is empty, so links to it count as misses.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from patlink.retrieval.base import Run, top_k_run
+
+__all__ = [
+    "ProfileConfig", "PatentProfiles", "MethodSpec", "resolve_method", "fit_method", "method_run",
+    "link_new_product", "PROFILE_METHODS",
+]
+
+PROFILE_METHODS = ("profile-mean", "profile-bm25", "knn", "popularity", "hybrid", "bm25", "dense",
+                   "profile-linker:runs/NAME")
+
+_KNN_TIE_EPS = 1e-6
+
+
+@dataclass
+class ProfileConfig:
+    """Settings of patent-profile linking.
+
+    Attributes:
+        model: sentence-transformers model (name or path) for ``profile-mean``, ``knn``, ``dense``; bundled MiniLM.
+        max_length: tokens embedded per product text.
+        knn_k: neighbours of ``knn`` when it cannot be tuned (no validation links).
+        knn_k_grid: values of ``k`` tried on validation.
+        tune_metric: validation metric maximised by the α / ``k`` tuning (a metric name of
+            :func:`patlink.evaluation.metrics.mean_metric`).
+        max_evidence: supporting products listed per patent by :func:`link_new_product`.
+        split_seed: seed of the new-product split whose validation links tune α / ``k`` in :func:`link_new_product`.
+        show_progress: progress bars while embedding.
+    """
+
+    model: str = "minilm"
+    max_length: int = 256
+    knn_k: int = 10
+    knn_k_grid: tuple[int, ...] = (5, 10, 20, 50)
+    tune_metric: str = "mrr"
+    max_evidence: int = 10
+    split_seed: int = 0
+    show_progress: bool = False
+
+
+# ---------------------------------------------------------------------------------------------- profiles
+class PatentProfiles:
+    """Patents represented by their known products (and by their own text when the dataset has some).
+
+    Args:
+        ds: the :class:`~patlink.data.Dataset`.
+        known_links: ``(item_id, patent_id)`` links whose items form the profiles (training links in an
+            evaluation: held-out products must not be among them).
+        config: :class:`ProfileConfig`.
+        extra_patent_texts: more patents with text (e.g. distractors); only used when ``ds`` has patent text.
+
+    Attributes:
+        items: sorted ids of the known products (``n_items``).
+        patent_ids: the pool, sorted: every patent with at least one known product, plus every patent with text.
+        link_matrix: ``(n_patents, n_items)`` scipy CSR float32, 1 where the product is linked to the patent.
+        degree: ``(n_patents,)`` float32, number of known products per patent.
+        patent_text: patent id → non-empty own text (empty dict when patents have no text).
+    """
+
+    def __init__(self, ds, known_links: Iterable[tuple[str, str]], config: ProfileConfig | None = None,
+                 extra_patent_texts: dict[str, str] | None = None):
+        from scipy.sparse import csr_matrix
+
+        self.ds = ds
+        self.cfg = config or ProfileConfig()
+        known = sorted(set(known_links))
+        self.items: list[str] = sorted({i for i, _ in known})
+        self.patent_text: dict[str, str] = {}
+        if ds.has_patent_text:
+            self.patent_text = {p: t for p, t in ds.patent_texts().items() if t.strip()}
+            for p, t in (extra_patent_texts or {}).items():
+                if t.strip():
+                    self.patent_text.setdefault(p, t)
+        self.patent_ids: list[str] = sorted({p for _, p in known} | set(self.patent_text))
+        self._pcol = {p: k for k, p in enumerate(self.patent_ids)}
+        icol = {i: k for k, i in enumerate(self.items)}
+        rows = np.fromiter((self._pcol[p] for _, p in known), dtype=np.int64, count=len(known))
+        cols = np.fromiter((icol[i] for i, _ in known), dtype=np.int64, count=len(known))
+        self.link_matrix = csr_matrix((np.ones(len(known), dtype=np.float32), (rows, cols)),
+                                      shape=(len(self.patent_ids), len(self.items)), dtype=np.float32)
+        self.degree = np.asarray(self.link_matrix.sum(axis=1), dtype=np.float32).ravel()
+        self.item_text: dict[str, str] = ds.item_texts(self.items)
+        self._cache: dict = {}
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def has_text(self) -> bool:
+        """True when some patents of the pool have their own text (hydrated)."""
+        return bool(self.patent_text)
+
+    @property
+    def has_profile(self) -> np.ndarray:
+        """``(n_patents,)`` bool: the patent has at least one known product."""
+        return self.degree > 0
+
+    def products_of(self, patent_id: str) -> list[str]:
+        """Known products linked to ``patent_id`` (sorted ids; empty if none or unknown)."""
+        k = self._pcol.get(patent_id)
+        if k is None:
+            return []
+        a = self.link_matrix
+        return [self.items[j] for j in a.indices[a.indptr[k]:a.indptr[k + 1]]]
+
+    def profile_texts(self) -> dict[str, str]:
+        """Patent id → concatenated texts of its known products (only patents with a known product)."""
+        if "profile_texts" not in self._cache:
+            a = self.link_matrix
+            out = {}
+            for k, p in enumerate(self.patent_ids):
+                idx = a.indices[a.indptr[k]:a.indptr[k + 1]]
+                if len(idx):
+                    out[p] = "\n".join(self.item_text[self.items[j]] for j in idx)
+            self._cache["profile_texts"] = out
+        return self._cache["profile_texts"]
+
+    # ------------------------------------------------------------------ embeddings
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """``(n, d)`` float32 L2-normalised embeddings with ``config.model`` (cached on disk)."""
+        from patlink.retrieval.embed import encode_texts
+
+        c = self.cfg
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return encode_texts(list(texts), c.model, max_length=c.max_length, show_progress=c.show_progress)
+
+    @property
+    def item_emb(self) -> np.ndarray:
+        """``(n_items, d)`` embeddings of the known products."""
+        if "item_emb" not in self._cache:
+            self._cache["item_emb"] = self.embed([self.item_text[i] for i in self.items])
+        return self._cache["item_emb"]
+
+    @property
+    def profile_emb(self) -> np.ndarray:
+        """``(n_patents, d)`` re-normalised mean embedding of each patent's known products (zero rows if none)."""
+        if "profile_emb" not in self._cache:
+            m = np.asarray(self.link_matrix @ self.item_emb, dtype=np.float32)
+            norm = np.linalg.norm(m, axis=1, keepdims=True)
+            self._cache["profile_emb"] = np.divide(m, norm, out=np.zeros_like(m), where=norm > 0)
+        return self._cache["profile_emb"]
+
+    @property
+    def text_emb(self) -> np.ndarray:
+        """``(n_patents, d)`` embeddings of the patents' own texts (zero rows without text)."""
+        if "text_emb" not in self._cache:
+            ids = [p for p in self.patent_ids if p in self.patent_text]
+            e = self.embed([self.patent_text[p] for p in ids])
+            out = np.zeros((len(self.patent_ids), e.shape[1] if e.size else self.item_emb.shape[1]), np.float32)
+            for r, p in enumerate(ids):
+                out[self._pcol[p]] = e[r]
+            self._cache["text_emb"] = out
+        return self._cache["text_emb"]
+
+    # ------------------------------------------------------------------ BM25
+    def _bm25(self, key: str, docs: dict[str, str]):
+        from patlink.retrieval.bm25 import BM25Retriever
+
+        if key not in self._cache:
+            r = BM25Retriever()
+            r.index(docs)
+            self._cache[key] = r
+        return self._cache[key]
+
+    def _bm25_patent_matrix(self, key: str, docs: dict[str, str], queries: Sequence[str]) -> np.ndarray:
+        """BM25 of queries against patent documents ``docs`` (a subset of the pool); -inf where no document."""
+        out = np.full((len(queries), len(self.patent_ids)), -np.inf, dtype=np.float32)
+        if not docs:
+            return out
+        r = self._bm25(key, docs)
+        _, dids, s = r.score_matrix({str(k): t for k, t in enumerate(queries)})
+        out[:, [self._pcol[d] for d in dids]] = s
+        return out
+
+    # ------------------------------------------------------------------ trained linker
+    def linker(self, path: str):
+        """The trained :class:`~patlink.models.linker.Linker` in ``path`` (loaded once).
+
+        Raises:
+            ValueError: when the linker module or its set encoder is unavailable, or ``path`` holds no model.
+        """
+        key = ("linker", path)
+        if key not in self._cache:
+            try:
+                from patlink.models.linker import Linker
+                from patlink.retrieval.linker import resolve_model_dir
+            except ImportError as e:  # pragma: no cover - depends on the optional training stack
+                raise ValueError(f"profile-linker needs patlink.models.linker (the trained linker): {e}") from None
+            if not hasattr(Linker, "encode_patent_sets") or not hasattr(Linker, "encode_items"):
+                raise ValueError("profile-linker needs Linker.encode_patent_sets and Linker.encode_items")
+            self._cache[key] = Linker.load(resolve_model_dir(path))
+        return self._cache[key]
+
+    def linker_profile_emb(self, path: str) -> np.ndarray:
+        """``(n_patents, d)`` patent-encoder embeddings of each patent's SET of known product texts."""
+        key = ("linker_profile", path)
+        if key not in self._cache:
+            a = self.link_matrix
+            sets = [[self.item_text[self.items[j]] for j in a.indices[a.indptr[k]:a.indptr[k + 1]]]
+                    for k in range(len(self.patent_ids))]
+            self._cache[key] = np.asarray(self.linker(path).encode_patent_sets(sets), dtype=np.float32)
+        return self._cache[key]
+
+    def linker_text_emb(self, path: str) -> np.ndarray:
+        """``(n_patents, d)`` patent-encoder embeddings of the patents' own texts (zero rows without text)."""
+        key = ("linker_text", path)
+        if key not in self._cache:
+            ids = [p for p in self.patent_ids if p in self.patent_text]
+            e = np.asarray(self.linker(path).encode_patents([self.patent_text[p] for p in ids]), dtype=np.float32)
+            out = np.zeros((len(self.patent_ids), e.shape[1]), np.float32)
+            for r, p in enumerate(ids):
+                out[self._pcol[p]] = e[r]
+            self._cache[key] = out
+        return self._cache[key]
+
+    # ------------------------------------------------------------------ scoring
+    def query_emb(self, leaf: str, texts: Sequence[str], param: str | None = None) -> np.ndarray:
+        """Embeddings of item texts for ``leaf`` (the linker's item encoder for linker leaves)."""
+        if leaf in ("profile-linker", "text-linker"):
+            return np.asarray(self.linker(param).encode_items(list(texts)), dtype=np.float32)
+        return self.embed(texts)
+
+    def knn_scores(self, q_emb: np.ndarray, k: int) -> np.ndarray:
+        """``(n_q, n_patents)`` kNN scores (module docstring) from query embeddings ``(n_q, d)``."""
+        from scipy.sparse import csr_matrix
+
+        n_q, n_i = q_emb.shape[0], len(self.items)
+        k = max(1, min(int(k), n_i))
+        s = q_emb @ self.item_emb.T
+        idx = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < n_i else np.tile(np.arange(n_i), (n_q, 1))
+        vals = np.clip(np.take_along_axis(s, idx, axis=1), 0.0, None).astype(np.float32)
+        sk = csr_matrix((vals.ravel(), idx.ravel(), np.arange(0, n_q * k + 1, k)), shape=(n_q, n_i))
+        scores = np.asarray((sk @ self.link_matrix.T).todense(), dtype=np.float32)
+        top = float(self.degree.max()) if len(self.degree) else 0.0
+        if top > 0:
+            scores += _KNN_TIE_EPS * self.degree / top
+        return scores
+
+    def item2patent(self, leaf: str, texts: Sequence[str], param=None) -> np.ndarray:
+        """Score item texts against every pool patent: ``(len(texts), n_patents)`` float32.
+
+        ``-inf`` marks patents the leaf cannot represent (no known product for profile leaves, no text for text
+        leaves); they are left out of runs. ``leaf`` is one of ``profile-mean``, ``profile-bm25``, ``knn``,
+        ``popularity``, ``text-dense``, ``text-bm25``, ``profile-linker``, ``text-linker``; ``param`` is ``k`` for
+        ``knn`` and the model folder for linker leaves.
+        """
+        texts = list(texts)
+        n_p = len(self.patent_ids)
+        if leaf == "popularity":
+            return np.tile(self.degree, (len(texts), 1)).astype(np.float32)
+        if leaf == "profile-bm25":
+            return self._bm25_patent_matrix("bm25_profile", self.profile_texts(), texts)
+        if leaf == "text-bm25":
+            return self._bm25_patent_matrix("bm25_text", self.patent_text, texts)
+        q = self.query_emb(leaf, texts, param)
+        if leaf == "knn":
+            return self.knn_scores(q, param or self.cfg.knn_k)
+        if leaf == "profile-mean":
+            s, ok = q @ self.profile_emb.T, self.has_profile
+        elif leaf == "text-dense":
+            s, ok = q @ self.text_emb.T, self._has_text_mask()
+        elif leaf == "profile-linker":
+            s, ok = q @ self.linker_profile_emb(param).T, self.has_profile
+        elif leaf == "text-linker":
+            s, ok = q @ self.linker_text_emb(param).T, self._has_text_mask()
+        else:
+            raise ValueError(f"unknown profile leaf {leaf!r}")
+        s = np.asarray(s, dtype=np.float32).reshape(len(texts), n_p)
+        s[:, ~ok] = -np.inf
+        return s
+
+    def patent2item(self, leaf: str, patent_ids: Sequence[str], docs: dict[str, str], param=None) -> np.ndarray:
+        """Score new items ``docs`` (id → text) for each patent: ``(len(patent_ids), len(docs))`` float32.
+
+        Rows of patents the leaf cannot represent are ``-inf`` (empty rankings: their links count as misses).
+
+        Raises:
+            ValueError: for ``popularity`` (no patent → item form) or an unknown leaf.
+        """
+        dids, texts = list(docs), list(docs.values())
+        rows = np.array([self._pcol.get(p, -1) for p in patent_ids], dtype=np.int64)
+        out = np.full((len(patent_ids), len(dids)), -np.inf, dtype=np.float32)
+        known = rows >= 0
+        if leaf == "popularity":
+            raise ValueError("popularity has no patent → item form (every new product would tie)")
+        if leaf in ("profile-bm25", "text-bm25"):
+            from patlink.retrieval.bm25 import BM25Retriever
+
+            src = self.profile_texts() if leaf == "profile-bm25" else self.patent_text
+            q = {str(r): src[p] for r, p in enumerate(patent_ids) if p in src}
+            if q and dids:
+                r = BM25Retriever()
+                r.index(docs)
+                qids, _, s = r.score_matrix(q)
+                out[[int(x) for x in qids]] = s
+            return out
+        if not known.any() or not dids:
+            return out
+        full = self.item2patent(leaf, texts, param)  # (n_docs, n_patents)
+        out[known] = full[:, rows[known]].T
+        if leaf == "knn":  # knn scores are ≥ 0 everywhere; patents without a known product are unrepresentable
+            out[known & ~self.has_profile[np.maximum(rows, 0)]] = -np.inf
+        return out
+
+    def _has_text_mask(self) -> np.ndarray:
+        return np.array([p in self.patent_text for p in self.patent_ids], dtype=bool)
+
+    def product_similarity(self, text: str, lexical: bool) -> np.ndarray:
+        """``(n_items,)`` similarity of ``text`` to each known product: BM25 (``lexical``) or cosine (MiniLM)."""
+        if lexical:
+            r = self._bm25("bm25_items", self.item_text)
+            _, dids, s = r.score_matrix({"q": text})
+            pos = {d: j for j, d in enumerate(dids)}
+            return s[0][[pos[i] for i in self.items]]
+        return (self.embed([text]) @ self.item_emb.T)[0]
+
+
+# ---------------------------------------------------------------------------------------------- methods
+@dataclass
+class MethodSpec:
+    """A profile method: a leaf scorer or a fusion of two specs (see :func:`resolve_method`).
+
+    Attributes:
+        name: display name (says ``+text`` when patent text is fused in).
+        leaf: leaf key for leaf specs (see :meth:`PatentProfiles.item2patent`), ``None`` for fusions.
+        param: ``k`` of ``knn`` or the model folder of linker leaves.
+        parts: the two fused specs (fusions only).
+        alpha: convex weight of ``parts[0]`` (tuned on validation); ``None`` → reciprocal rank fusion.
+    """
+
+    name: str
+    leaf: str | None = None
+    param: object = None
+    parts: tuple["MethodSpec", ...] = ()
+    alpha: float | None = None
+    tunable: dict = field(default_factory=dict)
+
+    def leaves(self) -> list["MethodSpec"]:
+        return [self] if self.leaf else [x for p in self.parts for x in p.leaves()]
+
+    def supports(self, direction: str) -> bool:
+        """Popularity has no patent → item form."""
+        return direction == "item2patent" or all(x.leaf != "popularity" for x in self.leaves())
+
+    def params(self) -> dict:
+        """Tuned parameters of the whole tree: ``{spec name: {"alpha" | "k": value}}``."""
+        out = {}
+        if self.parts:
+            out[self.name] = {"alpha": self.alpha}
+            for p in self.parts:
+                out.update(p.params())
+        elif self.leaf == "knn":
+            out[self.name] = {"k": self.param}
+        return out
+
+    def display(self) -> str:
+        if self.parts:
+            how = f"convex(α={self.alpha:.2f})" if self.alpha is not None else "rrf"
+            return f"{self.name}[{how}]"
+        if self.leaf == "knn":
+            return f"knn(k={self.param})"
+        return self.name
+
+
+def _fused(name: str, a: MethodSpec, b: MethodSpec) -> MethodSpec:
+    return MethodSpec(name=name, parts=(a, b))
+
+
+def resolve_method(method: str, has_text: bool, config: ProfileConfig | None = None) -> MethodSpec:
+    """Parse a ``--method`` string of the new-product protocol into a :class:`MethodSpec`.
+
+    Raises:
+        ValueError: unknown method (the message lists the valid ones), or ``profile-linker`` without a path.
+    """
+    cfg = config or ProfileConfig()
+    m = method.strip()
+    low = m.lower()
+
+    def profile(kind: str, param=None) -> MethodSpec:
+        base = MethodSpec(name=kind if param is None else f"{kind}:{param}", leaf=kind, param=param)
+        if not has_text:
+            return base
+        text_leaf = {"profile-mean": "text-dense", "profile-bm25": "text-bm25", "profile-linker": "text-linker"}[kind]
+        text = MethodSpec(name=text_leaf if param is None else f"{text_leaf}:{param}", leaf=text_leaf, param=param)
+        return _fused(f"{base.name}+text", base, text)
+
+    if low in ("profile-mean", "profile-bm25"):
+        return profile(low)
+    if low == "dense":
+        return MethodSpec("text-dense", "text-dense") if has_text else MethodSpec(
+            "profile-mean (dense without patent text)", "profile-mean")
+    if low == "bm25":
+        return MethodSpec("text-bm25", "text-bm25") if has_text else MethodSpec(
+            "profile-bm25 (bm25 without patent text)", "profile-bm25")
+    if low == "knn" or low.startswith("knn:"):
+        k = int(m.split(":", 1)[1]) if ":" in m else None
+        return MethodSpec("knn", "knn", param=k or cfg.knn_k, tunable={"k": k is None})
+    if low == "popularity":
+        return MethodSpec("popularity", "popularity")
+    if low == "hybrid":
+        return _fused("hybrid+text" if has_text else "hybrid", profile("profile-bm25"), profile("profile-mean"))
+    if low.startswith("profile-linker"):
+        path = m.split(":", 1)[1].strip() if ":" in m else ""
+        if not path:
+            raise ValueError("profile-linker needs a trained model folder: --method profile-linker:runs/NAME")
+        return profile("profile-linker", path)
+    raise ValueError(f"unknown method {method!r} for the new-product protocol; use one of "
+                     f"{', '.join(PROFILE_METHODS)}")
+
+
+def _to_run(qids: Sequence[str], dids: Sequence[str], s: np.ndarray, depth: int) -> Run:
+    """Top-``depth`` run of a score matrix, leaving out ``-inf`` (unrepresentable) documents."""
+    if s.size == 0:
+        return {q: {} for q in qids}
+    run = top_k_run(list(qids), list(dids), s, depth)
+    return {q: {d: v for d, v in docs.items() if math.isfinite(v)} for q, docs in run.items()}
+
+
+def method_run(spec: MethodSpec, profiles: PatentProfiles, direction: str, queries: dict[str, str],
+               docs: dict[str, str] | None = None, depth: int = 1000) -> Run:
+    """Run of ``spec``: ``item2patent`` ranks the pool patents for item ``queries`` (id → text);
+    ``patent2item`` ranks the items ``docs`` (id → text) for the patent ids in ``queries`` (texts unused).
+    Fusions combine their parts' runs (ranx ``wsum`` over min-max scores with α, or RRF)."""
+    if spec.parts:
+        from patlink.retrieval.fusion import fuse
+
+        runs = [method_run(p, profiles, direction, queries, docs, depth) for p in spec.parts]
+        if spec.alpha is None:
+            fused = fuse(runs, "rrf")
+        else:
+            fused = fuse(runs, "convex", [spec.alpha, 1 - spec.alpha])
+        return {q: dict(sorted(fused.get(q, {}).items(), key=lambda kv: -kv[1])[:depth]) for q in queries}
+    qids = list(queries)
+    if direction == "item2patent":
+        s = profiles.item2patent(spec.leaf, [queries[q] for q in qids], spec.param)
+        return _to_run(qids, profiles.patent_ids, s, depth)
+    if direction == "patent2item":
+        docs = docs or {}
+        s = profiles.patent2item(spec.leaf, qids, docs, spec.param)
+        return _to_run(qids, list(docs), s, depth)
+    raise ValueError(f"unknown direction {direction!r}")
+
+
+def fit_method(spec: MethodSpec, profiles: PatentProfiles, direction: str, queries: dict[str, str],
+               qrels: dict[str, dict[str, int]], docs: dict[str, str] | None = None, depth: int = 1000,
+               metric: str = "mrr") -> MethodSpec:
+    """Tune ``spec`` in place on VALIDATION queries/qrels (never test): α of every fusion (children first,
+    :func:`patlink.retrieval.fusion.tune_convex_weight`) and ``k`` of ``knn`` (grid ``knn_k_grid``).
+    Returns ``spec``."""
+    from patlink.evaluation.metrics import mean_metric
+    from patlink.retrieval.fusion import tune_convex_weight
+
+    if not qrels or not queries:
+        return spec
+    if spec.parts:
+        for p in spec.parts:
+            fit_method(p, profiles, direction, queries, qrels, docs, depth, metric)
+        a, b = (method_run(p, profiles, direction, queries, docs, depth) for p in spec.parts)
+        spec.alpha = tune_convex_weight(a, b, qrels, metric)
+    elif spec.leaf == "knn" and spec.tunable.get("k"):
+        best, best_v = spec.param, -1.0
+        for k in profiles.cfg.knn_k_grid:
+            spec.param = k
+            v = mean_metric(qrels, method_run(spec, profiles, direction, queries, docs, depth), metric)
+            if v > best_v + 1e-12:
+                best, best_v = k, v
+        spec.param = best
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------- link
+def link_new_product(ds, text: str, method: str = "profile-bm25", top: int = 10,
+                     config: ProfileConfig | None = None) -> list[dict]:
+    """Rank the dataset's patents for a new product description, with the products that support each patent.
+
+    Every link of ``ds`` is a known link (profiles are built from all linked products). Fusion weights and the
+    ``knn`` neighbourhood are tuned on the validation links of a seeded new-product split
+    (:func:`patlink.graph.split.new_product_split`, ``config.split_seed``), profiles then rebuilt from all links.
+
+    Args:
+        ds: the dataset (``honeywell-vpm``: products ↔ patents, no patent text unless hydrated).
+        text: the new product's description.
+        method: see the module docstring.
+        top: number of patents returned.
+
+    Returns:
+        Up to ``top`` dicts, best first: ``{"patent_id", "score", "evidence"}`` where ``evidence`` lists the names
+        of the known products linked to the patent, most similar to ``text`` first (BM25 for lexical methods,
+        MiniLM cosine otherwise), at most ``config.max_evidence``.
+
+    Raises:
+        ValueError: empty text, a dataset without links, ``top < 1`` or an unknown method.
+    """
+    cfg = config or ProfileConfig()
+    if not text or not text.strip():
+        raise ValueError("empty product description")
+    if top < 1:
+        raise ValueError(f"top must be ≥ 1, got {top}")
+    if not ds.links:
+        raise ValueError(f"{ds.name} has no links: no patent can be represented by its products")
+    profiles = PatentProfiles(ds, ds.links, cfg)
+    spec = resolve_method(method, profiles.has_text, cfg)
+    if spec.parts or spec.tunable.get("k"):
+        from patlink.graph.split import new_product_split
+
+        split = new_product_split(ds, seed=cfg.split_seed)
+        if split.val and split.train:
+            tp = PatentProfiles(ds, split.train, cfg)
+            val_items = sorted({i for i, _ in split.val})
+            fit_method(spec, tp, "item2patent", ds.item_texts(val_items), ds.qrels(split.val, "item2patent"),
+                       metric=cfg.tune_metric)
+    run = method_run(spec, profiles, "item2patent", {"query": text}, depth=top)["query"]
+    lexical = all(x.leaf in ("profile-bm25", "text-bm25") for x in spec.leaves())
+    sim = profiles.product_similarity(text, lexical)
+    pos = {i: j for j, i in enumerate(profiles.items)}
+    out = []
+    for pid, score in sorted(run.items(), key=lambda kv: -kv[1])[:top]:
+        prods = sorted(profiles.products_of(pid), key=lambda i: (-sim[pos[i]], i))[: cfg.max_evidence]
+        out.append({"patent_id": pid, "score": float(score),
+                    "evidence": [ds.items[i].get("name") or i for i in prods]})
+    return out
+
+
+def clone(spec: MethodSpec) -> MethodSpec:
+    """Deep copy (tuning mutates specs)."""
+    return copy.deepcopy(spec)

@@ -1,0 +1,277 @@
+"""New-product protocol: patent profiles from linked products (issue 4, part 2).
+
+Most tests use a small HAND-MADE FIXTURE dataset (``np-fixture``: invented products and patent ids, not real data)
+whose right answers are known; one test checks the pool on the real bundled ``honeywell-vpm`` split.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from patlink.data.dataset import Dataset
+from patlink.evaluation.linkage import LinkageEvalConfig
+from patlink.evaluation.new_product import evaluate_new_product, new_product_pool
+from patlink.retrieval.profile import (
+    PatentProfiles, ProfileConfig, fit_method, link_new_product, method_run, resolve_method,
+)
+
+# --------------------------------------------------------------------------------------------- fixture
+_PRODUCTS = {
+    # training products
+    "s1": "handheld barcode scanner with bluetooth wireless connection",
+    "s2": "cordless barcode imager with bluetooth and a long battery life",
+    "pr1": "industrial thermal label printer with a metal print head",
+    "pr2": "desktop thermal label printer using a ribbon",
+    "g1": "portable gas detector for toxic gases with an alarm",
+    # validation products
+    "v1": "wireless barcode scanner for retail checkout",
+    "v2": "label printer for shipping labels",
+    # test products
+    "t1": "bluetooth barcode scanner, handheld",
+    "t2": "thermal label printer for warehouses",
+    "t3": "gas leak detector, portable",
+}
+_LINKS = {
+    "train": [("s1", "P1"), ("s2", "P1"), ("s1", "P2"), ("pr1", "P2"), ("pr2", "P2"), ("pr1", "P3"),
+              ("pr2", "P3"), ("g1", "P4")],
+    "val": [("v1", "P1"), ("v2", "P3")],
+    # P5 has no training product: outside the representable pool, a guaranteed miss
+    "test": [("t1", "P1"), ("t2", "P3"), ("t3", "P4"), ("t3", "P5")],
+}
+
+
+def fixture_dataset() -> Dataset:
+    """The np-fixture: 10 invented products, 5 invented patents (no patent text), 14 links."""
+    items = {k: {"name": f"name-{k}", "description": v} for k, v in _PRODUCTS.items()}
+    patents = {p: {} for p in ("P1", "P2", "P3", "P4", "P5")}
+    links = [lk for part in _LINKS.values() for lk in part]
+    return Dataset(name="np-fixture", items=items, patents=patents, links=links,
+                   item_fields=("name", "description"), item_view=("description",), item_kind="product")
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return fixture_dataset()
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return {k: list(v) for k, v in _LINKS.items()}
+
+
+CFG = LinkageEvalConfig(pool="all", n_bootstrap=50, depth=100)
+
+
+def _ranking(run_q: dict) -> list[str]:
+    return [d for d, _ in sorted(run_q.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+# --------------------------------------------------------------------------------------------- profiles
+def test_profiles_pool_and_matrix(ds, splits):
+    pr = PatentProfiles(ds, splits["train"])
+    assert pr.patent_ids == ["P1", "P2", "P3", "P4"]  # P5 has no training product
+    assert pr.items == ["g1", "pr1", "pr2", "s1", "s2"]
+    np.testing.assert_array_equal(pr.degree, [2, 3, 2, 1])
+    assert pr.products_of("P2") == ["pr1", "pr2", "s1"]
+    assert pr.products_of("P5") == []
+    assert set(pr.profile_texts()["P1"].split("\n")) == {_PRODUCTS["s1"], _PRODUCTS["s2"]}
+
+
+def test_popularity_order(ds, splits):
+    pr = PatentProfiles(ds, splits["train"])
+    run = method_run(resolve_method("popularity", False), pr, "item2patent", {"q": "anything at all"})
+    # P2 has 3 training products, P1 and P3 two (tie broken by id order), P4 one
+    assert list(run["q"]) == ["P2", "P1", "P3", "P4"]
+    assert run["q"]["P2"] == 3.0 and run["q"]["P4"] == 1.0
+
+
+def test_profile_bm25_picks_patent_sharing_query_words(ds, splits):
+    pr = PatentProfiles(ds, splits["train"])
+    spec = resolve_method("profile-bm25", False)
+    run = method_run(spec, pr, "item2patent", {"scan": "bluetooth barcode scanner", "gas": "toxic gas alarm",
+                                               "print": "ribbon label printer"})
+    assert _ranking(run["scan"])[0] == "P1"   # only s1+s2 (P1) are all about bluetooth barcode scanners
+    assert _ranking(run["gas"])[0] == "P4"
+    assert _ranking(run["print"])[0] == "P3"  # P3 is all printers; P2 is diluted by a scanner
+    # patents sharing no word with the query score 0
+    assert run["gas"]["P1"] == 0.0
+
+
+def test_profile_mean_and_knn(ds, splits):
+    pr = PatentProfiles(ds, splits["train"])
+    q = {"t1": _PRODUCTS["t1"], "t3": _PRODUCTS["t3"]}
+    mean = method_run(resolve_method("profile-mean", False), pr, "item2patent", q)
+    assert _ranking(mean["t1"])[0] == "P1" and _ranking(mean["t3"])[0] == "P4"
+    # profile-mean is the cosine with the re-normalised mean embedding
+    e = pr.embed([_PRODUCTS["t1"]])[0]
+    m = pr.embed([_PRODUCTS["s1"], _PRODUCTS["s2"]]).mean(axis=0)
+    assert mean["t1"]["P1"] == pytest.approx(float(e @ m / np.linalg.norm(m)), abs=1e-5)
+
+    knn1 = resolve_method("knn:1", False)
+    run = method_run(knn1, pr, "item2patent", {"t3": _PRODUCTS["t3"]})
+    # the single nearest training product of a gas detector is g1, linked to P4 only
+    assert _ranking(run["t3"])[0] == "P4"
+    sim = float(pr.embed([_PRODUCTS["t3"]])[0] @ pr.embed([_PRODUCTS["g1"]])[0])
+    assert run["t3"]["P4"] == pytest.approx(sim + 1e-6 * 1 / 3, abs=1e-5)
+    # the other patents get only the popularity tie-breaker
+    assert run["t3"]["P2"] == pytest.approx(1e-6, abs=1e-9)
+
+
+def test_knn_sums_neighbours_vectorised_equals_loop(ds, splits):
+    pr = PatentProfiles(ds, splits["train"])
+    texts = [_PRODUCTS[k] for k in ("t1", "t2", "t3", "v1")]
+    k = 3
+    fast = pr.knn_scores(pr.embed(texts), k)
+    q = pr.embed(texts)
+    for r in range(len(texts)):
+        sims = q[r] @ pr.item_emb.T
+        nn = np.argsort(-sims)[:k]
+        for c, p in enumerate(pr.patent_ids):
+            want = sum(max(0.0, sims[j]) for j in nn if pr.items[j] in pr.products_of(p))
+            want += 1e-6 * pr.degree[c] / pr.degree.max()
+            assert fast[r, c] == pytest.approx(want, abs=1e-5)
+
+
+def test_unknown_method_and_linker_errors(ds, splits):
+    with pytest.raises(ValueError, match="unknown method"):
+        resolve_method("nope", False)
+    with pytest.raises(ValueError, match="profile-linker needs"):
+        resolve_method("profile-linker", False)
+    pr = PatentProfiles(ds, splits["train"])
+    spec = resolve_method("profile-linker:/nonexistent/run", False)
+    with pytest.raises(ValueError, match="no trained linker|not a saved linker"):
+        method_run(spec, pr, "item2patent", {"q": "x"})
+
+
+def test_bm25_dense_alias_without_patent_text(ds):
+    assert resolve_method("bm25", False).leaf == "profile-bm25"
+    assert resolve_method("dense", False).leaf == "profile-mean"
+    assert resolve_method("bm25", True).leaf == "text-bm25"
+    fused = resolve_method("profile-mean", True)
+    assert fused.name == "profile-mean+text" and [p.leaf for p in fused.parts] == ["profile-mean", "text-dense"]
+    assert not resolve_method("popularity", False).supports("patent2item")
+
+
+# --------------------------------------------------------------------------------------------- evaluation
+def test_contract_shape_and_misses(ds, splits):
+    res = evaluate_new_product(ds, splits, "profile-bm25", CFG)
+    assert set(res) == {"item2patent", "patent2item"}
+    r = res["item2patent"]
+    assert set(r) >= {"method", "alpha", "metrics", "run", "qrels", "doc_ids", "pool"}
+    assert r["doc_ids"] == ["P1", "P2", "P3", "P4"]
+    pool = r["pool"]
+    assert pool["queries"] == 3 and pool["documents"] == 4
+    assert pool["links_outside_pool"] == 1 and pool["patents_outside_pool"] == 1
+    assert {"empty_queries", "empty_documents"} <= set(pool)
+    # the link to P5 stays in the qrels (a miss), P5 never appears in a run
+    assert r["qrels"]["t3"] == {"P4": 1, "P5": 1}
+    assert all("P5" not in docs for docs in r["run"].values())
+    m = r["metrics"]
+    assert {"mrr", "map", "ndcg@10", "recall@10", "recall@100", "roc_auc", "pr_auc", "ci95"} <= set(m)
+    # every test product finds its representable patent first; t3's P5 is unreachable → recall@10 = (1+1+½)/3
+    assert m["mrr"] == pytest.approx(1.0)
+    assert m["recall@10"] == pytest.approx((1 + 1 + 0.5) / 3)
+    assert m["recall@100"] == pytest.approx((1 + 1 + 0.5) / 3)
+
+    p = res["patent2item"]
+    assert p["doc_ids"] == ["t1", "t2", "t3"]
+    assert p["pool"]["queries"] == 4 and p["pool"]["empty_queries"] == 1  # P5: no profile
+    assert p["run"]["P5"] == {}
+    assert _ranking(p["run"]["P1"])[0] == "t1" and _ranking(p["run"]["P4"])[0] == "t3"
+    # P5's query scores 0: MRR is at most 3/4
+    assert p["metrics"]["mrr"] <= 0.75 + 1e-9
+
+
+def test_popularity_skips_patent2item_and_metrics_known(ds, splits):
+    res = evaluate_new_product(ds, splits, "popularity", CFG)
+    assert set(res) == {"item2patent"}
+    # ranking P2, P1, P3, P4 for everyone: t1→P1 at rank 2, t2→P3 at 3, t3→P4 at 4 (P5 missed)
+    assert res["item2patent"]["metrics"]["mrr"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 4) / 3)
+
+
+def test_hybrid_and_knn_tuned_on_val_only(ds, splits, monkeypatch):
+    seen = []
+    import patlink.retrieval.profile as prof
+
+    orig = prof.fit_method
+
+    def spy(spec, profiles, direction, queries, qrels, *a, **k):
+        seen.append(set(queries))
+        return orig(spec, profiles, direction, queries, qrels, *a, **k)
+
+    monkeypatch.setattr(prof, "fit_method", spy)
+    res = evaluate_new_product(ds, splits, "hybrid", CFG)
+    assert seen and all(q <= {"v1", "v2", "P1", "P3"} for q in seen)  # validation queries only
+    r = res["item2patent"]
+    assert r["alpha"] is not None and 0.0 <= r["alpha"] <= 1.0
+    assert r["method"].startswith("hybrid[convex")
+    knn = evaluate_new_product(ds, splits, "knn", CFG)["item2patent"]
+    assert knn["params"]["knn"]["k"] in ProfileConfig().knn_k_grid
+
+
+def test_leaky_split_rejected(ds, splits):
+    bad = dict(splits, test=splits["test"] + [("s1", "P4")])
+    with pytest.raises(ValueError, match="not a new-product split"):
+        evaluate_new_product(ds, bad, "popularity", CFG)
+    with pytest.raises(ValueError, match="training links"):
+        new_product_pool(ds, [], splits["test"])
+
+
+def test_fit_method_sets_alpha(ds, splits):
+    pr = PatentProfiles(ds, splits["train"])
+    spec = resolve_method("hybrid", False)
+    assert spec.alpha is None
+    val_q = ds.item_texts(["v1", "v2"])
+    fit_method(spec, pr, "item2patent", val_q, ds.qrels(splits["val"], "item2patent"))
+    assert spec.alpha is not None
+
+
+# --------------------------------------------------------------------------------------------- link
+def test_link_new_product_evidence(ds):
+    hits = link_new_product(ds, "handheld bluetooth barcode scanner", "profile-bm25", top=3)
+    assert [set(h) for h in hits] == [{"patent_id", "score", "evidence"}] * len(hits)
+    assert hits[0]["patent_id"] == "P1"
+    # ALL links are known: P1's products are s1, s2, v1 and t1 (names, most similar first)
+    assert set(hits[0]["evidence"]) == {"name-s1", "name-s2", "name-v1", "name-t1"}
+    p2 = next(h for h in hits if h["patent_id"] == "P2")
+    assert p2["evidence"][0] == "name-s1"  # the scanner supports P2 best, not the printers
+    assert set(p2["evidence"]) == {"name-s1", "name-pr1", "name-pr2"}
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    with pytest.raises(ValueError, match="empty"):
+        link_new_product(ds, "  ", "profile-bm25", 3)
+
+
+def test_link_new_product_hybrid_gas(ds):
+    hits = link_new_product(ds, "portable detector for toxic gas", "hybrid", top=2)
+    assert hits[0]["patent_id"] == "P4"
+    assert hits[0]["evidence"][0] == "name-g1"
+
+
+# --------------------------------------------------------------------------------------------- real data
+def test_honeywell_new_product_pool():
+    from patlink.data import load_dataset
+    from patlink.graph.split import new_product_split
+
+    real = load_dataset("honeywell-vpm")
+    s = new_product_split(real, seed=0)
+    pr = new_product_pool(real, s.train, s.test)
+    held = {i for i, _ in s.test} | {i for i, _ in s.val}
+    # no held-out product is in any profile
+    assert not held & set(pr.items)
+    a = pr.link_matrix
+    profile_items = {pr.items[j] for j in a.indices}
+    assert not held & profile_items
+    assert set(pr.items) == {i for i, _ in s.train}
+    # the pool is exactly the patents with a training product (no patent text offline)
+    if not pr.has_text:
+        assert pr.patent_ids == sorted({p for _, p in s.train})
+    assert (pr.degree > 0).all()
+    outside = [(i, p) for i, p in s.test if p not in set(pr.patent_ids)]
+    assert len(outside) == s.info["unseen_patent_links"]["test"]
+    res = evaluate_new_product(real, {"train": s.train, "val": s.val, "test": s.test}, "popularity",
+                               LinkageEvalConfig(pool="all", n_bootstrap=0, directions=("item2patent",)))
+    pool = res["item2patent"]["pool"]
+    assert pool["documents"] == len(pr.patent_ids) and pool["links_outside_pool"] == len(outside)
+    assert pool["queries"] == len({i for i, _ in s.test})
