@@ -17,12 +17,12 @@ from patlink.classify.predict import evaluate_classifier
 from patlink.classify.train import DataSpec, TrainConfig, train_classifier
 
 CONFIGS = {
-    "cnn-glove-bce": dict(model="cnn-glove", loss="bce"),
-    "cnn-glove-wbce": dict(model="cnn-glove", loss="wbce", alpha=2.0),
-    "cnn-tokens-wbce": dict(model="cnn-tokens", loss="wbce", alpha=2.0),
-    "linear-bce": dict(model="linear", loss="bce"),
-    "linear-wbce": dict(model="linear", loss="wbce", alpha=2.0),
-    "knn": dict(model="knn"),
+    "cnn-glove-bce": {"model": "cnn-glove", "loss": "bce"},
+    "cnn-glove-wbce": {"model": "cnn-glove", "loss": "wbce", "alpha": 2.0},
+    "cnn-tokens-wbce": {"model": "cnn-tokens", "loss": "wbce", "alpha": 2.0},
+    "linear-bce": {"model": "linear", "loss": "bce"},
+    "linear-wbce": {"model": "linear", "loss": "wbce", "alpha": 2.0},
+    "knn": {"model": "knn"},
 }
 COLS = ("micro_p", "micro_r", "micro_f1", "macro_f1", "samples_f1", "p@1", "r@5")
 

@@ -6,9 +6,9 @@ import random
 import pytest
 
 VOCAB = {
-    "G06F": "computer processor memory data software instruction cache register program storage".split(),
-    "A61K": "pharmaceutical composition compound dose tablet treatment patient drug formulation oral".split(),
-    "H04L": "network packet transmission protocol router node message encryption server channel".split(),
+    "G06F": ["computer", "processor", "memory", "data", "software", "instruction", "cache", "register", "program", "storage"],
+    "A61K": ["pharmaceutical", "composition", "compound", "dose", "tablet", "treatment", "patient", "drug", "formulation", "oral"],
+    "H04L": ["network", "packet", "transmission", "protocol", "router", "node", "message", "encryption", "server", "channel"],
 }
 
 

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from patlink.classify.data import (
-    LabeledTexts, binarize, drop_empty, label_frequency, load_cpc_claims, load_file, load_jsonl, load_patentsview,
-    plot_label_frequency, split_holdout,
+    LabeledTexts,
+    binarize,
+    drop_empty,
+    label_frequency,
+    load_cpc_claims,
+    load_file,
+    load_jsonl,
+    load_patentsview,
+    plot_label_frequency,
+    split_holdout,
 )
 
 

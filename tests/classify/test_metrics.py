@@ -69,7 +69,7 @@ def test_bootstrap_ci_brackets_point_estimate_and_is_seeded():
     rng = np.random.default_rng(1)
     y = (rng.random((60, 5)) < 0.3).astype(int)
     p = np.where(rng.random((60, 5)) < 0.8, y, 1 - y)
-    fn = lambda idx: {"micro_f1": prf(y[idx], p[idx])["micro_f1"]}  # noqa: E731
+    fn = lambda idx: {"micro_f1": prf(y[idx], p[idx])["micro_f1"]}
     ci = bootstrap_ci(fn, 60, n_bootstrap=200, seed=3)
     point = prf(y, p)["micro_f1"]
     assert ci["micro_f1"][0] < point < ci["micro_f1"][1]

@@ -13,7 +13,7 @@ from patlink.cli.main import main
 
 
 def _cfg(**kw):
-    base = dict(model="cnn-glove", epochs=4, filters=16, hidden=32, max_tokens=32, batch_size=8, patience=10)
+    base = {"model": "cnn-glove", "epochs": 4, "filters": 16, "hidden": 32, "max_tokens": 32, "batch_size": 8, "patience": 10}
     base.update(kw)
     return TrainConfig(**base)
 

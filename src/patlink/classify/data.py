@@ -23,15 +23,25 @@ import os
 import random
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
 __all__ = [
-    "LabeledTexts", "load_cpc_claims", "load_uspto2m", "load_patentsview", "load_jsonl", "load_file",
-    "drop_empty", "split_holdout", "binarize", "label_frequency", "plot_label_frequency", "CPC_SUBCLASS_RE",
+    "CPC_SUBCLASS_RE",
+    "LabeledTexts",
+    "binarize",
+    "drop_empty",
+    "label_frequency",
+    "load_cpc_claims",
+    "load_file",
+    "load_jsonl",
+    "load_patentsview",
+    "load_uspto2m",
+    "plot_label_frequency",
+    "split_holdout",
 ]
 
 CPC_SUBCLASS_RE = re.compile(r"^[A-HY]\d\d[A-Z]$")
@@ -62,7 +72,7 @@ class LabeledTexts:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def subset(self, idx: Sequence[int], source: str | None = None) -> "LabeledTexts":
+    def subset(self, idx: Sequence[int], source: str | None = None) -> LabeledTexts:
         """Rows ``idx`` (a copy); the report is kept."""
         return replace(self, ids=[self.ids[i] for i in idx], texts=[self.texts[i] for i in idx],
                        labels=[list(self.labels[i]) for i in idx], source=source or self.source,

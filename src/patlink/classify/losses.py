@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["bce_loss", "weighted_bce_loss", "focal_loss", "LossConfig", "make_loss"]
+__all__ = ["LossConfig", "bce_loss", "focal_loss", "make_loss", "weighted_bce_loss"]
 
 
 def bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -18,11 +18,11 @@ Inputs are dense arrays: ``y_true`` and ``y_pred`` of shape (n_docs, n_labels) w
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["prf", "topk_metrics", "per_section", "cooccurrence", "bootstrap_ci", "evaluate_predictions"]
+__all__ = ["bootstrap_ci", "cooccurrence", "evaluate_predictions", "per_section", "prf", "topk_metrics"]
 
 
 def _check(y_true: np.ndarray, other: np.ndarray) -> None:
@@ -176,7 +176,7 @@ def evaluate_predictions(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndar
     bootstrap 95% CIs (``ci95``) for the main metrics (micro/example-based P/R/F1, macro F1, p@1, r@5, f1@5).
     """
     y_true = np.asarray(y_true)
-    out = {"n_docs": int(len(y_true)), "n_labels": len(labels)}
+    out = {"n_docs": len(y_true), "n_labels": len(labels)}
     out.update(prf(y_true, y_pred))
     out.update(topk_metrics(y_true, scores))
 

@@ -17,16 +17,23 @@ package at prediction time (the config records which).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 __all__ = [
-    "TOKEN_RE", "tokenize", "load_glove", "glove_features", "token_features", "TextCNN", "LinearHead",
-    "KNNClassifier", "SequenceBatch",
+    "TOKEN_RE",
+    "KNNClassifier",
+    "LinearHead",
+    "SequenceBatch",
+    "TextCNN",
+    "glove_features",
+    "load_glove",
+    "token_features",
+    "tokenize",
 ]
 
 TOKEN_RE = re.compile(r"[a-z0-9]+(?:['.\-][a-z0-9]+)*|[^\sa-z0-9]")

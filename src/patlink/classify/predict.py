@@ -4,14 +4,14 @@ predict CPC subclasses for texts and evaluate on the held-out test split."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from patlink.classify.thresholds import apply_thresholds
 
-__all__ = ["CPCClassifier", "load_classifier", "evaluate_classifier"]
+__all__ = ["CPCClassifier", "evaluate_classifier", "load_classifier"]
 
 
 class CPCClassifier:
@@ -27,8 +27,8 @@ class CPCClassifier:
     def __init__(self, run_dir: str | Path):
         from safetensors.torch import load_file
 
-        from patlink.classify.train import FORMAT_VERSION, TrainConfig, build_module
         from patlink.classify.thresholds import ThresholdConfig
+        from patlink.classify.train import FORMAT_VERSION, TrainConfig, build_module
 
         run = Path(run_dir)
         cfg_path, w_path = run / "config.json", run / "model.safetensors"

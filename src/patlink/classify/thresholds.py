@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ThresholdConfig", "apply_thresholds", "tune_thresholds", "DEFAULT_GRID"]
+__all__ = ["DEFAULT_GRID", "ThresholdConfig", "apply_thresholds", "tune_thresholds"]
 
-DEFAULT_GRID = tuple(float(x) for x in np.round(np.arange(0.02, 0.96, 0.02), 2))
+# fine steps at the low end: BCE-trained models give rare labels probabilities of a few percent
+DEFAULT_GRID = (0.002, 0.005, 0.01, 0.015) + tuple(float(x) for x in np.round(np.arange(0.02, 0.96, 0.02), 2))
 
 
 @dataclass

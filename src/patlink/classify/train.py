@@ -29,8 +29,15 @@ import numpy as np
 from patlink.classify.data import LabeledTexts, binarize, drop_empty, load_cpc_claims, load_file, split_holdout
 from patlink.classify.thresholds import ThresholdConfig, apply_thresholds, tune_thresholds
 
-__all__ = ["MODELS", "TrainConfig", "DataSpec", "prepare_data", "train_classifier", "write_json_atomic",
-           "FORMAT_VERSION"]
+__all__ = [
+    "FORMAT_VERSION",
+    "MODELS",
+    "DataSpec",
+    "TrainConfig",
+    "prepare_data",
+    "train_classifier",
+    "write_json_atomic",
+]
 
 MODELS = ("cnn-glove", "cnn-tokens", "linear", "knn")
 FORMAT_VERSION = 1
@@ -87,7 +94,7 @@ class TrainConfig:
     seed: int = 0
     threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
 
-    def resolved(self) -> "TrainConfig":
+    def resolved(self) -> TrainConfig:
         """Copy with per-model defaults filled in. Raises ``ValueError`` on an unknown model."""
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
@@ -372,7 +379,7 @@ def train_classifier(cfg: TrainConfig, spec: DataSpec, out: str | Path, resume: 
         "format": "patlink-classify", "format_version": FORMAT_VERSION,
         "model": cfg.model, "train_config": cfg.to_dict(), "data": asdict(spec), "features": feat_info,
         "labels": classes, "thresholds": thresholds, "fit": fit_info,
-        "n_train": int(len(tr_idx)), "n_val": int(len(val_idx)), "n_test_available": len(test),
+        "n_train": len(tr_idx), "n_val": len(val_idx), "n_test_available": len(test),
         "data_report": {"train": train.report, "test": test.report},
         "val_metrics": val_metrics,
         "seconds": {"features": round(t_feat, 2), "total": round(time.perf_counter() - t0, 2)},

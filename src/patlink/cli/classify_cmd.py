@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,14 +15,14 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-FileOpt = Annotated[Optional[Path], typer.Option(
+FileOpt = Annotated[Path | None, typer.Option(
     "--file", "-f", help="USPTO-2M JSON(L), generic JSONL (see --text-field/--label-field) or a PatentsView folder "
                          "(g_patent_abstract.tsv + g_cpc_current.tsv).")]
-DatasetOpt = Annotated[Optional[str], typer.Option("--dataset", "-d", help="Bundled dataset: cpc-claims.")]
-TextFieldOpt = Annotated[Optional[str], typer.Option("--text-field", help="JSONL text field(s), e.g. 'title,abstract'.")]
-LabelFieldOpt = Annotated[Optional[str], typer.Option("--label-field", help="JSONL label field (list or 'A;B').")]
+DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="Bundled dataset: cpc-claims.")]
+TextFieldOpt = Annotated[str | None, typer.Option("--text-field", help="JSONL text field(s), e.g. 'title,abstract'.")]
+LabelFieldOpt = Annotated[str | None, typer.Option("--label-field", help="JSONL label field (list or 'A;B').")]
 LabelOpt = Annotated[str, typer.Option("--label", help="Label column of cpc-claims: cpc_subclass, cpc_section.")]
-LimitOpt = Annotated[Optional[int], typer.Option("--limit", help="Read at most N documents from --file.")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="Read at most N documents from --file.")]
 
 
 def _spec(dataset, file, label, text_field, label_field, limit):
@@ -48,14 +48,14 @@ def train(
     file: FileOpt = None,
     model: Annotated[str, typer.Option("--model", "-m", help="cnn-glove | cnn-tokens | linear | knn")] = "cnn-glove",
     loss: Annotated[str, typer.Option("--loss", help="bce | wbce (paper's weighted BCE) | focal")] = "wbce",
-    alpha: Annotated[Optional[float], typer.Option("--alpha", help="wbce: positive weight (default 2); focal: "
+    alpha: Annotated[float | None, typer.Option("--alpha", help="wbce: positive weight (default 2); focal: "
                                                    "class balance in (0,1).")] = None,
     gamma: Annotated[float, typer.Option("--gamma", help="Focal-loss gamma.")] = 2.0,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Max epochs (per-model default).")] = None,
-    filters: Annotated[Optional[int], typer.Option("--filters", help="CNN filters per kernel size (paper 512).")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size")] = None,
-    weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", help="Adam weight decay.")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Max epochs (per-model default).")] = None,
+    filters: Annotated[int | None, typer.Option("--filters", help="CNN filters per kernel size (paper 512).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Adam learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size")] = None,
+    weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="Adam weight decay.")] = None,
     dropout: Annotated[float, typer.Option("--dropout", help="CNN dropout after the dense layer.")] = 0.5,
     max_tokens: Annotated[int, typer.Option("--max-tokens", help="Tokens kept per text.")] = 256,
     encoder: Annotated[str, typer.Option("--encoder", help="Sentence/token model for linear, knn, cnn-tokens.")] = "minilm",
@@ -104,7 +104,7 @@ def train(
 def eval_(
     model: Annotated[Path, typer.Option("--model", "-m", help="Run folder written by `classify train`.")],
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for 95% CIs (0: none).")] = 1000,
-    label: Annotated[Optional[str], typer.Option("--cooc", help="Show the co-occurrence table (paper's Table 4) "
+    label: Annotated[str | None, typer.Option("--cooc", help="Show the co-occurrence table (paper's Table 4) "
                                                  "for this label, e.g. G06F.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     json_out: JsonOpt = False,
@@ -180,7 +180,7 @@ def labels(
     dataset: DatasetOpt = None,
     file: FileOpt = None,
     split: Annotated[str, typer.Option("--split", help="cpc-claims split: train, test, groups1400, all.")] = "all",
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the frequency plot (.png/.pdf/.svg).")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the frequency plot (.png/.pdf/.svg).")] = None,
     top: Annotated[int, typer.Option("--top", help="Most frequent labels listed.")] = 20,
     label: LabelOpt = "cpc_subclass",
     text_field: TextFieldOpt = None,
