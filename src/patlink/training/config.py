@@ -1,8 +1,8 @@
 """Typed configuration of the trained linker (``000_be1f183eef23b85e.txt`` §3.2–3.4).
 
-Defaults are sized for 1–20k training edges on a CPU: each encoder has ~1.3M trainable parameters with the
+Defaults are sized for 1–20k training edges on a CPU: each encoder has 1.19M trainable parameters with the
 MiniLM backbone (attention pooling over 384-d tokens with 2 learned queries and 4 heads, a 384-wide projection,
-2 residual blocks, 256-d output), i.e. ~100× fewer than upstream's 140M per encoder for 16.7k edges. With ~1.5k
+2 residual blocks, 384-d output plus an identity-initialised skip path), i.e. ~100× fewer than upstream's 140M per encoder for 16.7k edges. With ~1.5k
 training pairs (pap2pat) a 140M-parameter head memorises the pairs in one epoch; a ~1M head keeps the parameter /
 edge ratio near 100–1000 and one epoch takes seconds on 2 cores, which is what makes early stopping on validation
 MRR and ablations affordable.
