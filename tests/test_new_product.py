@@ -13,7 +13,12 @@ from patlink.data.dataset import Dataset
 from patlink.evaluation.linkage import LinkageEvalConfig
 from patlink.evaluation.new_product import evaluate_new_product, new_product_pool
 from patlink.retrieval.profile import (
-    PatentProfiles, ProfileConfig, fit_method, link_new_product, method_run, resolve_method,
+    PatentProfiles,
+    ProfileConfig,
+    fit_method,
+    link_new_product,
+    method_run,
+    resolve_method,
 )
 
 # --------------------------------------------------------------------------------------------- fixture

@@ -19,7 +19,7 @@ validation products as queries), never on the evaluated split. The result mirror
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from patlink.evaluation.linkage import LinkageEvalConfig
 from patlink.evaluation.metrics import evaluate_run

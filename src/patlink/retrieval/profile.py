@@ -41,16 +41,22 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
 from patlink.retrieval.base import Run, top_k_run
 
 __all__ = [
-    "ProfileConfig", "PatentProfiles", "MethodSpec", "resolve_method", "fit_method", "method_run",
-    "link_new_product", "PROFILE_METHODS",
+    "PROFILE_METHODS",
+    "MethodSpec",
+    "PatentProfiles",
+    "ProfileConfig",
+    "fit_method",
+    "link_new_product",
+    "method_run",
+    "resolve_method",
 ]
 
 PROFILE_METHODS = ("profile-mean", "profile-bm25", "knn", "popularity", "hybrid", "bm25", "dense",
@@ -377,11 +383,11 @@ class MethodSpec:
     name: str
     leaf: str | None = None
     param: object = None
-    parts: tuple["MethodSpec", ...] = ()
+    parts: tuple[MethodSpec, ...] = ()
     alpha: float | None = None
     tunable: dict = field(default_factory=dict)
 
-    def leaves(self) -> list["MethodSpec"]:
+    def leaves(self) -> list[MethodSpec]:
         return [self] if self.leaf else [x for p in self.parts for x in p.leaves()]
 
     def supports(self, direction: str) -> bool:
