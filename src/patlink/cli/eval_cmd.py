@@ -15,7 +15,9 @@ from patlink.cli.common import (
 
 METHOD_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex | runs/NAME (trained linker) | "
                "runs/NAME+bm25 | PATH (sentence-transformers folder); comma-separate several to compare them. "
-               "With --protocol new-product: profile-mean | profile-bm25 | knn | popularity | profile-linker:runs/NAME.")
+               "With --protocol new-product (and for `link` on patents without text): profile-mean | profile-bm25 | "
+               "knn | knn:K | popularity | hybrid | bm25/dense (= profile-bm25/profile-mean without patent text) | "
+               "profile-linker:runs/NAME.")
 
 
 def resolve_splits(ds, split_dir: Path | None, seed: int, protocol: str = "graph") -> dict[str, list]:
@@ -168,10 +170,11 @@ def register(app: typer.Typer) -> None:
         ds = load_input(dataset, beir, item_view, patent_view)
         if not text.strip():
             raise PatlinkError("empty query text")
-        if not reverse and not ds.has_patent_text:
+        profile_method = method.startswith(("profile-", "knn", "popularity"))
+        if not reverse and (not ds.has_patent_text or profile_method):
             from patlink.retrieval.profile import link_new_product
 
-            hits = link_new_product(ds, text, method if method != "bm25" else "profile-bm25", top)
+            hits = link_new_product(ds, text, method, top)
             if json_out:
                 print_json({"query": text, "method": method, "results": hits})
                 return

@@ -130,7 +130,10 @@ def write_report(results: dict, out_dir: str | os.PathLike, title: str, context:
             qrels = next(per[d]["qrels"] for per in results.values() if d in per)
             comparisons[d] = compare_runs(qrels, runs)
     metrics = {m: {d: r["metrics"] for d, r in per.items()} for m, per in results.items()}
-    payload = {"title": title, "context": context or {}, "metrics": metrics, "comparisons": comparisons,
+    resolved = {m: {d: {k: r[k] for k in ("method", "alpha", "params") if r.get(k) is not None}
+                    for d, r in per.items()} for m, per in results.items()}
+    payload = {"title": title, "context": context or {}, "methods": resolved, "metrics": metrics,
+               "comparisons": comparisons,
                "pools": {m: {d: r["pool"] for d, r in per.items()} for m, per in results.items()}}
     atomic_write_text(out / "metrics.json", json.dumps(payload, indent=2, default=float))
     if save_runs:
@@ -154,6 +157,10 @@ def write_report(results: dict, out_dir: str | os.PathLike, title: str, context:
         lines.append("|---" * (len(TABLE_METRICS) + 1) + "|")
         for row in metrics_table_rows(results, d):
             lines.append("| " + " | ".join(row) + " |")
+        tuned = [f"{m} = {per[d]['method']}" for m, per in results.items()
+                 if d in per and per[d].get("method") not in (None, m)]
+        if tuned:
+            lines += ["", "Resolved methods (weights/k tuned on validation): " + "; ".join(tuned) + "."]
         pool = next(per[d]["pool"] for per in results.values() if d in per)
         lines += ["", f"Pool: {pool['queries']} queries × {pool['documents']} candidates"
                   f" (empty query texts: {pool.get('empty_queries', 0)}).", ""]
