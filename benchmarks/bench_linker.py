@@ -87,27 +87,50 @@ def baselines(ds, split) -> dict:
     return out
 
 
+def _override(cfg, pairs):
+    """Apply ``key=value`` overrides (``encoder.dropout=0.2``, ``lr=1e-4``, ``hard_negatives=[0,5,10]``)."""
+    from patlink.training.config import TrainConfig
+
+    d = cfg.to_dict()
+    for kv in pairs or []:
+        k, v = kv.split("=", 1)
+        tgt = d
+        *path, last = k.split(".")
+        for part in path:
+            tgt = tgt[part]
+        try:
+            tgt[last] = json.loads(v)
+        except json.JSONDecodeError:
+            tgt[last] = v
+    return TrainConfig.from_dict(d)
+
+
 def evidence(args) -> dict:
     from patlink.training.config import EncoderConfig, TrainConfig
     from patlink.training.trainer import train_linker
 
     ds, split = _load(args.item_view, args.patent_view, args.seed)
     t0 = time.perf_counter()
-    base = baselines(ds, split)
+    base = {} if args.no_baselines else baselines(ds, split)
     t_base = time.perf_counter() - t0
     cfg = TrainConfig(encoder=EncoderConfig(), epochs=args.epochs, negatives=args.negatives, seed=args.seed,
                       temperature=args.temperature, lr=args.lr, batch_size=args.batch_size, progress=False,
                       patience=args.patience, threads=args.threads, denominator=args.denominator)
     if args.config:
         cfg = TrainConfig.from_json(args.config)
+    cfg = _override(cfg, args.set)
     t0 = time.perf_counter()
     res = train_linker(ds, split, cfg, args.out)
-    best = res.history[res.best_epoch - 1]["val"]
+    best = res.best_val
     out = {"dataset": "pap2pat", "item_view": args.item_view, "patent_view": args.patent_view,
            "n_train": len(split["train"]), "n_val": len(split["val"]), "config": cfg.to_dict(),
            "baselines_val_mrr": base, "baseline_time_s": t_base,
            "linker_val_mrr": {"item2patent": best["mrr_item2patent"], "patent2item": best["mrr_patent2item"]},
-           "best_epoch": res.best_epoch, "train_time_s": time.perf_counter() - t0,
+           "best_epoch": res.best_epoch, "best_step": res.best_step, "fusion": res.fusion and {
+               k: v for k, v in res.fusion.items() if k.startswith("alpha") or k == "val_mrr"},
+           "evals": [[e["step"], round(e["mrr_item2patent"], 4), round(e["mrr_patent2item"], 4)]
+                     for e in json.loads((Path(args.out) / "metrics.json").read_text())["evals"]],
+           "train_time_s": time.perf_counter() - t0,
            "epoch_times_s": [h["train_time_s"] for h in res.history],
            "val_by_epoch": [[h["val"]["mrr_item2patent"], h["val"]["mrr_patent2item"]] for h in res.history],
            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -160,6 +183,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--config", default=None)
     ap.add_argument("--out", default="/tmp/patlink-bench-linker")
+    ap.add_argument("--set", action="append", default=[], help="TrainConfig override key=value (repeatable)")
+    ap.add_argument("--no-baselines", action="store_true", help="skip the BM25 / zero-shot baselines")
     args = ap.parse_args(argv)
     res = evidence(args) if args.task == "evidence" else timing(args)
     print(json.dumps(res, indent=2, default=float))

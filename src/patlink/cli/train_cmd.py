@@ -59,11 +59,15 @@ def register(app: typer.Typer) -> None:
             from patlink.training.plots import plot_run
 
             plot_run(out)
-        best = res.history[res.best_epoch - 1]["val"] if res.best_epoch > 0 else {}
-        console.print(f"best epoch {res.best_epoch}: validation MRR item→patent "
+        best = res.best_val
+        console.print(f"best epoch {res.best_epoch} (step {res.best_step}): validation MRR item→patent "
                       f"{best.get('mrr_item2patent', float('nan')):.4f}, patent→item "
                       f"{best.get('mrr_patent2item', float('nan')):.4f}; model in {res.model_dir}"
                       + (" (stopped early)" if res.stopped_early else ""))
+        if res.fusion:
+            console.print(f"BM25 fusion weight tuned on validation: alpha={res.fusion['alpha']} "
+                          f"(item→patent {res.fusion['alpha_item2patent']}, patent→item "
+                          f"{res.fusion['alpha_patent2item']}) → {out / 'fusion.json'}")
 
 
 def _split_for(ds, seed: int) -> dict:

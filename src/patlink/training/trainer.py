@@ -48,6 +48,9 @@ class TrainResult:
     best_metric: float
     history: list[dict] = field(default_factory=list)
     stopped_early: bool = False
+    best_step: int = -1
+    fusion: dict | None = None
+    best_val: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -212,6 +215,8 @@ class _Trainer:
         d_in = int(ia[0].shape[1])
 
         self.model = Linker(config.encoder, d_in, config.temperature, store=store)
+        # L2-SP anchor: the initial parameters (deterministic given the seed, so a resumed run rebuilds them)
+        self.anchor = ([p.detach().clone() for p in self.model.parameters()] if config.anchor > 0 else None)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.n_batches = len(epoch_batches(len(self.idx.pairs), config.batch_size, config.seed, 0))
         if self.n_batches == 0:
@@ -241,6 +246,9 @@ class _Trainer:
         self.best = -1.0
         self.best_epoch = -1
         self.bad_epochs = 0
+        self.best_step = -1
+        self.best_val: dict = {}
+        self.evals: list[dict] = []
         self.history: list[dict] = []
         self.steps: list[dict] = []
         self.policy: dict[str, list] = {"item_policy": [], "patent_policy": [], "step": []}
@@ -261,7 +269,8 @@ class _Trainer:
 
     def _state(self) -> dict:
         st = {"epoch": self.epoch, "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
-              "global_step": self.global_step, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
+              "global_step": self.global_step, "best_step": self.best_step,
+              "evals_json": json.dumps(self.evals), "best_val_json": json.dumps(self.best_val), "model": self.model.state_dict(), "opt": self.opt.state_dict(),
               "sched": self.sched.state_dict(), "torch_rng": torch.get_rng_state(), "gen": self.gen.get_state(),
               "history_json": json.dumps(self.history), "steps_json": json.dumps(self.steps),
               "policy_json": json.dumps(self.policy), "config_json": json.dumps(self._resume_key())}
@@ -282,7 +291,7 @@ class _Trainer:
     def _resume_key(self) -> dict:
         """The settings a resumed run must share with the interrupted one (not epochs/patience/progress)."""
         d = self.cfg.to_dict()
-        for k in ("epochs", "patience", "progress", "threads", "eval_batch_size", "full_val_metrics"):
+        for k in ("epochs", "patience", "progress", "threads", "eval_batch_size", "full_val_metrics", "tune_fusion"):
             d.pop(k, None)
         return d
 
@@ -302,6 +311,9 @@ class _Trainer:
         self.epoch, self.best, self.best_epoch = int(st["epoch"]), float(st["best"]), int(st["best_epoch"])
         self.bad_epochs, self.global_step = int(st["bad_epochs"]), int(st["global_step"])
         self.history = json.loads(st["history_json"])
+        self.best_step = int(st.get("best_step", -1))
+        self.best_val = json.loads(st.get("best_val_json", "{}"))
+        self.evals = json.loads(st.get("evals_json", "[]"))
         self.steps = json.loads(st["steps_json"])
         self.policy = json.loads(st["policy_json"])
         if self.zclip is not None and "zclip_json" in st:
@@ -315,7 +327,8 @@ class _Trainer:
     def _write_metrics(self) -> None:
         _atomic_json(self.out / "metrics.json", {
             "config": self.cfg.to_dict(), "epochs": self.history, "steps": self.steps,
-            "best_epoch": self.best_epoch, "best_metric": self.best, "select_metric": self.cfg.select_metric})
+            "best_epoch": self.best_epoch, "best_step": self.best_step, "best_metric": self.best,
+            "select_metric": self.cfg.select_metric, "best_val": self.best_val, "evals": self.evals})
         if self.policy["step"]:
             tmp = self.out / f".policy.{os.getpid()}.tmp.npz"
             np.savez(tmp, step=np.array(self.policy["step"]), item_policy=np.array(self.policy["item_policy"]),
@@ -373,8 +386,13 @@ class _Trainer:
         pos = self.idx.pos_matrix(all_i, all_p)
         S = P @ Q.T / cfg.temperature
         out = supcon_from_logits(S, pos, cfg.denominator)
+        loss = out["loss"]
+        if self.anchor is not None:
+            drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.model.parameters(), self.anchor))
+            loss = loss + cfg.anchor * drift
+            rec["drift"] = float(drift.detach())
         self.opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
+        loss.backward()
         if self.zclip is not None:
             rec["grad_norm"] = float(self.zclip.step(self.model))
         self.opt.step()
@@ -421,6 +439,26 @@ class _Trainer:
         self.policy["item_policy"].append(pp.tolist())
         self.policy["step"].append(self.global_step)
 
+    # ------------------------------------------------------------------ validation + selection
+    def _validate(self) -> tuple[dict, bool]:
+        """Validation metrics now; saves ``best/`` when ``select_metric`` improved. Returns (metrics, improved)."""
+        cfg = self.cfg
+        val = validation_scores(self.model, self.item_arrays, self.patent_arrays, self.val_links,
+                                self.train_links, cfg.eval_batch_size, cfg.full_val_metrics)
+        metric = float(val[cfg.select_metric])
+        improved = metric > self.best
+        if improved:
+            self.best, self.best_epoch, self.bad_epochs = metric, self.epoch + 1, 0
+            self.best_step = self.global_step
+            self.best_val = {k: v for k, v in val.items() if k.startswith("mrr_")}
+            self.model.save(self.out / "best")
+        else:
+            self.bad_epochs += 1
+        self.evals.append({"step": self.global_step, "epoch": self.epoch + 1, "mrr_item2patent":
+                           val["mrr_item2patent"], "mrr_patent2item": val["mrr_patent2item"],
+                           "metric": metric, "improved": improved})
+        return val, improved
+
     # ------------------------------------------------------------------ loop
     def run(self) -> TrainResult:
         from tqdm.auto import tqdm
@@ -440,6 +478,7 @@ class _Trainer:
             every = max(1, len(batches) // 5)
             recs = []
             bar = tqdm(batches, desc=f"epoch {e + 1}/{cfg.epochs} (k={k})", disable=not cfg.progress, leave=False)
+            eval_time = 0.0
             for b, batch in enumerate(bar):
                 rec = self._step(batch, k, bank)
                 self.global_step += 1
@@ -450,21 +489,20 @@ class _Trainer:
                 bar.set_postfix(loss=f"{rec['loss']:.3f}")
                 if k > 0 and b % every == 0:
                     self._snapshot_policy()
-            train_time = time.perf_counter() - t0
-            val = validation_scores(self.model, self.item_arrays, self.patent_arrays, self.val_links,
-                                    self.train_links, cfg.eval_batch_size, cfg.full_val_metrics)
-            metric = float(val[cfg.select_metric])
-            improved = metric > self.best
-            if improved:
-                self.best, self.best_epoch, self.bad_epochs = metric, e + 1, 0
-                self.model.save(self.out / "best")
-            else:
-                self.bad_epochs += 1
+                if cfg.eval_every and self.global_step % cfg.eval_every == 0 and b < len(batches) - 1:
+                    te = time.perf_counter()
+                    self._validate()
+                    eval_time += time.perf_counter() - te
+                    if cfg.patience and self.bad_epochs >= cfg.patience:
+                        break   # stop mid-epoch; the end-of-epoch evaluation below still runs
+            train_time = time.perf_counter() - t0 - eval_time
+            val, improved = self._validate()
             rewards = [r["reward"] for r in recs if "reward" in r]
             self.history.append({
                 "epoch": e + 1, "hard_negatives": k, "train_loss": float(np.mean([r["loss"] for r in recs])),
                 "reward": float(np.mean(rewards)) if rewards else None, "train_time_s": train_time,
-                "lr": self.sched.get_last_lr()[0], "val": val, "improved": improved})
+                "lr": self.sched.get_last_lr()[0], "val": val, "improved": improved,
+                "mid_epoch_eval_s": eval_time})
             self.epoch = e + 1
             if cfg.progress:
                 print(f"epoch {e + 1}: loss {self.history[-1]['train_loss']:.4f}  val MRR i→p "
@@ -476,7 +514,17 @@ class _Trainer:
             self._save_checkpoint()
             if stopped:
                 break
-        return TrainResult(self.out, self.out / "best", self.best_epoch, self.best, self.history, stopped)
+        self.fusion = None
+        if cfg.tune_fusion and self.best_epoch > 0:
+            from patlink.training.fusion import tune_linker_fusion
+
+            self.fusion = tune_linker_fusion(self.out, self.ds, self.val_links, store=self.store)
+            if cfg.progress:
+                print(f"BM25 fusion tuned on validation: alpha={self.fusion['alpha']} (item→patent "
+                      f"{self.fusion['alpha_item2patent']}, patent→item {self.fusion['alpha_patent2item']})",
+                      flush=True)
+        return TrainResult(self.out, self.out / "best", self.best_epoch, self.best, self.history, stopped,
+                           self.best_step, self.fusion, self.best_val)
 
 
 def train_linker(ds, split, config: TrainConfig | None = None, out_dir: str | Path = "runs/linker", *,

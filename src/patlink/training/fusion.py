@@ -1,0 +1,88 @@
+"""Fusion weight of a trained linker with BM25, tuned on VALIDATION links and stored with the model.
+
+``patlink eval --method runs/NAME+bm25`` fuses the linker's run with BM25's by a min-max convex combination
+(``ranx`` ``wsum``, :func:`patlink.retrieval.fusion.fuse`): ``s = α·linker + (1-α)·bm25``. This module picks α at the
+end of training on the validation split, in the same pool setting as ``patlink eval`` (validation items ranked
+against validation patents, :func:`patlink.evaluation.linkage.pools_for` with ``pool="split"``), and writes
+``RUN/fusion.json``::
+
+    {"alpha": α maximising the mean validation MRR of both directions (what the retriever factory reads),
+     "alpha_item2patent": α of item→patent alone, "alpha_patent2item": α of patent→item alone,
+     "metric": "mrr", "grid": [...], "val_mrr": {"item2patent": [...], "patent2item": [...]} (per grid value),
+     "tuned_on": "val", "n_val_links": n}
+
+Never tuned on test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["tune_linker_fusion", "DEFAULT_GRID"]
+
+DEFAULT_GRID: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(21))   # 0, 0.05, …, 1
+
+
+def _best(grid: Sequence[float], scores: Sequence[float]) -> float:
+    """Grid value with the highest score; ties go to the value closest to 0.5 (as ``tune_convex_weight``)."""
+    order = sorted(range(len(grid)), key=lambda k: abs(grid[k] - 0.5))
+    best = max(order, key=lambda k: (round(scores[k], 12), -abs(grid[k] - 0.5)))
+    return float(grid[best])
+
+
+def tune_linker_fusion(run_dir: str | Path, ds, val_links: Sequence[tuple[str, str]], *, store=None,
+                       grid: Sequence[float] = DEFAULT_GRID, metric: str = "mrr", depth: int = 1000,
+                       write: bool = True) -> dict:
+    """Tune α (weight of the linker vs BM25) on ``val_links`` for both directions; write ``run_dir/fusion.json``.
+
+    Args:
+        run_dir: a ``patlink train`` output folder (its ``best/`` model is used).
+        ds: the dataset with the training text views applied.
+        val_links: validation ``(item, patent)`` pairs (the pool is the validation split's items and patents).
+        store: token-embedding provider for the linker (tests inject a fixture store).
+        grid: α values tried. metric: ``mrr`` (any metric of ``patlink.evaluation.metrics``). depth: run depth.
+        write: write ``fusion.json`` atomically.
+
+    Returns:
+        The dict written to ``fusion.json`` (see the module docstring).
+
+    Raises:
+        ValueError: no validation links, or ``run_dir`` holds no trained linker.
+    """
+    from patlink.evaluation.linkage import pools_for
+    from patlink.evaluation.metrics import mean_metric
+    from patlink.retrieval.bm25 import BM25Retriever
+    from patlink.retrieval.fusion import fuse
+    from patlink.retrieval.linker import LinkerRetriever
+
+    if not val_links:
+        raise ValueError("tuning the BM25 fusion weight needs validation links")
+    grid = [float(a) for a in grid]
+    items, patents = pools_for(ds, list(val_links), "split")
+    curves: dict[str, list[float]] = {}
+    for direction in ("item2patent", "patent2item"):
+        queries, docs = (items, patents) if direction == "item2patent" else (patents, items)
+        qrels = ds.qrels(list(val_links), direction)
+        queries = {q: queries[q] for q in qrels}
+        lin = LinkerRetriever(run_dir, direction=direction, store=store)
+        bm = BM25Retriever()
+        lin.index(docs)
+        bm.index(docs)
+        k = min(depth, len(docs))
+        ra, rb = lin.search(queries, k), bm.search(queries, k)
+        curves[direction] = [mean_metric(qrels, fuse([ra, rb], "convex", [a, 1 - a]), metric) for a in grid]
+    joint = [0.5 * (x + y) for x, y in zip(curves["item2patent"], curves["patent2item"])]
+    out = {"alpha": _best(grid, joint),
+           "alpha_item2patent": _best(grid, curves["item2patent"]),
+           "alpha_patent2item": _best(grid, curves["patent2item"]),
+           "metric": metric, "grid": grid, "val_mrr": curves, "tuned_on": "val",
+           "n_val_links": len(set(map(tuple, val_links)))}
+    if write:
+        p = Path(run_dir) / "fusion.json"
+        tmp = p.with_name(f".fusion.json.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(out, indent=2))
+        os.replace(tmp, p)
+    return out
