@@ -85,6 +85,14 @@ class TrainConfig:
             epoch). On ~1k links the linker peaks inside the first epoch, so per-step selection matters.
         anchor: L2-SP weight (Li et al. 2018): adds ``anchor · Σ‖θ − θ₀‖²`` to the loss, pulling the encoders
             towards their initialisation (= the zero-shot backbone with ``init="backbone"``); 0 disables.
+        patent_repr: ``text`` — a patent is encoded from its own text; ``item_set`` — from the SET of texts of its
+            linked training items (for patents without text, e.g. ``honeywell-vpm``; issue 3 task (b)). In a step,
+            a patent's set never contains an item of the same batch (leave-batch-out, so the model cannot learn
+            identity), links whose patent has no other training item are skipped, and at most ``set_max_items``
+            items are sampled per set. Validation (new-product protocol): sets from all training items; each
+            validation item ranks the training patents, each validation patent the validation items.
+        set_max_items: items sampled per patent set in a training step (inference uses them all, up to
+            ``encoder.max_set_tokens`` tokens).
         tune_fusion: at the end of training, tune the convex weight α of the linker vs BM25 on the validation
             links and write ``fusion.json`` (read by ``--method runs/NAME+bm25``).
         select_metric: ``mrr_item2patent`` | ``mrr_patent2item`` | ``mrr_mean`` — picks the checkpoint.
@@ -120,6 +128,8 @@ class TrainConfig:
     eval_every: int = 0
     anchor: float = 0.0
     tune_fusion: bool = True
+    patent_repr: str = "text"
+    set_max_items: int = 8
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
@@ -140,6 +150,10 @@ class TrainConfig:
              f"select_metric must be mrr_item2patent|mrr_patent2item|mrr_mean, got {self.select_metric!r}"),
             (self.patience >= 0, f"patience must be >= 0, got {self.patience}"),
             (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
+            (self.patent_repr in ("text", "item_set"), f"patent_repr must be text|item_set, got {self.patent_repr!r}"),
+            (self.patent_repr == "text" or self.negatives == "inbatch",
+             "patent_repr='item_set' supports negatives='inbatch' only"),
+            (self.set_max_items >= 1, f"set_max_items must be >= 1, got {self.set_max_items}"),
             (self.anchor >= 0, f"anchor must be >= 0, got {self.anchor}"),
             (self.bm25_pool >= 1, f"bm25_pool must be >= 1, got {self.bm25_pool}"),
             (e.max_length >= 2, f"encoder.max_length must be >= 2, got {e.max_length}"),

@@ -170,6 +170,14 @@ def _check_inputs(ds, split: dict, config: TrainConfig) -> None:
     if empty:
         raise ValueError(f"{len(empty)} item(s) have no text in view {','.join(ds.item_view)}, e.g. {empty[:3]}; "
                          "choose another --item-view or drop them")
+    if config.patent_repr == "item_set":
+        deg: dict[str, int] = {}
+        for _, p in set(map(tuple, train)):
+            deg[p] = deg.get(p, 0) + 1
+        if not any(d >= 2 for d in deg.values()):
+            raise ValueError("patent_repr='item_set' needs patents with >= 2 training items (a patent is encoded "
+                             "from its OTHER items); no training patent has two")
+        return
     pt = ds.patent_texts(used_patents)
     emptyp = sorted(p for p, t in pt.items() if not t.strip())
     if emptyp:
@@ -205,20 +213,26 @@ class _Trainer:
         self.idx = LinkIndex.from_links(self.train_links)
         # token arrays: every item / patent of the dataset with text (candidates for validation ranking)
         itexts = {k: v for k, v in ds.item_texts().items() if v.strip()}
-        ptexts = {k: v for k, v in ds.patent_texts().items() if v.strip()}
+        self.sets = config.patent_repr == "item_set"
+        ptexts = {} if self.sets else {k: v for k, v in ds.patent_texts().items() if v.strip()}
         ia = store.encode(list(itexts.values()))
-        pa = store.encode(list(ptexts.values()))
+        pa = store.encode(list(ptexts.values())) if ptexts else []
         self.item_arrays = dict(zip(itexts, ia))
         self.patent_arrays = dict(zip(ptexts, pa))
         self.tr_items = [self.item_arrays[i] for i in self.idx.items]
-        self.tr_patents = [self.patent_arrays[p] for p in self.idx.patents]
+        self.tr_patents = [] if self.sets else [self.patent_arrays[p] for p in self.idx.patents]
+        # trainable links: with item sets, only links whose patent has another training item
+        self.pairs = self.idx.pairs
+        if self.sets:
+            keep = np.array([len(self.idx.patent_pos[int(p)]) >= 2 for p in self.pairs[:, 1]], dtype=bool)
+            self.pairs = self.pairs[keep]
         d_in = int(ia[0].shape[1])
 
         self.model = Linker(config.encoder, d_in, config.temperature, store=store)
         # L2-SP anchor: the initial parameters (deterministic given the seed, so a resumed run rebuilds them)
         self.anchor = ([p.detach().clone() for p in self.model.parameters()] if config.anchor > 0 else None)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        self.n_batches = len(epoch_batches(len(self.idx.pairs), config.batch_size, config.seed, 0))
+        self.n_batches = len(epoch_batches(len(self.pairs), config.batch_size, config.seed, 0))
         if self.n_batches == 0:
             raise ValueError(f"batch_size={config.batch_size} leaves no batch of >= 2 links")
         total = self.n_batches * config.epochs
@@ -265,7 +279,8 @@ class _Trainer:
             "format": "patlink-linker-run/1", "dataset": self.ds.name, "item_view": list(self.ds.item_view),
             "patent_view": list(self.ds.patent_view), "model_dir": "best", "negatives": self.cfg.negatives,
             "n_train_links": len(self.train_links), "n_val_links": len(self.val_links),
-            "n_parameters": self.model.n_parameters()})
+            "n_parameters": self.model.n_parameters(), "patent_repr": self.cfg.patent_repr,
+            "n_trainable_links": int(len(self.pairs))})
 
     def _state(self) -> dict:
         st = {"epoch": self.epoch, "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
@@ -342,6 +357,61 @@ class _Trainer:
         enc = self.model.item_encoder if side == "item" else self.model.patent_encoder
         return enc(x, m)
 
+    def _set_array(self, members: Sequence[int]) -> np.ndarray:
+        """Concatenated token arrays of training items ``members`` (capped at ``encoder.max_set_tokens``)."""
+        cat = np.concatenate([self.tr_items[int(j)] for j in members], axis=0)
+        return cat[: self.cfg.encoder.max_set_tokens]
+
+    def _encode_sets(self, bp: np.ndarray, bi: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        """Encode the batch's patents from their OTHER training items (leave-batch-out, sampled).
+
+        Returns ``(Q (n_kept, out_dim), kept patent indices)``; patents with no item left outside the batch are
+        dropped (their links then only act through the items' rows).
+        """
+        rng = np.random.default_rng([self.cfg.seed, self.global_step])
+        in_batch = set(int(i) for i in bi)
+        arrays, kept = [], []
+        for p in bp:
+            others = [j for j in self.idx.patent_pos[int(p)] if j not in in_batch]
+            if not others:
+                continue
+            if len(others) > self.cfg.set_max_items:
+                others = rng.choice(others, self.cfg.set_max_items, replace=False).tolist()
+            arrays.append(self._set_array(others))
+            kept.append(int(p))
+        if not kept:
+            return torch.zeros(0, self.cfg.encoder.out_dim), np.zeros(0, dtype=np.int64)
+        x, m = pad_batch(arrays)
+        return self.model.patent_encoder(x, m), np.asarray(kept, dtype=np.int64)
+
+    def _validation_sets(self) -> dict:
+        """Validation in the new-product protocol: patents encoded from ALL their training items."""
+        cfg, m = self.cfg, self.model
+        pats = self.idx.patents
+        Pt = np.zeros((len(pats), cfg.encoder.out_dim), dtype=np.float32)
+        chunk = max(1, cfg.eval_batch_size // 4)
+        for s in range(0, len(pats), chunk):    # bounded memory: sets are concatenated chunk by chunk
+            arrays = [self._set_array(self.idx.patent_pos[k]) for k in range(s, min(s + chunk, len(pats)))]
+            Pt[s:s + len(arrays)] = m.encode_arrays("patent", arrays, chunk)
+        val_items = sorted({i for i, _ in self.val_links if i in self.item_arrays})
+        I = m.encode_arrays("item", [self.item_arrays[i] for i in val_items], cfg.eval_batch_size)
+        S = I @ Pt.T
+        pi = {p: k for k, p in enumerate(pats)}
+        out: dict[str, Any] = {}
+        q_i2p: dict[str, dict[str, int]] = {}
+        q_p2i: dict[str, dict[str, int]] = {}
+        for i, p in self.val_links:
+            q_i2p.setdefault(i, {})[p] = 1
+            if p in pi:
+                q_p2i.setdefault(p, {})[i] = 1
+        out["item2patent"] = _evaluate(S, val_items, pats, q_i2p, full=cfg.full_val_metrics)
+        qp = sorted(q_p2i)
+        out["patent2item"] = _evaluate(S.T[[pi[p] for p in qp]], qp, val_items, q_p2i, full=cfg.full_val_metrics)
+        out["mrr_item2patent"] = out["item2patent"]["mrr"]
+        out["mrr_patent2item"] = out["patent2item"]["mrr"]
+        out["mrr_mean"] = 0.5 * (out["mrr_item2patent"] + out["mrr_patent2item"])
+        return out
+
     def _negative_logits(self, side: str, queries: torch.Tensor, query_idx: np.ndarray, mask: torch.Tensor):
         """Logits over the ``side`` actions for the queries, and the (possibly narrowed) allowed mask."""
         n = mask.shape[1]
@@ -356,9 +426,15 @@ class _Trainer:
 
     def _step(self, batch: np.ndarray, k: int, bank: dict | None) -> dict:
         cfg = self.cfg
-        pairs = self.idx.pairs[batch]
+        pairs = self.pairs[batch]
         bi, bp = np.unique(pairs[:, 0]), np.unique(pairs[:, 1])
-        P, Q = self._encode("item", bi), self._encode("patent", bp)
+        if self.sets:
+            P, Q, bp = self._encode("item", bi), *self._encode_sets(bp, bi)
+            if not len(bp):   # every patent of the batch has only batch items: nothing to contrast
+                self.sched.step()
+                return {"loss": 0.0, "skipped": 1.0}
+        else:
+            P, Q = self._encode("item", bi), self._encode("patent", bp)
         rec: dict[str, float] = {}
         adv_terms = []
         all_i, all_p = bi, bp
@@ -443,8 +519,11 @@ class _Trainer:
     def _validate(self) -> tuple[dict, bool]:
         """Validation metrics now; saves ``best/`` when ``select_metric`` improved. Returns (metrics, improved)."""
         cfg = self.cfg
-        val = validation_scores(self.model, self.item_arrays, self.patent_arrays, self.val_links,
-                                self.train_links, cfg.eval_batch_size, cfg.full_val_metrics)
+        if self.sets:
+            val = self._validation_sets()
+        else:
+            val = validation_scores(self.model, self.item_arrays, self.patent_arrays, self.val_links,
+                                    self.train_links, cfg.eval_batch_size, cfg.full_val_metrics)
         metric = float(val[cfg.select_metric])
         improved = metric > self.best
         if improved:
@@ -474,7 +553,7 @@ class _Trainer:
                 bank = {"item": torch.from_numpy(self.model.encode_arrays("item", self.tr_items)),
                         "patent": torch.from_numpy(self.model.encode_arrays("patent", self.tr_patents))}
             self.model.train()
-            batches = epoch_batches(len(self.idx.pairs), cfg.batch_size, cfg.seed, e)
+            batches = epoch_batches(len(self.pairs), cfg.batch_size, cfg.seed, e)
             every = max(1, len(batches) // 5)
             recs = []
             bar = tqdm(batches, desc=f"epoch {e + 1}/{cfg.epochs} (k={k})", disable=not cfg.progress, leave=False)
@@ -515,7 +594,7 @@ class _Trainer:
             if stopped:
                 break
         self.fusion = None
-        if cfg.tune_fusion and self.best_epoch > 0:
+        if cfg.tune_fusion and self.best_epoch > 0 and not self.sets:
             from patlink.training.fusion import tune_linker_fusion
 
             self.fusion = tune_linker_fusion(self.out, self.ds, self.val_links, store=self.store)

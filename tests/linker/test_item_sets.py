@@ -1,0 +1,92 @@
+"""Training with patents encoded as SETS of their training items (issue 3 task (b)); synthetic fixture data."""
+
+import json
+
+import numpy as np
+import pytest
+
+from patlink.data.dataset import Dataset
+from patlink.models.linker import Linker
+from patlink.training.config import EncoderConfig, TrainConfig
+from patlink.training.trainer import _Trainer, train_linker
+
+from conftest import FakeTokenStore
+
+
+def set_fixture(n_patents: int = 12, per_patent: int = 4, seed: int = 0):
+    """Fixture (not real data): patents without text; item (k, j) is linked to patent k and shares its topic word.
+    Items of the last column are held out (new-product split: val items never in train)."""
+    rng = np.random.default_rng(seed)
+    vocab = [f"w{j}" for j in range(30)]
+    items, patents, links = {}, {}, []
+    for k in range(n_patents):
+        patents[f"p{k}"] = {"title": ""}
+        for j in range(per_patent):
+            iid = f"i{k}_{j}"
+            items[iid] = {"text": " ".join([f"topic{k}"] + list(rng.choice(vocab, 4)))}
+            links.append((iid, f"p{k}"))
+    links.append(("i0_0", "p1"))       # one product linked to two patents
+    ds = Dataset(name="set-fixture", items=items, patents=patents, links=links, patent_view=("title",))
+    val = [(i, p) for i, p in links if i.endswith(f"_{per_patent - 1}")]
+    train = [x for x in links if x not in val]
+    return ds, {"train": train, "val": val, "test": []}
+
+
+def cfg(**kw):
+    base = dict(encoder=EncoderConfig(hidden=32, out_dim=16, n_heads=2, n_queries=2), epochs=3, batch_size=8,
+                lr=3e-3, progress=False, patience=0, full_val_metrics=False, patent_repr="item_set",
+                set_max_items=2)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_sets_leave_batch_out_and_sampling(tmp_path, monkeypatch):
+    ds, split = set_fixture()
+    seen = []
+    orig = _Trainer._encode_sets
+
+    def spy(self, bp, bi):
+        calls = []
+        real = self._set_array
+        self._set_array = lambda members: (calls.append(list(members)), real(members))[1]
+        Q, kept = orig(self, bp, bi)
+        del self._set_array
+        seen.append((set(int(i) for i in bi), calls, kept))
+        return Q, kept
+
+    monkeypatch.setattr(_Trainer, "_encode_sets", spy)
+    res = train_linker(ds, split, cfg(), tmp_path / "r", store=FakeTokenStore())
+    assert seen and res.best_epoch >= 1
+    for batch_items, calls, kept in seen:
+        assert len(calls) == len(kept)
+        for members in calls:
+            assert not batch_items & set(members)          # never the batch's own items: no identity shortcut
+            assert 1 <= len(members) <= 2                  # set_max_items
+    run = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert run["patent_repr"] == "item_set"
+    assert not (tmp_path / "r" / "fusion.json").exists()   # no patent text: no BM25 fusion
+
+
+def test_sets_validation_improves_and_model_encodes_sets(tmp_path):
+    ds, split = set_fixture(16, 4)
+    res = train_linker(ds, split, cfg(epochs=6, set_max_items=3), tmp_path / "r", store=FakeTokenStore())
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    first = m["evals"][0]["mrr_item2patent"]
+    assert res.best_val["mrr_item2patent"] >= first
+    # the fixture's topic word is shared by a patent's items: the trained model ranks held-out items well
+    assert res.best_val["mrr_item2patent"] > 0.5
+    model = Linker.load(tmp_path / "r" / "best", store=FakeTokenStore())
+    sets = [[ds.items[f"i{k}_{j}"]["text"] for j in range(3)] for k in range(16)]
+    P = model.encode_patent_sets(sets)
+    Q = model.encode_items([ds.items[f"i{k}_3"]["text"] for k in range(16)])
+    ranks = (Q @ P.T).argmax(axis=1)
+    assert (ranks == np.arange(16)).mean() > 0.25          # chance: 1/16
+
+
+def test_sets_errors(tmp_path):
+    ds, split = set_fixture()
+    one_each = {"train": [(f"i{k}_0", f"p{k}") for k in range(12)], "val": split["val"]}
+    with pytest.raises(ValueError, match=">= 2 training items"):
+        train_linker(ds, one_each, cfg(), tmp_path / "a", store=FakeTokenStore())
+    with pytest.raises(ValueError, match="'inbatch' only"):
+        cfg(negatives="adversarial").validate()
