@@ -90,7 +90,7 @@ def parse_vpm_line(text: str, *, min_digits: int = 6) -> tuple[str, list[Publica
     :func:`clean_product_name`; ``""`` if the line starts with a number.
     """
     s = text.replace("\xa0", " ")
-    found = find_publication_numbers(s)
+    found = find_publication_numbers(s, min_digits=1)  # see all candidates; _accept rejects and reports
     good = [n for n in found if _accept(n, min_digits)]
     bad = [n.canonical for n in found if not _accept(n, min_digits)]
     if not good:
