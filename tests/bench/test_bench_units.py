@@ -146,3 +146,16 @@ def test_report_writes_table_csv_json_and_heatmap(tmp_path):
     assert tj["paired_tests"]["ta"]["best"] in ("a", "b")  # identical runs → both means equal
     assert (tmp_path / "heatmap.png").stat().st_size > 1000
     assert heatmap(rows, tmp_path / "h2.png").exists()
+
+
+def test_vectorised_macro_f1_bootstrap_matches_sklearn_loop():
+    from patlink.bench.classification import _bootstrap_macro_f1, f1_scores
+
+    rng = np.random.default_rng(3)
+    yt = (rng.random((60, 5)) < 0.3).astype(int)
+    yp = np.where(rng.random((60, 5)) < 0.8, yt, 1 - yt)
+    fast = _bootstrap_macro_f1(yt, yp, 300, seed=7)
+    r = np.random.default_rng(7)  # same draws as the vectorised version
+    idx = r.integers(0, 60, (300, 60))
+    slow = [f1_scores(yt[s], yp[s])["macro_f1"] for s in idx]
+    assert fast == pytest.approx([np.percentile(slow, 2.5), np.percentile(slow, 97.5)])

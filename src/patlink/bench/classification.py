@@ -94,12 +94,28 @@ def f1_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 
 
 def _bootstrap_macro_f1(y_true, y_pred, n: int, seed: int) -> list[float]:
+    """Percentile 95% CI of macro-F1 (labels with support in the resample), resampling documents.
+
+    Vectorised: a resample is a vector of document counts ``w``; per-label TP/FP/FN are ``w @ …`` products, so
+    each resample costs one matrix product instead of a scikit-learn call (same values as :func:`f1_scores`).
+    """
+    yt = np.asarray(y_true, dtype=np.float64)
+    yp = np.asarray(y_pred, dtype=np.float64)
+    tp_m, fp_m, fn_m = yt * yp, (1 - yt) * yp, yt * (1 - yp)
     rng = np.random.default_rng(seed)
     vals = []
-    for _ in range(n):
-        s = rng.integers(0, len(y_true), len(y_true))
-        vals.append(f1_scores(y_true[s], y_pred[s])["macro_f1"])
-    return [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))]
+    for start in range(0, n, 200):
+        b = min(200, n - start)
+        idx = rng.integers(0, len(yt), (b, len(yt)))
+        w = np.stack([np.bincount(r, minlength=len(yt)) for r in idx]).astype(np.float64)
+        tp, fp, fn = w @ tp_m, w @ fp_m, w @ fn_m
+        denom = 2 * tp + fp + fn
+        f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+        support = (tp + fn) > 0
+        n_sup = support.sum(1)
+        vals.append(np.where(n_sup > 0, (f1 * support).sum(1) / np.maximum(n_sup, 1), 0.0))
+    v = np.concatenate(vals)
+    return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))]
 
 
 def evaluate_classification(x_train, train_labels: list[list[str]], x_test, test_labels: list[list[str]],
