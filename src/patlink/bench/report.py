@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from patlink.bench.runner import atomic_write_json
+from patlink.io import atomic_write_text as _atomic_text
 
 __all__ = ["flatten", "write_report", "heatmap"]
 
@@ -149,12 +150,6 @@ def write_report(entries: list[dict], out: Path, skipped: list[dict] | None = No
     if rows:
         paths["heatmap"] = heatmap(rows, out / "heatmap.png")
     return {"markdown": md, "paths": {k: str(v) for k, v in paths.items()}}
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def heatmap(rows: list[dict], path: Path) -> Path:

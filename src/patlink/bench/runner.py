@@ -11,9 +11,7 @@ texts) are recorded with their reason and are not cached.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from patlink.bench.clustering import ClusteringConfig
 from patlink.bench.models import ModelSpec
 from patlink.bench.retrieval import RetrievalConfig, TaskSkipped
 from patlink.bench.tasks import TaskMetadata, effective_view
+from patlink.io import atomic_write_json
 
 __all__ = ["BenchConfig", "run_benchmark", "result_path", "load_results", "atomic_write_json"]
 
@@ -51,20 +50,6 @@ def _slug(s: str) -> str:
 def result_path(out: Path, task: str, view: str, model: str) -> Path:
     """``out/results/{task}/{view}/{model-slug}.json``."""
     return Path(out) / "results" / _slug(task) / _slug(view) / f"{_slug(model)}.json"
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    """Write JSON to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _task_views(task: TaskMetadata, views: list[str]) -> list[str]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from patlink.data.dataset import Dataset
+from patlink.io import atomic_write_lines as _atomic_write_lines
 
 __all__ = ["load_beir", "export_beir"]
 
@@ -94,19 +94,6 @@ def load_beir(folder: str | os.PathLike) -> Dataset:
         item_kind="query",
         metadata={"source": str(folder)},
     )
-
-
-def _atomic_write_lines(path: Path, lines: Iterable[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            for line in lines:
-                f.write(line)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def export_beir(dataset: Dataset, folder: str | os.PathLike,

@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
-import numpy as np
 
 from patlink.evaluation.metrics import compare_runs, pair_matrix
+from patlink.io import atomic_write_text
 
 __all__ = ["metrics_table_rows", "write_report", "atomic_write_text", "TABLE_METRICS", "format_metric"]
 
 TABLE_METRICS = ("mrr", "map", "ndcg@10", "recall@10", "recall@100", "rcap@10", "p@10", "roc_auc", "pr_auc")
 DIRECTION_TITLES = {"item2patent": "item → patent", "patent2item": "patent → item"}
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-    return path
 
 
 def format_metric(metrics: dict, name: str, ci: bool = True) -> str:

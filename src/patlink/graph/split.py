@@ -50,9 +50,7 @@ before it is iterated):
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -62,6 +60,7 @@ import networkx as nx
 import numpy as np
 
 from patlink.graph.stats import ITEM, PATENT
+from patlink.io import atomic_write_text as _atomic_write
 
 __all__ = [
     "SPLIT_NAMES",
@@ -686,19 +685,6 @@ def split_dataset(ds, seed: int | None = None, config: SplitConfig | None = None
 
 # ----------------------------------------------------------------------------------------------------- I/O
 _HEADER = "item_id\tpatent_id"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_split(split: Split, out_dir: str | Path) -> dict[str, Path]:

@@ -17,14 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from patlink.data.vpm import normalize_product_name
 from patlink.pipeline.store import PipelineStore
+from patlink.io import atomic_write_text as _atomic_write
 
 __all__ = ["EDITABLE", "COLUMNS", "export_review", "import_review", "final_descriptions", "export_dataset"]
 
@@ -76,18 +75,6 @@ def final_descriptions(store: PipelineStore) -> dict[str, dict[str, Any]]:
         d["reviewers"] = sorted({rec["reviewer"] for rec in o.values()})
         res[prod] = d
     return res
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _fmt(path: Path) -> str:
