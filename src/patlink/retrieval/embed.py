@@ -92,7 +92,8 @@ def encode_texts(
         st = load_sentence_model(model)
         st.max_seq_length = max_length
         order = sorted(missing, key=lambda k: -len(missing[k]))
-        bar = tqdm(total=len(order), desc=f"embedding ({model})", unit="text", disable=not show_progress)
+        label = "/".join(str(model).rstrip("/").split("/")[-2:])
+        bar = tqdm(total=len(order), desc=f"embedding ({label})", unit="text", disable=not show_progress)
         for s in range(0, len(order), chunk_size):
             ks = order[s:s + chunk_size]
             vecs = st.encode([missing[k] for k in ks], batch_size=batch_size, normalize_embeddings=normalize,
