@@ -26,6 +26,13 @@ def register(app: typer.Typer) -> None:
         negatives: Annotated[Optional[str], typer.Option(
             "--negatives", help="inbatch | random | bm25 | adversarial (extra negatives, §3.4 curriculum).")] = None,
         seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the split and of training.")] = None,
+        lr: Annotated[Optional[float], typer.Option("--lr", help="AdamW learning rate.")] = None,
+        patent_repr: Annotated[Optional[str], typer.Option(
+            "--patent-repr", help="text (patents' own text) | item_set (a patent = the SET of its training items' "
+                                  "texts, for patents without text, e.g. honeywell-vpm).")] = None,
+        protocol: Annotated[Optional[str], typer.Option(
+            "--protocol", help="Split: graph (default) or new-product (held-out items, shared patents; default "
+                               "with --patent-repr item_set). Must match `patlink eval --protocol`.")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
         plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write training.png / policy.png.")] = True,
     ) -> None:
@@ -44,16 +51,23 @@ def register(app: typer.Typer) -> None:
         from patlink.training.trainer import train_linker
 
         cfg = TrainConfig.from_json(config) if config else TrainConfig()
-        changes = {k: v for k, v in (("epochs", epochs), ("negatives", negatives), ("seed", seed)) if v is not None}
+        changes = {k: v for k, v in (("epochs", epochs), ("negatives", negatives), ("seed", seed), ("lr", lr),
+                                     ("patent_repr", patent_repr)) if v is not None}
         cfg = dataclasses.replace(cfg, **changes)
         cfg.validate()
         ds = load_input(dataset, beir, item_view, patent_view)
-        split = _split_for(ds, cfg.seed)
+        protocol = protocol or ("new-product" if cfg.patent_repr == "item_set" else "graph")
+        if protocol not in ("graph", "new-product"):
+            raise PatlinkError(f"unknown protocol {protocol!r}; use graph or new-product")
+        split = _split_for(ds, cfg.seed, protocol)
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        console.print(f"training on {ds.name}: {len(split['train'])} train / {len(split['val'])} val links, "
-                      f"items [{','.join(ds.item_view)}] patents [{','.join(ds.patent_view)}], "
-                      f"negatives={cfg.negatives}")
+        from rich.markup import escape
+
+        console.print(escape(f"training on {ds.name} ({protocol} split): {len(split['train'])} train / "
+                             f"{len(split['val'])} val links, items [{','.join(ds.item_view)}] patents "
+                             f"[{','.join(ds.patent_view)}], negatives={cfg.negatives}, patents as "
+                             f"{cfg.patent_repr}"))
         res = train_linker(ds, split, cfg, out, resume=resume)
         if plots:
             from patlink.training.plots import plot_run
@@ -70,17 +84,18 @@ def register(app: typer.Typer) -> None:
                           f"{res.fusion['alpha_patent2item']}) → {out / 'fusion.json'}")
 
 
-def _split_for(ds, seed: int) -> dict:
-    """Train/val(/test) links: the dataset's own link splits when it has train+val, else split_dataset."""
+def _split_for(ds, seed: int, protocol: str = "graph") -> dict:
+    """Train/val(/test) links: the dataset's own link splits when it has train+val, else split_dataset (the same
+    call as ``patlink eval``'s, so the test links are never trained on)."""
     ls = ds.link_splits or {}
     val_key = next((k for k in ("val", "dev", "validation") if ls.get(k)), None)
-    if ls.get("train") and val_key:
+    if protocol == "graph" and ls.get("train") and val_key:
         return {"train": list(ls["train"]), "val": list(ls[val_key]), "test": list(ls.get("test", []))}
     try:
         from patlink.graph.split import split_dataset
     except ImportError:  # pragma: no cover - the split module ships with patlink
         return _random_split(ds.links, seed)
-    sp = split_dataset(ds, seed)
+    sp = split_dataset(ds, seed=seed, protocol=protocol)
     if not sp.val:
         raise PatlinkError("the split has no validation links; the linker selects its checkpoint on validation MRR")
     return {"train": list(sp.train), "val": list(sp.val), "test": list(sp.test)}

@@ -81,8 +81,10 @@ class TrainConfig:
         zclip: use ZClip adaptive gradient clipping (``zclip`` package); zclip_max_norm: its hard cap.
         patience: validation evaluations without improvement before stopping (0 = never stop early); one
             evaluation per epoch, or every ``eval_every`` steps.
-        eval_every: also evaluate on validation every this many optimizer steps (0 = only at the end of each
-            epoch). On ~1k links the linker peaks inside the first epoch, so per-step selection matters.
+        eval_every: also evaluate on validation every this many optimizer steps (0 = use ``evals_per_epoch``).
+            On ~1k links the linker peaks inside the first epoch, so per-step selection matters.
+        evals_per_epoch: when ``eval_every`` is 0, evaluations per epoch, evenly spaced (the last at the end of
+            the epoch); 1 = once per epoch.
         anchor: L2-SP weight (Li et al. 2018): adds ``anchor · Σ‖θ − θ₀‖²`` to the loss, pulling the encoders
             towards their initialisation (= the zero-shot backbone with ``init="backbone"``); 0 disables.
         patent_repr: ``text`` — a patent is encoded from its own text; ``item_set`` — from the SET of texts of its
@@ -108,7 +110,7 @@ class TrainConfig:
     adversary: AdversaryConfig = field(default_factory=AdversaryConfig)
     epochs: int = 10
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 3e-4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     temperature: float = 0.05
@@ -117,7 +119,7 @@ class TrainConfig:
     hard_negatives: tuple[int, ...] = (0, 5, 10)
     zclip: bool = True
     zclip_max_norm: float = 5.0
-    patience: int = 3
+    patience: int = 6
     select_metric: str = "mrr_mean"
     bm25_pool: int = 50
     seed: int = 0
@@ -126,7 +128,8 @@ class TrainConfig:
     eval_batch_size: int = 256
     full_val_metrics: bool = True
     eval_every: int = 0
-    anchor: float = 0.0
+    evals_per_epoch: int = 4
+    anchor: float = 10.0
     tune_fusion: bool = True
     patent_repr: str = "text"
     set_max_items: int = 8
@@ -149,6 +152,7 @@ class TrainConfig:
             (self.select_metric in ("mrr_item2patent", "mrr_patent2item", "mrr_mean"),
              f"select_metric must be mrr_item2patent|mrr_patent2item|mrr_mean, got {self.select_metric!r}"),
             (self.patience >= 0, f"patience must be >= 0, got {self.patience}"),
+            (self.evals_per_epoch >= 1, f"evals_per_epoch must be >= 1, got {self.evals_per_epoch}"),
             (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
             (self.patent_repr in ("text", "item_set"), f"patent_repr must be text|item_set, got {self.patent_repr!r}"),
             (self.patent_repr == "text" or self.negatives == "inbatch",

@@ -558,6 +558,10 @@ class _Trainer:
             recs = []
             bar = tqdm(batches, desc=f"epoch {e + 1}/{cfg.epochs} (k={k})", disable=not cfg.progress, leave=False)
             eval_time = 0.0
+            if cfg.eval_every:
+                eval_points = {b + 1 for b in range(len(batches)) if (self.global_step + b + 1) % cfg.eval_every == 0}
+            else:
+                eval_points = {round(len(batches) * (j + 1) / cfg.evals_per_epoch) for j in range(cfg.evals_per_epoch)}
             for b, batch in enumerate(bar):
                 rec = self._step(batch, k, bank)
                 self.global_step += 1
@@ -568,9 +572,10 @@ class _Trainer:
                 bar.set_postfix(loss=f"{rec['loss']:.3f}")
                 if k > 0 and b % every == 0:
                     self._snapshot_policy()
-                if cfg.eval_every and self.global_step % cfg.eval_every == 0 and b < len(batches) - 1:
+                if b < len(batches) - 1 and (b + 1) in eval_points:
                     te = time.perf_counter()
                     self._validate()
+                    self._write_metrics()    # mid-epoch evaluations are visible (and kept) before the epoch ends
                     eval_time += time.perf_counter() - te
                     if cfg.patience and self.bad_epochs >= cfg.patience:
                         break   # stop mid-epoch; the end-of-epoch evaluation below still runs
