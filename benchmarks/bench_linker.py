@@ -9,6 +9,11 @@
     (mean-pooled frozen token embeddings = the model's own sentence embedding, from the same token cache) and
     BM25 (``bm25s``). Numbers are on the VALIDATION split; the test split is never touched here.
 
+``python benchmarks/bench_linker.py test --methods runs/abl-inbatch,runs/abl-bm25 --reference runs/abl-inbatch``
+    TEST-split MRR (95% bootstrap CI, ``patlink.evaluation.linkage.evaluate_linkage``, pool = test split, as
+    ``patlink eval``) of each method in both directions, and paired t-tests (``compare_runs``, ranx) of every
+    method against ``--reference`` (the ablation's in-batch baseline). Only for reporting: nothing is tuned here.
+
 Run with ``HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1``; the token embeddings are cached in ``$PATLINK_CACHE/tokens``.
 """
 
@@ -149,7 +154,8 @@ def timing(args) -> dict:
     for name, neg, mode in (("inbatch", "inbatch", "bank"), ("adversarial_bank_k10", "adversarial", "bank"),
                             ("adversarial_encode_k10", "adversarial", "encode")):
         cfg = TrainConfig(epochs=1, negatives=neg, hard_negatives=(10,), progress=False, threads=args.threads,
-                          full_val_metrics=False, adversary=AdversaryConfig(negative_embeddings=mode))
+                          full_val_metrics=False, adversary=AdversaryConfig(negative_embeddings=mode),
+                          tune_fusion=False, evals_per_epoch=1)
         tr = _Trainer(ds, _split_lists(split), cfg, Path(args.out) / name)
         torch.set_num_threads(args.threads)
         times = []
@@ -166,9 +172,41 @@ def timing(args) -> dict:
     return {"threads": args.threads, "n_train": len(split["train"]), "rows": rows}
 
 
+def test_eval(args) -> dict:
+    """Test MRR with CIs per method and direction, p-values of paired t-tests against ``args.reference``."""
+    from patlink.cli.eval_cmd import resolve_splits
+    from patlink.data import load_dataset
+    from patlink.evaluation.linkage import LinkageEvalConfig, evaluate_linkage
+    from patlink.evaluation.metrics import compare_runs
+
+    ds = load_dataset(args.dataset).with_views(args.item_view, args.patent_view)
+    splits = resolve_splits(ds, None, args.seed)
+    methods = [m for m in args.methods.split(",") if m]
+    cfg = LinkageEvalConfig(n_bootstrap=1000, seed=0)
+    res = {m: evaluate_linkage(ds, splits["test"], m, cfg, val_links=splits["val"]) for m in methods}
+    out: dict = {"dataset": args.dataset, "item_view": args.item_view, "patent_view": args.patent_view,
+                 "n_test": len(splits["test"]), "reference": args.reference, "rows": {}}
+    for d in cfg.directions:
+        qrels = res[methods[0]][d]["qrels"]
+        cmp = compare_runs(qrels, {m: res[m][d]["run"] for m in methods}) if len(methods) > 1 else None
+        for m in methods:
+            met = res[m][d]["metrics"]
+            row = out["rows"].setdefault(m, {})
+            row[d] = {"mrr": met["mrr"], "ci95": met["ci95"]["mrr"], "alpha": res[m][d].get("alpha")}
+            if cmp and m != args.reference:
+                row[d]["p_vs_reference"] = cmp["pvalues"][m][args.reference]["mrr"]
+    for m, row in out["rows"].items():
+        print(m, " | ".join(f"{d}: {r['mrr']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] p={r.get('p_vs_reference')}"
+                            for d, r in row.items()), file=sys.stderr)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("task", choices=["timing", "evidence"])
+    ap.add_argument("task", choices=["timing", "evidence", "test"])
+    ap.add_argument("--dataset", default="pap2pat")
+    ap.add_argument("--methods", default="")
+    ap.add_argument("--reference", default="")
     ap.add_argument("--item-view", default="title,abstract")
     ap.add_argument("--patent-view", default="claims")
     ap.add_argument("--seed", type=int, default=0)
@@ -186,7 +224,7 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], help="TrainConfig override key=value (repeatable)")
     ap.add_argument("--no-baselines", action="store_true", help="skip the BM25 / zero-shot baselines")
     args = ap.parse_args(argv)
-    res = evidence(args) if args.task == "evidence" else timing(args)
+    res = {"evidence": evidence, "timing": timing, "test": test_eval}[args.task](args)
     print(json.dumps(res, indent=2, default=float))
     return 0
 
