@@ -97,3 +97,28 @@ def test_anchor_limits_drift(tmp_path):
     init = Linker(cfg().encoder, 16).state_dict()
     dist = lambda sd: sum(float(((sd[k] - init[k]) ** 2).sum()) for k in init)  # noqa: E731
     assert d_strong is not None and dist(strong) < dist(free)
+
+
+@pytest.mark.parametrize("refresh", ["once", "epoch"])
+def test_bank_refresh_modes(tmp_path, refresh, monkeypatch):
+    from patlink.models.linker import Linker
+    from patlink.training.config import AdversaryConfig
+
+    ds = make_fixture_dataset(40)
+    split = fixture_split(ds)
+    full_calls = []
+    orig = Linker.encode_arrays
+    n_train_items = len({i for i, _ in split["train"]})
+
+    def spy(self, side, arrays, batch_size=256):
+        if len(arrays) == n_train_items and side == "item":
+            full_calls.append(side)
+        return orig(self, side, arrays, batch_size)
+
+    monkeypatch.setattr(Linker, "encode_arrays", spy)
+    c = cfg(negatives="adversarial", hard_negatives=(0, 2, 3), epochs=3, evals_per_epoch=1,
+            adversary=AdversaryConfig(bank_refresh=refresh))
+    train_linker(ds, split, c, tmp_path / refresh, store=FakeTokenStore())
+    assert len(full_calls) == (1 if refresh == "once" else 2)      # epochs 2 and 3 use hard negatives
+    st = torch.load(tmp_path / refresh / "checkpoint.pt", weights_only=True)
+    assert st["bank_item"].shape == (n_train_items, 16)

@@ -59,12 +59,18 @@ class AdversaryConfig:
             hard-negative epoch and updated with each batch's fresh embeddings (gradient reaches the query side
             only; cost ≈ 1.3× a plain epoch); ``"encode"`` — negatives are re-encoded with gradient every step
             (upstream behaviour, cost grows with the number of negatives).
+        bank_refresh: ``once`` (default) — the bank is computed at the first hard-negative epoch (and after a
+            resume) and then kept fresh by writing back every batch's embeddings: each epoch visits every training
+            link, so every entry is at most one epoch old, the same staleness as a full refresh at the start of
+            each epoch, without its cost (a forward pass over all training texts, ~1/3 of an epoch on pap2pat);
+            ``epoch`` — full refresh at the start of every hard-negative epoch.
     """
 
     hidden: int = 256
     lr: float = 1e-3
     exclusive: bool = True
     negative_embeddings: str = "bank"
+    bank_refresh: str = "once"
 
 
 @dataclass
@@ -167,6 +173,7 @@ class TrainConfig:
             (0 <= e.dropout < 1, f"encoder.dropout must be in [0, 1), got {e.dropout}"),
             (e.init in ("backbone", "random"), f"encoder.init must be backbone|random, got {e.init!r}"),
             (a.hidden >= 1 and a.lr > 0, "adversary.hidden must be >= 1 and adversary.lr > 0"),
+            (a.bank_refresh in ("once", "epoch"), f"adversary.bank_refresh must be once|epoch, got {a.bank_refresh!r}"),
             (a.negative_embeddings in ("bank", "encode"),
              f"adversary.negative_embeddings must be bank|encode, got {a.negative_embeddings!r}"),
         ]

@@ -261,6 +261,7 @@ class _Trainer:
         self.best_epoch = -1
         self.bad_epochs = 0
         self.best_step = -1
+        self.bank: dict | None = None   # no-grad embedding bank of the training items/patents (hard negatives)
         self.best_val: dict = {}
         self.evals: list[dict] = []
         self.history: list[dict] = []
@@ -293,6 +294,8 @@ class _Trainer:
             z = self.zclip
             st["zclip_json"] = json.dumps({"buffer": z.buffer, "initialized": z.initialized,
                                            "mean": z.mean, "var": z.var})
+        if self.bank is not None:   # kept so that a resumed run continues with the same (stale) bank
+            st.update(bank_item=self.bank["item"], bank_patent=self.bank["patent"])
         if self.adv_opt is not None:
             st.update(adv_items=self.adv_items.state_dict(), adv_patents=self.adv_patents.state_dict(),
                       adv_opt=self.adv_opt.state_dict())
@@ -334,6 +337,8 @@ class _Trainer:
         if self.zclip is not None and "zclip_json" in st:
             for k, v in json.loads(st["zclip_json"]).items():
                 setattr(self.zclip, k, v)
+        if "bank_item" in st:
+            self.bank = {"item": st["bank_item"], "patent": st["bank_patent"]}
         if self.adv_opt is not None and "adv_opt" in st:
             self.adv_items.load_state_dict(st["adv_items"])
             self.adv_patents.load_state_dict(st["adv_patents"])
@@ -548,9 +553,10 @@ class _Trainer:
             e = self.epoch
             k = cfg.hard_negatives_at(e)
             t0 = time.perf_counter()
-            bank = None
-            if k > 0 and cfg.adversary.negative_embeddings == "bank":
-                bank = {"item": torch.from_numpy(self.model.encode_arrays("item", self.tr_items)),
+            bank = self.bank
+            if k > 0 and cfg.adversary.negative_embeddings == "bank" and (
+                    bank is None or cfg.adversary.bank_refresh == "epoch"):
+                bank = self.bank = {"item": torch.from_numpy(self.model.encode_arrays("item", self.tr_items)),
                         "patent": torch.from_numpy(self.model.encode_arrays("patent", self.tr_patents))}
             self.model.train()
             batches = epoch_batches(len(self.pairs), cfg.batch_size, cfg.seed, e)
