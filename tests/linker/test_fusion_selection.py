@@ -68,7 +68,7 @@ def test_eval_every_selects_best_step(tmp_path):
     m = json.loads((tmp_path / "r" / "metrics.json").read_text())
     steps = [e["step"] for e in m["evals"]]
     n = len(m["steps"])
-    assert steps == list(range(1, n + 1))            # one evaluation per step (the last of each epoch included)
+    assert steps == list(range(0, n + 1))            # step 0 (initial model) + one evaluation per step
     best = max(m["evals"], key=lambda e: e["metric"])
     assert res.best_step == best["step"] and res.best_metric == pytest.approx(best["metric"])
     assert res.best_val["mrr_mean"] == pytest.approx(best["metric"])
@@ -80,7 +80,7 @@ def test_anchor_limits_drift(tmp_path):
 
     def drift(anchor):
         torch.manual_seed(0)
-        train_linker(ds, split, cfg(anchor=anchor, lr=1e-2, epochs=3), tmp_path / f"a{anchor}",
+        train_linker(ds, split, cfg(anchor=anchor, lr=1e-2, epochs=3, eval_at_start=False), tmp_path / f"a{anchor}",
                      store=FakeTokenStore())
         m = json.loads((tmp_path / f"a{anchor}" / "metrics.json").read_text())
         return m["steps"][-1].get("drift")

@@ -89,6 +89,8 @@ class TrainConfig:
             evaluation per epoch, or every ``eval_every`` steps.
         eval_every: also evaluate on validation every this many optimizer steps (0 = use ``evals_per_epoch``).
             On ~1k links the linker peaks inside the first epoch, so per-step selection matters.
+        eval_at_start: validate the initial model too (step 0), so a run whose training never beats the
+            zero-shot backbone on validation keeps the backbone (``best_step`` = 0).
         evals_per_epoch: when ``eval_every`` is 0, evaluations per epoch, evenly spaced (the last at the end of
             the epoch); 1 = once per epoch.
         anchor: L2-SP weight (Li et al. 2018): adds ``anchor · Σ‖θ − θ₀‖²`` to the loss, pulling the encoders
@@ -135,6 +137,7 @@ class TrainConfig:
     full_val_metrics: bool = True
     eval_every: int = 0
     evals_per_epoch: int = 4
+    eval_at_start: bool = True
     anchor: float = 10.0
     tune_fusion: bool = True
     patent_repr: str = "text"

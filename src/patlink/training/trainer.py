@@ -532,7 +532,7 @@ class _Trainer:
         metric = float(val[cfg.select_metric])
         improved = metric > self.best
         if improved:
-            self.best, self.best_epoch, self.bad_epochs = metric, self.epoch + 1, 0
+            self.best, self.best_epoch, self.bad_epochs = metric, self.epoch + (1 if self.global_step else 0), 0
             self.best_step = self.global_step
             self.best_val = {k: v for k, v in val.items() if k.startswith("mrr_")}
             self.model.save(self.out / "best")
@@ -549,6 +549,11 @@ class _Trainer:
 
         cfg = self.cfg
         stopped = False
+        if cfg.eval_at_start and self.global_step == 0 and not self.evals:
+            # step 0 = the initial model (the zero-shot backbone with init="backbone"): if training never beats
+            # it on validation, the saved model stays the backbone
+            self._validate()
+            self._write_metrics()
         while self.epoch < cfg.epochs:
             e = self.epoch
             k = cfg.hard_negatives_at(e)
@@ -605,7 +610,7 @@ class _Trainer:
             if stopped:
                 break
         self.fusion = None
-        if cfg.tune_fusion and self.best_epoch > 0 and not self.sets:
+        if cfg.tune_fusion and self.best_step >= 0 and not self.sets:
             from patlink.training.fusion import tune_linker_fusion
 
             self.fusion = tune_linker_fusion(self.out, self.ds, self.val_links, store=self.store)
