@@ -152,7 +152,7 @@ def timing(args) -> dict:
     import torch
 
     from patlink.training.config import AdversaryConfig, TrainConfig
-    from patlink.training.trainer import _Trainer, _split_lists
+    from patlink.training.trainer import _split_lists, _Trainer
 
     ds, split = _load(args.item_view, args.patent_view, args.seed)
     rows = {}

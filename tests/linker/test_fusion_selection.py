@@ -5,12 +5,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
 
 from patlink.training.config import EncoderConfig, TrainConfig
 from patlink.training.fusion import _best, tune_linker_fusion
 from patlink.training.trainer import train_linker
-
-from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
 
 
 def cfg(**kw):
@@ -68,7 +67,7 @@ def test_eval_every_selects_best_step(tmp_path):
     m = json.loads((tmp_path / "r" / "metrics.json").read_text())
     steps = [e["step"] for e in m["evals"]]
     n = len(m["steps"])
-    assert steps == list(range(0, n + 1))            # step 0 (initial model) + one evaluation per step
+    assert steps == list(range(n + 1))            # step 0 (initial model) + one evaluation per step
     best = max(m["evals"], key=lambda e: e["metric"])
     assert res.best_step == best["step"] and res.best_metric == pytest.approx(best["metric"])
     assert res.best_val["mrr_mean"] == pytest.approx(best["metric"])
@@ -95,7 +94,7 @@ def test_anchor_limits_drift(tmp_path):
 
     torch.manual_seed(0)
     init = Linker(cfg().encoder, 16).state_dict()
-    dist = lambda sd: sum(float(((sd[k] - init[k]) ** 2).sum()) for k in init)  # noqa: E731
+    dist = lambda sd: sum(float(((sd[k] - init[k]) ** 2).sum()) for k in init)
     assert d_strong is not None and dist(strong) < dist(free)
 
 

@@ -4,13 +4,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import FakeTokenStore
 
 from patlink.data.dataset import Dataset
 from patlink.models.linker import Linker
 from patlink.training.config import EncoderConfig, TrainConfig
 from patlink.training.trainer import _Trainer, train_linker
-
-from conftest import FakeTokenStore
 
 
 def set_fixture(n_patents: int = 12, per_patent: int = 4, seed: int = 0):

@@ -5,12 +5,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import D_IN
 
 from patlink.models.encoders import TextEncoder
 from patlink.models.linker import Linker
 from patlink.training.config import EncoderConfig
-
-from conftest import D_IN
 
 
 def small_cfg(**kw):

@@ -4,12 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
 
 from patlink.retrieval.linker import LinkerRetriever
 from patlink.training.config import EncoderConfig, TrainConfig
 from patlink.training.trainer import train_linker
-
-from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,13 @@
 
 import json
 
-import numpy as np
 import pytest
 import torch
+from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
 
 from patlink.models.linker import Linker
 from patlink.training.config import EncoderConfig, TrainConfig
 from patlink.training.trainer import train_linker
-
-from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
 
 
 def cfg(**kw):

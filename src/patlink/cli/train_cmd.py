@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,17 +20,17 @@ def register(app: typer.Typer) -> None:
         beir: BeirOpt = None,
         item_view: ItemViewOpt = None,
         patent_view: PatentViewOpt = None,
-        config: Annotated[Optional[Path], typer.Option(
+        config: Annotated[Path | None, typer.Option(
             "--config", help="TrainConfig as JSON (partial: missing keys keep their defaults).")] = None,
-        epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum epochs.")] = None,
-        negatives: Annotated[Optional[str], typer.Option(
+        epochs: Annotated[int | None, typer.Option("--epochs", help="Maximum epochs.")] = None,
+        negatives: Annotated[str | None, typer.Option(
             "--negatives", help="inbatch | random | bm25 | adversarial (extra negatives, §3.4 curriculum).")] = None,
-        seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the split and of training.")] = None,
-        lr: Annotated[Optional[float], typer.Option("--lr", help="AdamW learning rate.")] = None,
-        patent_repr: Annotated[Optional[str], typer.Option(
+        seed: Annotated[int | None, typer.Option("--seed", help="Seed of the split and of training.")] = None,
+        lr: Annotated[float | None, typer.Option("--lr", help="AdamW learning rate.")] = None,
+        patent_repr: Annotated[str | None, typer.Option(
             "--patent-repr", help="text (patents' own text) | item_set (a patent = the SET of its training items' "
                                   "texts, for patents without text, e.g. honeywell-vpm).")] = None,
-        protocol: Annotated[Optional[str], typer.Option(
+        protocol: Annotated[str | None, typer.Option(
             "--protocol", help="Split: graph (default) or new-product (held-out items, shared patents; default "
                                "with --patent-repr item_set). Must match `patlink eval --protocol`.")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
@@ -108,5 +108,5 @@ def _random_split(links, seed: int, val: float = 0.15, test: float = 0.15) -> di
     links = sorted(links)
     perm = np.random.default_rng(seed).permutation(len(links))
     n_te, n_va = int(len(links) * test), int(len(links) * val)
-    pick = lambda ix: [links[i] for i in ix]  # noqa: E731
+    pick = lambda ix: [links[i] for i in ix]
     return {"test": pick(perm[:n_te]), "val": pick(perm[n_te:n_te + n_va]), "train": pick(perm[n_te + n_va:])}

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EncoderConfig", "AdversaryConfig", "TrainConfig"]
+__all__ = ["AdversaryConfig", "EncoderConfig", "TrainConfig"]
 
 
 @dataclass
@@ -199,7 +199,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Build from a (possibly partial) dict; unknown keys raise ``ValueError`` naming them."""
         d = dict(d)
         known = {f.name for f in fields(cls)}
@@ -217,7 +217,7 @@ class TrainConfig:
         return cls(encoder=EncoderConfig(**enc), adversary=AdversaryConfig(**adv), **d)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "TrainConfig":
+    def from_json(cls, path: str | Path) -> TrainConfig:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except json.JSONDecodeError as e:

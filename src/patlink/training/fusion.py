@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-__all__ = ["tune_linker_fusion", "DEFAULT_GRID"]
+__all__ = ["DEFAULT_GRID", "tune_linker_fusion"]
 
 DEFAULT_GRID: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(21))   # 0, 0.05, …, 1
 

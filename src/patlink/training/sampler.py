@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-__all__ = ["LinkIndex", "epoch_batches", "bm25_pools", "pool_mask"]
+__all__ = ["LinkIndex", "bm25_pools", "epoch_batches", "pool_mask"]
 
 
 @dataclass
@@ -33,7 +33,7 @@ class LinkIndex:
     patent_pos: list[list[int]] = field(default_factory=list)
 
     @classmethod
-    def from_links(cls, links: list[tuple[str, str]]) -> "LinkIndex":
+    def from_links(cls, links: list[tuple[str, str]]) -> LinkIndex:
         items = sorted({i for i, _ in links})
         patents = sorted({p for _, p in links})
         ii = {x: k for k, x in enumerate(items)}

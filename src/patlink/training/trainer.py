@@ -21,9 +21,10 @@ import json
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +36,7 @@ from patlink.models.token_cache import pad_batch
 from patlink.training.config import TrainConfig
 from patlink.training.sampler import LinkIndex, bm25_pools, epoch_batches, pool_mask
 
-__all__ = ["train_linker", "TrainResult", "validation_scores"]
+__all__ = ["TrainResult", "train_linker", "validation_scores"]
 
 
 @dataclass
@@ -281,7 +282,7 @@ class _Trainer:
             "patent_view": list(self.ds.patent_view), "model_dir": "best", "negatives": self.cfg.negatives,
             "n_train_links": len(self.train_links), "n_val_links": len(self.val_links),
             "n_parameters": self.model.n_parameters(), "patent_repr": self.cfg.patent_repr,
-            "n_trainable_links": int(len(self.pairs))})
+            "n_trainable_links": len(self.pairs)})
 
     def _state(self) -> dict:
         st = {"epoch": self.epoch, "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
