@@ -54,3 +54,10 @@ def test_link_prints_ranked_patents(capsys):
 
 def test_both_dataset_and_beir_is_an_error(tmp_path, capsys):
     assert main(["eval", "--dataset", "pap2pat", "--beir", str(tmp_path), "--method", "bm25"]) == 2
+
+
+def test_pool_all_ranks_every_patent(capsys):
+    assert main(["eval", "--dataset", "pap2pat", "--method", "bm25", "--bootstrap", "0", "--pool", "all",
+                 "--direction", "item2patent", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["pool"] == {"queries": 227, "documents": 1513, "empty_queries": 0, "empty_documents": 0}

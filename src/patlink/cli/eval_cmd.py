@@ -37,7 +37,7 @@ def resolve_splits(ds, split_dir: Path | None, seed: int, protocol: str = "graph
 
 def run_eval(ds, methods: list[str], splits: dict, split: str = "test", directions=("item2patent", "patent2item"),
              protocol: str = "graph", distractors: str | None = None, n_bootstrap: int = 1000, depth: int = 1000,
-             seed: int = 0, show_progress: bool = True) -> dict:
+             seed: int = 0, show_progress: bool = True, pool: str | None = None) -> dict:
     """Evaluate each method; returns ``{method: {direction: result}}`` (see :func:`evaluate_linkage`)."""
     from patlink.evaluation.linkage import LinkageEvalConfig, evaluate_linkage
 
@@ -50,7 +50,9 @@ def run_eval(ds, methods: list[str], splits: dict, split: str = "test", directio
 
         dds = load_dataset(distractors)
         distractor_texts = dds.patent_texts(view=[f for f in ds.patent_view if f in dds.patent_fields] or None)
-    cfg = LinkageEvalConfig(directions=tuple(directions), pool="all" if protocol == "new-product" else "split",
+    if pool is None:
+        pool = "all" if protocol == "new-product" else "split"
+    cfg = LinkageEvalConfig(directions=tuple(directions), pool=pool,
                             depth=depth, n_bootstrap=n_bootstrap, seed=seed, distractor_patents=distractor_texts)
     results = {}
     for m in methods:
@@ -106,6 +108,9 @@ def register(app: typer.Typer) -> None:
         protocol: Annotated[str, typer.Option(help="graph (graph-disjoint split) or new-product (unseen items, "
                                                    "shared patents).")] = "graph",
         direction: Annotated[str, typer.Option(help="item2patent, patent2item or both.")] = "both",
+        pool: Annotated[Optional[str], typer.Option(
+            help="Candidates of each query: 'split' (the evaluated split's documents; default for graph splits) or "
+                 "'all' (every document of the dataset: harder; default for new-product).")] = None,
         distractors: Annotated[Optional[str], typer.Option(help="Add this dataset's patents to the pool, e.g. "
                                                                 "api-patents (~47k).")] = None,
         item_view: ItemViewOpt = None,
@@ -131,14 +136,17 @@ def register(app: typer.Typer) -> None:
             raise PatlinkError(f"unknown direction {direction!r}; use item2patent, patent2item or both")
         methods = [m.strip() for m in method.split(",") if m.strip()]
         splits = resolve_splits(ds, split_dir, seed, protocol)
+        if pool not in (None, "split", "all"):
+            raise PatlinkError(f"unknown pool {pool!r}; use 'split' or 'all'")
         results = run_eval(ds, methods, splits, split, directions, protocol, distractors, bootstrap, depth, seed,
-                           show_progress=not json_out)
+                           show_progress=not json_out, pool=pool)
         if out is not None:
             from patlink.evaluation.report import write_report
 
             rep = write_report(results, out, f"patlink eval — {ds.name} ({split}, protocol {protocol})",
                                {"dataset": ds.name, "item view": ",".join(ds.item_view),
                                 "patent view": ",".join(ds.patent_view), "split": split, "protocol": protocol,
+                                "pool": pool or "default",
                                 "distractors": distractors or "none"})
         if json_out:
             flat = _flat_json(results)

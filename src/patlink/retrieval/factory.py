@@ -74,7 +74,8 @@ def get_retriever(method: str, direction: str = "item2patent", *, alpha: float |
         if alpha is None:
             fusion_file = Path(base) / "fusion.json"
             if fusion_file.is_file():
-                alpha = float(json.loads(fusion_file.read_text())["alpha"])
+                stored = json.loads(fusion_file.read_text())
+                alpha = float(stored.get(f"alpha_{direction}", stored["alpha"]))
         hr = HybridRetriever(lr, BM25Retriever(), method="convex" if alpha is not None else "rrf",
                              alpha=0.5 if alpha is None else alpha)
         hr.name = f"{Path(base).name}+bm25"

@@ -35,6 +35,7 @@ from patlink.models.linker import Linker
 from patlink.models.token_cache import pad_batch
 from patlink.training.config import TrainConfig
 from patlink.training.sampler import LinkIndex, bm25_pools, epoch_batches, pool_mask
+from patlink.io import atomic_write_json
 
 __all__ = ["TrainResult", "train_linker", "validation_scores"]
 
@@ -56,9 +57,7 @@ class TrainResult:
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    os.replace(tmp, path)
+    atomic_write_json(path, obj)
 
 
 def _split_lists(split) -> dict[str, list[tuple[str, str]]]:
