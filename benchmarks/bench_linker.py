@@ -168,7 +168,6 @@ def timing(args) -> dict:
         times = []
         for rep in range(args.repeats):
             tr.epoch, tr.cfg = 0, dataclasses.replace(cfg, epochs=1)
-            t0 = time.perf_counter()
             tr.run()
             times.append(tr.history[-1]["train_time_s"])
         rows[name] = {"epoch_s": float(np.median(times)), "all_s": times, "steps": tr.n_batches,

@@ -8,8 +8,8 @@ import pytest
 
 from patlink.cli.main import main
 from patlink.pipeline.config import FetchConfig, LLMConfig, PipelineConfig, SearchConfig
-from patlink.pipeline.review import export_review, final_descriptions, import_review
-from patlink.pipeline.runner import PipelineRun, read_products_file, run_pipeline
+from patlink.pipeline.review import final_descriptions, import_review
+from patlink.pipeline.runner import read_products_file, run_pipeline
 from patlink.pipeline.store import PipelineStore
 
 FIX = Path(__file__).parent / "fixtures"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
 __all__ = ["RetrievalConfig", "RetrievalData", "build_retrieval_data", "run_retrieval_task", "TaskSkipped"]
 
