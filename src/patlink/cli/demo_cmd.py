@@ -20,7 +20,7 @@ from rich.table import Table
 from patlink.cli.common import console, err_console
 
 
-def _honeywell_section(seed: int) -> dict:
+def _honeywell_section(seed: int) -> None:
     from patlink.data import load_dataset
     from patlink.graph.split import split_dataset
 
@@ -47,8 +47,20 @@ def _honeywell_section(seed: int) -> dict:
         t.add_row(name, str(c["items"]), str(c["patents"]), str(c["edges"]), "/".join(map(str, upstream[name])))
     console.print(t)
     console.print(f"edges cut by the split (dropped, not leaked): {len(split.dropped)}")
-    return {"stats": {k: v for k, v in st.items() if k != "largest_components"}, "split": s,
-            "dropped": len(split.dropped)}
+
+
+def _evaluate_section(ds, methods: list[str], splits: dict, boot: int, seed: int, out: Path, title: str,
+                      views: str) -> None:
+    """Evaluate ``methods`` on the pap2pat test split, print the tables and write the report under ``out``."""
+    from patlink.cli.eval_cmd import print_results, run_eval
+    from patlink.evaluation.report import write_report
+
+    res = run_eval(ds, methods, splits, "test", n_bootstrap=boot, seed=seed)
+    res = {Path(k).name if "/" in k else k: v for k, v in res.items()}
+    print_results(res, title)
+    rep = write_report(res, out, title, {"dataset": "pap2pat (Bosch, MIT)",
+                                         "split": f"seeded random 70/15/15, seed {seed}", "views": views})
+    console.print(f"report: {rep['report']}")
 
 
 def register(app: typer.Typer) -> None:
@@ -71,27 +83,20 @@ def register(app: typer.Typer) -> None:
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from patlink.cli.eval_cmd import print_results, resolve_splits, run_eval
+        from patlink.cli.eval_cmd import resolve_splits
         from patlink.data import load_dataset
-        from patlink.evaluation.report import write_report
 
         t0 = time.time()
-        summary: dict = {}
         console.print(Panel("1/3  honeywell-vpm: Virtual Patent Marking graph", style="bold"))
-        summary["honeywell"] = _honeywell_section(seed)
+        _honeywell_section(seed)
 
         console.print(Panel("2/3  pap2pat: papers ↔ patents (title+abstract), test split", style="bold"))
         ds = load_dataset("pap2pat")
         splits = resolve_splits(ds, None, seed)
         methods = ["bm25", "dense"] if quick else ["bm25", "dense", "hybrid"]
         boot = 200 if quick else 1000
-        res = run_eval(ds, methods, splits, "test", n_bootstrap=boot, seed=seed)
-        print_results(res, "pap2pat test, title+abstract")
-        rep = write_report(res, out / "pap2pat-title-abstract", "pap2pat test — title+abstract on both sides",
-                           {"dataset": "pap2pat (Bosch, MIT)", "split": f"seeded random 70/15/15, seed {seed}",
-                            "views": "paper title+abstract → patent title+abstract"})
-        console.print(f"report: {rep['report']}")
-        summary["pap2pat"] = rep["metrics"]
+        _evaluate_section(ds, methods, splits, boot, seed, out / "pap2pat-title-abstract",
+                          "pap2pat test, title+abstract", "paper title+abstract → patent title+abstract")
 
         if not quick:
             console.print(Panel("3/3  pap2pat: paper abstract → patent CLAIMS (semantic gap): baselines vs "
@@ -107,13 +112,7 @@ def register(app: typer.Typer) -> None:
                 err_console.print(f"[dim]training the linker ({epochs} epochs) → {run_dir}[/dim]")
                 train_linker(dsc, splits, cfg, run_dir, resume=True)
                 methods += [str(run_dir), f"{run_dir}+bm25"]
-            res = run_eval(dsc, methods, splits, "test", n_bootstrap=boot, seed=seed)
-            res = {Path(k).name if "/" in k else k: v for k, v in res.items()}
-            print_results(res, "pap2pat test, abstract → claims")
-            rep = write_report(res, out / "pap2pat-abstract-claims", "pap2pat test — paper abstract → patent claims",
-                               {"dataset": "pap2pat (Bosch, MIT)", "split": f"seeded random 70/15/15, seed {seed}",
-                                "views": "paper abstract → patent claims"})
-            console.print(f"report: {rep['report']}")
-            summary["pap2pat_claims"] = rep["metrics"]
+            _evaluate_section(dsc, methods, splits, boot, seed, out / "pap2pat-abstract-claims",
+                              "pap2pat test, abstract → claims", "paper abstract → patent claims")
 
         console.print(f"[green]demo finished in {time.time() - t0:.0f} s[/green]; reports under {out}/")
