@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-__all__ = ["atomic_write_text", "atomic_write_lines", "atomic_write_json", "json_default"]
+__all__ = ["atomic_write_text", "atomic_write_lines", "atomic_write_json", "atomic_savefig", "json_default"]
 
 
 def atomic_write_lines(path: str | os.PathLike, lines: Iterable[str]) -> Path:
@@ -54,3 +54,13 @@ def json_default(o: Any):
 def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
     """Write ``obj`` as JSON (numpy-aware) to ``path`` atomically, with a trailing newline."""
     return atomic_write_text(path, json.dumps(obj, indent=indent, default=json_default, ensure_ascii=False) + "\n")
+
+
+def atomic_savefig(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG atomically (temporary file in the same folder, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=dpi)
+    os.replace(tmp, path)
+    return path

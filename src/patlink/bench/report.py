@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections import defaultdict
 from pathlib import Path
 
 from patlink.bench.runner import atomic_write_json
 from patlink.io import atomic_write_text as _atomic_text
+from patlink.io import atomic_savefig
 
 __all__ = ["flatten", "write_report", "heatmap"]
 
@@ -177,9 +177,6 @@ def heatmap(rows: list[dict], path: Path) -> Path:
     fig.colorbar(im, ax=ax, fraction=0.03, label="main score")
     ax.set_title("patlink bench: main score (nDCG@10 / macro-F1 / V-measure)", fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    atomic_savefig(fig, path, dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return Path(path)

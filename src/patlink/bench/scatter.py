@@ -7,10 +7,10 @@ by side, one colour per CPC section; patents with several sections are left out.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+from patlink.io import atomic_savefig
 
 __all__ = ["scatter_before_after"]
 
@@ -66,10 +66,6 @@ def scatter_before_after(before: str, after: str, path: str | Path, method: str 
     axes[1].legend(title="CPC section", fontsize=7, markerscale=2, loc="best")
     fig.suptitle(f"cpc-claims groups1400 claims, {method.upper()} of embeddings ({len(ids)} patents)", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return Path(path)
