@@ -33,6 +33,9 @@ def register(app: typer.Typer) -> None:
         protocol: Annotated[str | None, typer.Option(
             "--protocol", help="Split: graph (default) or new-product (held-out items, shared patents; default "
                                "with --patent-repr item_set). Must match `patlink eval --protocol`.")] = None,
+        max_chunks: Annotated[int | None, typer.Option(
+            "--max-chunks", help="Windows of 256 backbone tokens per text (default 1 = truncate). E.g. 8: claims "
+                                 "(median ~1,130 tokens) are read to ~2,000 tokens instead of 256.")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
         plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write training.png / policy.png.")] = True,
     ) -> None:
@@ -54,6 +57,8 @@ def register(app: typer.Typer) -> None:
         changes = {k: v for k, v in (("epochs", epochs), ("negatives", negatives), ("seed", seed), ("lr", lr),
                                      ("patent_repr", patent_repr)) if v is not None}
         cfg = dataclasses.replace(cfg, **changes)
+        if max_chunks is not None:
+            cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, max_chunks=max_chunks))
         cfg.validate()
         ds = load_input(dataset, beir, item_view, patent_view)
         protocol = protocol or ("new-product" if cfg.patent_repr == "item_set" else "graph")

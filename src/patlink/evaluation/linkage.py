@@ -99,14 +99,14 @@ def evaluate_linkage(
         "method": name, "alpha": α or None}}``. Queries with empty text are reported in ``pool``
         (``empty_queries``) and still evaluated (they score 0 unless the method ranks them by chance).
     """
-    from patlink.retrieval.factory import get_retriever
+    from patlink.retrieval.factory import get_retriever, split_chunks
 
     cfg = config or LinkageEvalConfig()
     items, patents = pools_for(ds, eval_links, cfg.pool, cfg.distractor_patents)
     out: dict = {}
     for direction in cfg.directions:
         alpha = None
-        low = method.lower()
+        low = split_chunks(method)[0].lower() if "+" not in method else method.lower()
         needs_alpha = low in ("hybrid", "hybrid-convex") or low.endswith("+bm25")
         if needs_alpha and val_links:
             probe = get_retriever(method, direction, alpha=0.5)

@@ -52,7 +52,8 @@ class Linker(nn.Module):
         if self._store is None:
             from patlink.models.token_cache import TokenEmbeddingStore
 
-            self._store = TokenEmbeddingStore(self.config.backbone, self.config.max_length)
+            self._store = TokenEmbeddingStore(self.config.backbone, self.config.max_length,
+                                              max_chunks=self.config.max_chunks)
         return self._store
 
     def set_store(self, store) -> None:

@@ -8,6 +8,11 @@ embeddings of every text are computed once and stored as float16 in append-only 
     ``index.sqlite``  table ``tok(key TEXT PRIMARY KEY, shard TEXT, start INT, n INT)`` keyed by SHA-1 of the text;
     ``<shard>.npy``   one ``(n_tokens_total, d)`` float16 array per written chunk, opened with ``mmap_mode="r"``.
 
+With ``max_chunks > 1`` a long text is cut into consecutive windows of ``max_length - 2`` tokens
+(:func:`patlink.data.chunking.backbone_chunks`), each window is cached as its own text, and the text's array is
+the concatenation of its windows' token embeddings (``<= max_chunks * max_length`` tokens): attention pooling then
+sees the whole text, not its first 256 tokens.
+
 A shard is written to a temporary file and moved into place with :func:`os.replace` *before* its index rows are
 committed, so an interrupted run never leaves an index row pointing at a partial file, and a restarted run only
 computes the texts whose keys are missing (resumable).
@@ -73,6 +78,7 @@ class TokenEmbeddingStore:
         batch_size: texts per backbone forward pass.
         chunk_size: texts per shard (one atomic write + one index commit).
         show_progress: tqdm bar while computing missing texts.
+        max_chunks: windows of ``max_length`` tokens kept per text (1 = truncate, the backbone's own behaviour).
 
     Example:
         >>> store = TokenEmbeddingStore("minilm", max_length=128)
@@ -81,14 +87,18 @@ class TokenEmbeddingStore:
     """
 
     def __init__(self, model: str = "minilm", max_length: int = 256, root: str | Path | None = None, *,
-                 batch_size: int = 32, chunk_size: int = 512, show_progress: bool = True):
+                 batch_size: int = 32, chunk_size: int = 512, show_progress: bool = True,
+                 max_chunks: int = 1):
         from patlink.config import cache_dir
         from patlink.models.backbone import model_id
 
         if max_length < 2:
             raise ValueError(f"max_length must be >= 2 tokens, got {max_length}")
+        if max_chunks < 1:
+            raise ValueError(f"max_chunks must be >= 1, got {max_chunks}")
         self.model = model
         self.max_length = int(max_length)
+        self.max_chunks = int(max_chunks)
         self.batch_size = batch_size
         self.chunk_size = chunk_size
         self.show_progress = show_progress
@@ -142,7 +152,11 @@ class TokenEmbeddingStore:
 
     # ------------------------------------------------------------------ public
     def missing(self, texts: Sequence[str]) -> list[str]:
-        """The distinct texts whose token embeddings are not cached yet."""
+        """The distinct texts (windows, with ``max_chunks > 1``) whose token embeddings are not cached yet."""
+        if self.max_chunks > 1:
+            from patlink.data.chunking import backbone_chunks
+
+            texts = [w for t in texts for w in backbone_chunks(t, self.model, self.max_length, self.max_chunks)]
         keys = {_sha1(t): t for t in texts}
         found = self._lookup(list(keys))
         return [t for k, t in keys.items() if k not in found]
@@ -155,8 +169,23 @@ class TokenEmbeddingStore:
 
         Returns:
             One read-only ``(n_tokens_i, d)`` float16 array per text (a view into a memory-mapped shard),
-            ``n_tokens_i <= max_length``.
+            ``n_tokens_i <= max_length``; with ``max_chunks > 1`` the concatenation of the text's windows (a copy
+            in memory), ``n_tokens_i <= max_chunks * max_length``.
         """
+        if self.max_chunks == 1:
+            return self._encode_windows(texts)
+        from patlink.data.chunking import backbone_chunks
+
+        windows = [backbone_chunks(t, self.model, self.max_length, self.max_chunks) for t in texts]
+        flat = self._encode_windows([w for ws in windows for w in ws])
+        out, pos = [], 0
+        for ws in windows:
+            part = flat[pos:pos + len(ws)]
+            pos += len(ws)
+            out.append(part[0] if len(part) == 1 else np.concatenate(part, axis=0))
+        return out
+
+    def _encode_windows(self, texts: Sequence[str]) -> list[np.ndarray]:
         from tqdm.auto import tqdm
 
         keys = [_sha1(t) for t in texts]

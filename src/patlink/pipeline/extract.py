@@ -9,14 +9,10 @@ string at token boundaries so the chunk text keeps its spacing.
 from __future__ import annotations
 
 import io
-import re
-from functools import lru_cache
-from typing import Callable
+
+from patlink.data.chunking import chunk_text, token_spans
 
 __all__ = ["extract_text", "extract_html", "extract_pdf", "chunk_text", "token_spans", "sniff_kind"]
-
-Spans = list[tuple[int, int]]
-
 
 def sniff_kind(body: bytes, content_type: str = "", url: str = "") -> str:
     """``"pdf"``, ``"html"`` or ``"text"`` from the magic bytes, then the content type, then the URL suffix."""
@@ -95,66 +91,4 @@ def extract_text(body: bytes, content_type: str = "", url: str = "") -> str:
     return _decode(body).strip()
 
 
-# -- chunking --------------------------------------------------------------------------------------------------
-_WS_TOKEN = re.compile(r"\S+")
-
-
-def _whitespace_spans(text: str) -> Spans:
-    return [m.span() for m in _WS_TOKEN.finditer(text)]
-
-
-@lru_cache(maxsize=4)
-def _hf_tokenizer(name: str):
-    from transformers import AutoTokenizer
-
-    from patlink.config import resolve_model_path
-
-    return AutoTokenizer.from_pretrained(resolve_model_path(name))
-
-
-def token_spans(text: str, tokenizer: str = "whitespace") -> Spans:
-    """Character spans ``[(start, end)]`` of the tokens of ``text``.
-
-    Args:
-        tokenizer: ``"whitespace"`` (runs of non-space characters) or a Hugging Face tokenizer name/path loaded
-            offline (``"minilm"`` = the bundled model's WordPiece tokenizer; special tokens excluded).
-    """
-    if tokenizer == "whitespace":
-        return _whitespace_spans(text)
-    tok = _hf_tokenizer(tokenizer)
-    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False)
-    return [(a, b) for a, b in enc["offset_mapping"] if b > a]
-
-
-def chunk_text(text: str, max_tokens: int = 512, overlap: int = 64, tokenizer: str | Callable[[str], Spans] =
-               "whitespace") -> list[str]:
-    """Split ``text`` into chunks of at most ``max_tokens`` tokens; consecutive chunks share ``overlap`` tokens.
-
-    Chunk ``i`` covers tokens ``[i*(max_tokens-overlap), i*(max_tokens-overlap)+max_tokens)``; the last chunk
-    ends at the last token, and no chunk is entirely contained in the previous one. Each chunk is the slice of
-    the original string from its first token's start to its last token's end.
-
-    Args:
-        text: any text; empty or whitespace-only gives ``[]``.
-        max_tokens: chunk length in tokens (>= 1).
-        overlap: tokens shared by neighbours (``0 <= overlap < max_tokens``).
-        tokenizer: see :func:`token_spans`, or a callable ``text -> spans``.
-
-    Raises:
-        ValueError: on ``max_tokens < 1`` or an overlap outside ``[0, max_tokens)``.
-    """
-    if max_tokens < 1:
-        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
-    if not 0 <= overlap < max_tokens:
-        raise ValueError(f"overlap must be in [0, max_tokens), got {overlap} with max_tokens={max_tokens}")
-    spans = tokenizer(text) if callable(tokenizer) else token_spans(text, tokenizer)
-    if not spans:
-        return []
-    step = max_tokens - overlap
-    chunks = []
-    for start in range(0, len(spans), step):
-        end = min(start + max_tokens, len(spans))
-        chunks.append(text[spans[start][0]:spans[end - 1][1]])
-        if end == len(spans):
-            break
-    return chunks
+# -- chunking: shared with the backbone token cache, see patlink.data.chunking

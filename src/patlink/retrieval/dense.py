@@ -14,12 +14,15 @@ __all__ = ["DenseConfig", "DenseRetriever"]
 
 @dataclass
 class DenseConfig:
-    """``model``: name or path (``minilm`` bundled); ``max_length`` in tokens; ``batch_size`` texts per pass."""
+    """``model``: name or path (``minilm`` bundled); ``max_length`` in tokens; ``batch_size`` texts per pass;
+    ``max_chunks``: windows of ``max_length`` tokens per text (1 = truncate, "FirstP"; > 1 = the L2-normalised mean
+    of the windows' embeddings, "MeanP", see :mod:`patlink.data.chunking`)."""
 
     model: str = "minilm"
     max_length: int = 256
     batch_size: int = 64
     cache: bool = True
+    max_chunks: int = 1
 
 
 class DenseRetriever:
@@ -29,19 +32,32 @@ class DenseRetriever:
     """
 
     def __init__(self, model: str = "minilm", max_length: int = 256, config: DenseConfig | None = None,
-                 show_progress: bool = True):
-        self.config = config or DenseConfig(model=model, max_length=max_length)
-        self.name = f"dense:{self.config.model}"
+                 show_progress: bool = True, max_chunks: int = 1):
+        self.config = config or DenseConfig(model=model, max_length=max_length, max_chunks=max_chunks)
+        if self.config.max_chunks < 1:
+            raise ValueError(f"max_chunks must be >= 1, got {self.config.max_chunks}")
+        self.name = f"dense:{self.config.model}" + (f"@{self.config.max_chunks}" if self.config.max_chunks > 1 else "")
         self.show_progress = show_progress
         self.doc_ids: list[str] = []
         self.doc_emb: np.ndarray | None = None
         self._index = None
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """``(n, d)`` float32 L2-normalised embeddings of ``texts``."""
+        """``(n, d)`` float32 L2-normalised embeddings of ``texts`` (mean over windows with ``max_chunks > 1``)."""
         c = self.config
-        return encode_texts(texts, c.model, max_length=c.max_length, batch_size=c.batch_size, cache=c.cache,
-                            show_progress=self.show_progress)
+        if c.max_chunks == 1:
+            return encode_texts(texts, c.model, max_length=c.max_length, batch_size=c.batch_size, cache=c.cache,
+                                show_progress=self.show_progress)
+        from patlink.data.chunking import backbone_chunks
+
+        windows = [backbone_chunks(t, c.model, c.max_length, c.max_chunks) for t in texts]
+        flat = encode_texts([w for ws in windows for w in ws], c.model, max_length=c.max_length,
+                            batch_size=c.batch_size, cache=c.cache, show_progress=self.show_progress)
+        owner = np.repeat(np.arange(len(texts)), [len(ws) for ws in windows])
+        out = np.zeros((len(texts), flat.shape[1]), dtype=np.float32)
+        np.add.at(out, owner, flat)
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
 
     def index(self, docs: dict[str, str]) -> None:
         """Embed and index the corpus. Raises ``ValueError`` on an empty corpus."""

@@ -9,6 +9,9 @@
 ``runs/NAME``          a trained patlink linker (``patlink train``)
 ``runs/NAME+bm25``     the trained linker fused with BM25 (α stored with the model or tuned on validation)
 ``PATH``               a sentence-transformers model folder (e.g. from ``patlink finetune``): dense retrieval
+``…@N``                for ``dense``, ``dense:NAME``, ``hybrid*`` and ``PATH``: read long texts as up to N windows
+                       of ``max_length`` tokens and average the window embeddings (``dense@8``, ``hybrid@8``);
+                       without it texts are truncated at ``max_length`` (MiniLM: 256 tokens)
 =====================  =====================================================================================
 """
 
@@ -19,10 +22,21 @@ from pathlib import Path
 
 from patlink.retrieval.base import Retriever
 
-__all__ = ["METHODS_HELP", "get_retriever", "is_linker_dir"]
+__all__ = ["METHODS_HELP", "get_retriever", "is_linker_dir", "split_chunks"]
 
 METHODS_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex | runs/NAME (trained linker) | "
-                "runs/NAME+bm25 | PATH (sentence-transformers folder)")
+                "runs/NAME+bm25 | PATH (sentence-transformers folder); dense/hybrid/PATH take @N to read long texts "
+                "as N windows (dense@8)")
+
+
+def split_chunks(method: str) -> tuple[str, int]:
+    """``"hybrid@8"`` → ``("hybrid", 8)``; no suffix → ``(method, 1)``. Raises ``ValueError`` on ``@0`` or ``@x``."""
+    base, at, n = method.strip().rpartition("@")
+    if not at:
+        return method.strip(), 1
+    if not n.isdigit() or int(n) < 1:
+        raise ValueError(f"bad window count in {method!r}: use METHOD@N with N >= 1 (e.g. dense@8)")
+    return base, int(n)
 
 
 def is_linker_dir(path: str | Path) -> bool:
@@ -49,19 +63,23 @@ def get_retriever(method: str, direction: str = "item2patent", *, alpha: float |
     from patlink.retrieval.dense import DenseRetriever
     from patlink.retrieval.fusion import HybridRetriever
 
-    m = method.strip()
+    m, chunks = split_chunks(method)
     low = m.lower()
     if low == "bm25":
         return BM25Retriever()
     if low == "dense":
-        return DenseRetriever("minilm", max_length=max_length, show_progress=show_progress)
+        return DenseRetriever("minilm", max_length=max_length, show_progress=show_progress, max_chunks=chunks)
     if low.startswith("dense:"):
-        return DenseRetriever(m.split(":", 1)[1], max_length=max_length, show_progress=show_progress)
+        return DenseRetriever(m.split(":", 1)[1], max_length=max_length, show_progress=show_progress,
+                              max_chunks=chunks)
     if low in ("hybrid", "hybrid-rrf", "hybrid-convex"):
         fusion = "rrf" if low == "hybrid-rrf" or (low == "hybrid" and alpha is None) else "convex"
-        return HybridRetriever(BM25Retriever(), DenseRetriever("minilm", max_length=max_length,
-                                                               show_progress=show_progress),
-                               method=fusion, alpha=0.5 if alpha is None else alpha)
+        hr = HybridRetriever(BM25Retriever(), DenseRetriever("minilm", max_length=max_length,
+                                                             show_progress=show_progress, max_chunks=chunks),
+                             method=fusion, alpha=0.5 if alpha is None else alpha)
+        if chunks > 1:
+            hr.name += f"@{chunks}"
+        return hr
     base, plus, extra = m.partition("+")
     if is_linker_dir(base):
         from patlink.retrieval.linker import LinkerRetriever
@@ -82,5 +100,5 @@ def get_retriever(method: str, direction: str = "item2patent", *, alpha: float |
         return hr
     p = Path(m)
     if p.is_dir() and ((p / "modules.json").is_file() or (p / "config_sentence_transformers.json").is_file()):
-        return DenseRetriever(str(p), max_length=max_length, show_progress=show_progress)
+        return DenseRetriever(str(p), max_length=max_length, show_progress=show_progress, max_chunks=chunks)
     raise ValueError(f"unknown method {method!r}; use {METHODS_HELP}")

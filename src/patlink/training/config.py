@@ -31,6 +31,10 @@ class EncoderConfig:
         max_set_tokens: cap on the concatenated tokens of a patent encoded as a set of product texts (8192 ≈ 32
             products of 256 tokens; attention pooling is O(L·d), so long sets are cheap; with 2048 the first ~8
             products only were kept and honeywell-vpm test MRR item→patent was 0.02 lower).
+        max_chunks: windows of ``max_length`` tokens per text (1 = truncate at ``max_length``, the paper's
+            setting). With ``max_chunks > 1`` a long text (claims: median ~1,130 MiniLM tokens) is cut into
+            consecutive windows, each run through the backbone, and attention pooling runs over the tokens of all
+            its windows (:mod:`patlink.data.chunking`).
         init: ``backbone`` — the untrained encoder equals the backbone's mean-pooled sentence embedding (pooling
             starts uniform, identity skip path, zero head), so training refines the zero-shot model; ``random`` —
             plain random initialisation (upstream).
@@ -46,6 +50,7 @@ class EncoderConfig:
     dropout: float = 0.1
     max_set_tokens: int = 8192
     init: str = "backbone"
+    max_chunks: int = 1
 
 
 @dataclass
@@ -172,6 +177,7 @@ class TrainConfig:
             (self.anchor >= 0, f"anchor must be >= 0, got {self.anchor}"),
             (self.bm25_pool >= 1, f"bm25_pool must be >= 1, got {self.bm25_pool}"),
             (e.max_length >= 2, f"encoder.max_length must be >= 2, got {e.max_length}"),
+            (e.max_chunks >= 1, f"encoder.max_chunks must be >= 1, got {e.max_chunks}"),
             (min(e.hidden, e.out_dim, e.n_heads, e.n_queries) >= 1,
              "encoder.hidden, out_dim, n_heads and n_queries must be >= 1"),
             (e.n_blocks >= 0, f"encoder.n_blocks must be >= 0, got {e.n_blocks}"),

@@ -206,7 +206,7 @@ class _Trainer:
             from patlink.models.token_cache import TokenEmbeddingStore
 
             store = TokenEmbeddingStore(config.encoder.backbone, config.encoder.max_length,
-                                        show_progress=config.progress)
+                                        show_progress=config.progress, max_chunks=config.encoder.max_chunks)
         self.store = store
         self.train_links = sorted({tuple(x) for x in split["train"]})
         self.val_links = sorted({tuple(x) for x in split["val"]})
