@@ -54,8 +54,12 @@ def _directional(S: torch.Tensor, pos: torch.Tensor, denominator: Denominator) -
     return per_row.sum(), int(valid.sum())
 
 
-def supcon_from_logits(S: torch.Tensor, pos: torch.Tensor, denominator: Denominator = "negatives") -> dict:
+def supcon_from_logits(S: torch.Tensor, pos: torch.Tensor, denominator: Denominator = "negatives",
+                       S_patent: torch.Tensor | None = None) -> dict:
     """Eqs. 2–4 on a precomputed logit matrix ``S = P Q^T / tau`` of shape ``(n, m)``.
+
+    ``S_patent`` (same shape, optional): separate logits for the patent→item term (eq. 3), e.g. when a
+    direction-dependent prior is added to each direction (:mod:`patlink.training.lexical`); default ``S``.
 
     Returns:
         dict with ``loss`` (scalar tensor, eq. 4), ``item_loss`` and ``patent_loss`` (detached means of eqs. 2
@@ -66,9 +70,11 @@ def supcon_from_logits(S: torch.Tensor, pos: torch.Tensor, denominator: Denomina
     """
     if S.shape != pos.shape or S.dim() != 2:
         raise ValueError(f"S {tuple(S.shape)} and pos {tuple(pos.shape)} must be the same (n, m) shape")
+    if S_patent is not None and S_patent.shape != S.shape:
+        raise ValueError(f"S_patent {tuple(S_patent.shape)} must have the shape of S {tuple(S.shape)}")
     pos = pos.to(torch.bool)
     s_i, n_i = _directional(S, pos, denominator)
-    s_p, n_p = _directional(S.T, pos.T, denominator)
+    s_p, n_p = _directional((S if S_patent is None else S_patent).T, pos.T, denominator)
     item = s_i / max(n_i, 1)
     patent = s_p / max(n_p, 1)
     parts = [t for t, n in ((item, n_i), (patent, n_p)) if n > 0]

@@ -112,6 +112,10 @@ class TrainConfig:
             ``encoder.max_set_tokens`` tokens).
         tune_fusion: at the end of training, tune the convex weight α of the linker vs BM25 on the validation
             links and write ``fusion.json`` (read by ``--method runs/NAME+bm25``).
+        lexical_residual: λ of residual training against BM25 (CLEAR, :mod:`patlink.training.lexical`): the
+            training and validation logits get ``λ ·`` (BM25 score / the query's best BM25 score) added, so the
+            linker learns what BM25 misses and is meant to be fused with it (``runs/NAME+bm25``). 0 = off (paper).
+            Needs patent text (``patent_repr="text"``).
         select_metric: ``mrr_item2patent`` | ``mrr_patent2item`` | ``mrr_mean`` — picks the checkpoint.
         bm25_pool: candidates per query mined with BM25 for ``negatives="bm25"``.
         seed: seeds torch and numpy. threads: torch intra-op threads (0 = leave as is).
@@ -149,6 +153,7 @@ class TrainConfig:
     tune_fusion: bool = True
     patent_repr: str = "text"
     set_max_items: int = 8
+    lexical_residual: float = 0.0
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
@@ -171,6 +176,9 @@ class TrainConfig:
             (self.evals_per_epoch >= 1, f"evals_per_epoch must be >= 1, got {self.evals_per_epoch}"),
             (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
             (self.patent_repr in ("text", "item_set"), f"patent_repr must be text|item_set, got {self.patent_repr!r}"),
+            (self.lexical_residual >= 0, f"lexical_residual must be >= 0, got {self.lexical_residual}"),
+            (self.patent_repr == "text" or self.lexical_residual == 0,
+             "lexical_residual needs patent text (patent_repr='text'): BM25 scores patents by their own words"),
             (self.patent_repr == "text" or self.negatives == "inbatch",
              "patent_repr='item_set' supports negatives='inbatch' only"),
             (self.set_max_items >= 1, f"set_max_items must be >= 1, got {self.set_max_items}"),

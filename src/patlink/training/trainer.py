@@ -108,11 +108,13 @@ def _evaluate(scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[
 
 def validation_scores(model: Linker, item_arrays: dict[str, np.ndarray], patent_arrays: dict[str, np.ndarray],
                       val_links: list[tuple[str, str]], train_links: list[tuple[str, str]],
-                      batch_size: int = 256, full: bool = True) -> dict:
+                      batch_size: int = 256, full: bool = True, lexical=None, lexical_weight: float = 0.0) -> dict:
     """Validation metrics in both directions, in the *filtered* setting.
 
     item→patent: each validation item ranks every patent of the dataset; patent→item: each validation patent ranks
-    every item. Training links are removed from the rankings (they are known, not predictions). Returns
+    every item. Training links are removed from the rankings (they are known, not predictions). With ``lexical``
+    (a :class:`~patlink.training.lexical.LexicalPrior`) the scores are ``cos + lexical_weight · B`` per direction,
+    the function residual training optimises. Returns
     ``{"item2patent": {...}, "patent2item": {...}, "mrr_item2patent", "mrr_patent2item", "mrr_mean"}``.
     """
     all_items, all_patents = list(item_arrays), list(patent_arrays)
@@ -121,9 +123,15 @@ def validation_scores(model: Linker, item_arrays: dict[str, np.ndarray], patent_
     S = I @ Pt.T
     ii = {x: k for k, x in enumerate(all_items)}
     pi = {x: k for k, x in enumerate(all_patents)}
+    ST = S.T.copy()
+    if lexical is not None and lexical_weight:
+        B, Bt = lexical.block(all_items, all_patents)
+        S = S + lexical_weight * B.numpy()
+        ST = ST + lexical_weight * Bt.numpy()
     for i, p in train_links:
         if i in ii and p in pi:
             S[ii[i], pi[p]] = -np.inf
+            ST[pi[p], ii[i]] = -np.inf
     out: dict[str, Any] = {}
     for direction in ("item2patent", "patent2item"):
         qrels: dict[str, dict[str, int]] = {}
@@ -134,7 +142,7 @@ def validation_scores(model: Linker, item_arrays: dict[str, np.ndarray], patent_
         if direction == "item2patent":
             sub, dids = S[[ii[q] for q in qids]], all_patents
         else:
-            sub, dids = S.T[[pi[q] for q in qids]], all_items
+            sub, dids = ST[[pi[q] for q in qids]], all_items
         out[direction] = _evaluate(np.nan_to_num(sub, neginf=-1e9), qids, dids, qrels, full=full)
     out["mrr_item2patent"] = out["item2patent"]["mrr"]
     out["mrr_patent2item"] = out["patent2item"]["mrr"]
@@ -219,6 +227,11 @@ class _Trainer:
         pa = store.encode(list(ptexts.values())) if ptexts else []
         self.item_arrays = dict(zip(itexts, ia))
         self.patent_arrays = dict(zip(ptexts, pa))
+        self.lexical = None
+        if config.lexical_residual > 0:
+            from patlink.training.lexical import LexicalPrior
+
+            self.lexical = LexicalPrior(itexts, ptexts)   # BM25 over the full texts, both directions
         self.tr_items = [self.item_arrays[i] for i in self.idx.items]
         self.tr_patents = [] if self.sets else [self.patent_arrays[p] for p in self.idx.patents]
         # trainable links: with item sets, only links whose patent has another training item
@@ -281,7 +294,8 @@ class _Trainer:
             "patent_view": list(self.ds.patent_view), "model_dir": "best", "negatives": self.cfg.negatives,
             "n_train_links": len(self.train_links), "n_val_links": len(self.val_links),
             "n_parameters": self.model.n_parameters(), "patent_repr": self.cfg.patent_repr,
-            "n_trainable_links": len(self.pairs)})
+            "n_trainable_links": len(self.pairs), "lexical_residual": self.cfg.lexical_residual,
+            "max_chunks": self.cfg.encoder.max_chunks})
 
     def _state(self) -> dict:
         st = {"epoch": self.epoch, "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
@@ -465,8 +479,14 @@ class _Trainer:
             all_i, all_p = np.concatenate([bi, ui]), np.concatenate([bp, up])
             adv_terms = [(lg_i, m_i, neg_i, ui, "item"), (lg_p, m_p, neg_p, up, "patent")]
         pos = self.idx.pos_matrix(all_i, all_p)
-        S = P @ Q.T / cfg.temperature
-        out = supcon_from_logits(S, pos, cfg.denominator)
+        cos = P @ Q.T
+        S = cos / cfg.temperature
+        S_patent = None
+        if self.lexical is not None:   # residual training: BM25 prior added to the logits of each direction
+            B, Bt = self.lexical.block([self.idx.items[int(i)] for i in all_i], [self.idx.patents[int(p)] for p in all_p])
+            S_patent = S + cfg.lexical_residual * Bt.T
+            S = S + cfg.lexical_residual * B
+        out = supcon_from_logits(S, pos, cfg.denominator, S_patent)
         loss = out["loss"]
         if self.anchor is not None:
             drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.model.parameters(), self.anchor))
@@ -480,7 +500,7 @@ class _Trainer:
         self.sched.step()
         rec["loss"] = float(out["loss"].detach())
         if k > 0:
-            Sd = S.detach() * cfg.temperature   # cosine similarities = rewards
+            Sd = cos.detach()   # cosine similarities = rewards
             rewards = []
             for lg, m, neg, uniq, side in adv_terms:
                 pos_of = {int(a): r for r, a in enumerate(uniq)}
@@ -528,7 +548,8 @@ class _Trainer:
             val = self._validation_sets()
         else:
             val = validation_scores(self.model, self.item_arrays, self.patent_arrays, self.val_links,
-                                    self.train_links, cfg.eval_batch_size, cfg.full_val_metrics)
+                                    self.train_links, cfg.eval_batch_size, cfg.full_val_metrics,
+                                    self.lexical, cfg.lexical_residual * cfg.temperature)
         metric = float(val[cfg.select_metric])
         improved = metric > self.best
         if improved:
