@@ -74,3 +74,15 @@ def test_token_store_concatenates_windows(tmp_path):
     assert many.missing([LONG, "new text"]) == ["new text"]
     with pytest.raises(ValueError):
         TokenEmbeddingStore("minilm", max_length=16, root=tmp_path, max_chunks=0)
+
+
+def test_linker_window_count_is_validated_and_saved(tmp_path):
+    from patlink.models.linker import Linker
+    from patlink.training.config import EncoderConfig, TrainConfig
+
+    with pytest.raises(ValueError, match="max_chunks"):
+        TrainConfig(encoder=EncoderConfig(max_chunks=0)).validate()
+    m = Linker(EncoderConfig(hidden=16, out_dim=8, n_heads=2, max_chunks=8), 16)
+    m.save(tmp_path / "m")
+    back = Linker.load(tmp_path / "m", store=object())
+    assert back.config.max_chunks == 8          # inference reads texts with the windows it was trained on

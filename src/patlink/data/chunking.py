@@ -10,8 +10,8 @@ model see the whole text, at a cost linear in its length.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 __all__ = ["Spans", "backbone_chunks", "chunk_text", "token_spans"]
 

@@ -16,7 +16,7 @@ checkpoint selection) scores the same sum, ``cos + λτ · B``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
