@@ -14,7 +14,8 @@ from patlink.cli.common import (
 )
 
 METHOD_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex | runs/NAME (trained linker) | "
-               "runs/NAME+bm25 | PATH (sentence-transformers folder); comma-separate several to compare them. "
+               "runs/NAME+bm25 | PATH (sentence-transformers folder); dense/hybrid/PATH take @N to read long texts as N "
+               "windows of 256 tokens (dense@8, hybrid@8); comma-separate several to compare them. "
                "With --protocol new-product (and for `link` on patents without text): profile-mean | profile-bm25 | "
                "knn | knn:K | popularity | hybrid | bm25/dense (= profile-bm25/profile-mean without patent text) | "
                "profile-linker:runs/NAME.")
