@@ -9,6 +9,7 @@ import pytest
 
 from patlink.data.dataset import Dataset
 from patlink.models.token_cache import pad_batch
+from patlink.training.config import EncoderConfig, TrainConfig
 
 D_IN = 16
 
@@ -67,3 +68,11 @@ def fixture_split(ds: Dataset, n_val: int = 8):
 @pytest.fixture
 def fake_store():
     return FakeTokenStore()
+
+
+def tiny_config(**kw) -> TrainConfig:
+    """A TrainConfig small enough for the fixture graph (16-d fake tokens, 16-link batches, no early stop)."""
+    base = dict(encoder=EncoderConfig(hidden=32, out_dim=16, n_heads=2, n_queries=2), batch_size=16, lr=3e-3,
+                progress=False, patience=0, full_val_metrics=False)
+    base.update(kw)
+    return TrainConfig(**base)

@@ -5,18 +5,14 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
+from conftest import FakeTokenStore, fixture_split, make_fixture_dataset, tiny_config
 
-from patlink.training.config import EncoderConfig, TrainConfig
 from patlink.training.fusion import _best, tune_linker_fusion
 from patlink.training.trainer import train_linker
 
 
 def cfg(**kw):
-    base = dict(encoder=EncoderConfig(hidden=32, out_dim=16, n_heads=2, n_queries=2), epochs=2, batch_size=16,
-                lr=3e-3, progress=False, patience=0, full_val_metrics=False, tune_fusion=False)
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_config(**{"epochs": 2, "tune_fusion": False, **kw})
 
 
 def test_best_grid_value_tie_goes_to_half():

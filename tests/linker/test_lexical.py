@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
+from conftest import FakeTokenStore, fixture_split, make_fixture_dataset, tiny_config
 
 from patlink.losses.supcon import supcon_from_logits
-from patlink.training.config import EncoderConfig, TrainConfig
+from patlink.training.config import EncoderConfig
 from patlink.training.lexical import LexicalPrior, normalised_bm25
 from patlink.training.trainer import train_linker
 
@@ -45,10 +45,7 @@ def test_supcon_patent_logits_change_only_the_patent_term():
 
 
 def _cfg(**kw):
-    base = dict(encoder=EncoderConfig(hidden=32, out_dim=16, n_heads=2, n_queries=2), epochs=1, batch_size=16,
-                lr=3e-3, progress=False, patience=0, full_val_metrics=False, tune_fusion=False)
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_config(**{"epochs": 1, "tune_fusion": False, **kw})
 
 
 def test_validation_scores_the_residual_sum():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
+from conftest import FakeTokenStore, fixture_split, make_fixture_dataset, tiny_config
 
 from patlink.models.linker import Linker
 from patlink.training.config import EncoderConfig, TrainConfig
@@ -12,10 +12,7 @@ from patlink.training.trainer import train_linker
 
 
 def cfg(**kw):
-    base = dict(encoder=EncoderConfig(hidden=32, out_dim=16, n_heads=2, n_queries=2), epochs=3, batch_size=16,
-                lr=3e-3, progress=False, patience=0, full_val_metrics=False, hard_negatives=(0, 2, 3))
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_config(**{"epochs": 3, "hard_negatives": (0, 2, 3), **kw})
 
 
 def test_training_decreases_loss_and_writes_outputs(tmp_path):

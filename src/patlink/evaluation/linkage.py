@@ -106,7 +106,7 @@ def evaluate_linkage(
     out: dict = {}
     for direction in cfg.directions:
         alpha = None
-        low = split_chunks(method)[0].lower() if "+" not in method else method.lower()
+        low = split_chunks(method)[0].lower()
         needs_alpha = low in ("hybrid", "hybrid-convex") or low.endswith("+bm25")
         if needs_alpha and val_links:
             probe = get_retriever(method, direction, alpha=0.5)

@@ -154,9 +154,7 @@ class TokenEmbeddingStore:
     def missing(self, texts: Sequence[str]) -> list[str]:
         """The distinct texts (windows, with ``max_chunks > 1``) whose token embeddings are not cached yet."""
         if self.max_chunks > 1:
-            from patlink.data.chunking import backbone_chunks
-
-            texts = [w for t in texts for w in backbone_chunks(t, self.model, self.max_length, self.max_chunks)]
+            texts = [w for ws in self._windows(texts) for w in ws]
         keys = {_sha1(t): t for t in texts}
         found = self._lookup(list(keys))
         return [t for k, t in keys.items() if k not in found]
@@ -174,9 +172,7 @@ class TokenEmbeddingStore:
         """
         if self.max_chunks == 1:
             return self._encode_windows(texts)
-        from patlink.data.chunking import backbone_chunks
-
-        windows = [backbone_chunks(t, self.model, self.max_length, self.max_chunks) for t in texts]
+        windows = self._windows(texts)
         flat = self._encode_windows([w for ws in windows for w in ws])
         out, pos = [], 0
         for ws in windows:
@@ -184,6 +180,11 @@ class TokenEmbeddingStore:
             pos += len(ws)
             out.append(part[0] if len(part) == 1 else np.concatenate(part, axis=0))
         return out
+
+    def _windows(self, texts: Sequence[str]) -> list[list[str]]:
+        from patlink.data.chunking import backbone_chunks
+
+        return [backbone_chunks(t, self.model, self.max_length, self.max_chunks) for t in texts]
 
     def _encode_windows(self, texts: Sequence[str]) -> list[np.ndarray]:
         from tqdm.auto import tqdm

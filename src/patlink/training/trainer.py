@@ -123,11 +123,10 @@ def validation_scores(model: Linker, item_arrays: dict[str, np.ndarray], patent_
     S = I @ Pt.T
     ii = {x: k for k, x in enumerate(all_items)}
     pi = {x: k for k, x in enumerate(all_patents)}
-    ST = S.T.copy()
+    ST = S.T   # a view: without a prior both directions share one matrix
     if lexical is not None and lexical_weight:
         B, Bt = lexical.block(all_items, all_patents)
-        S = S + lexical_weight * B.numpy()
-        ST = ST + lexical_weight * Bt.numpy()
+        S, ST = S + lexical_weight * B.numpy(), ST + lexical_weight * Bt.numpy()
     for i, p in train_links:
         if i in ii and p in pi:
             S[ii[i], pi[p]] = -np.inf
