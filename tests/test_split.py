@@ -230,3 +230,61 @@ def test_cli_split_json(tmp_path):
     assert (tmp_path / "components.png").stat().st_size > 1000
     assert (tmp_path / "split_sizes.png").stat().st_size > 1000
     assert read_split(tmp_path)["test"] == sorted(read_split(tmp_path)["test"])
+
+
+# ------------------------------------------------------------------------------------------ k-fold cross-validation
+def test_kfold_pap2pat_tests_every_pair_once():
+    from patlink.graph.split import kfold_splits
+
+    ds = load_dataset("pap2pat")
+    folds = kfold_splits(ds, k=5, seed=0)
+    tests = [set(sp.test) for sp in folds]
+    assert sorted(len(t) for t in tests) == [302, 302, 303, 303, 303]
+    assert set().union(*tests) == set(ds.links) and sum(map(len, tests)) == len(ds.links)  # a partition
+    for f, sp in enumerate(folds):
+        assert sp.info["fold"] == f and sp.info["folds"] == 5
+        assert len(sp.val) == round(0.15 * len(ds.links))
+        parts = [set(sp.train), set(sp.val), set(sp.test)]
+        assert not parts[0] & parts[1] and not parts[0] & parts[2] and not parts[1] & parts[2]
+        assert len(sp.train) + len(sp.val) + len(sp.test) == len(ds.links)
+    assert [sp.test for sp in kfold_splits(ds, 5, seed=0)] == [sp.test for sp in folds]
+    assert kfold_splits(ds, 5, seed=1)[0].test != folds[0].test
+
+
+def test_kfold_new_product_partitions_items(vpm):
+    from patlink.graph.split import kfold_splits
+
+    folds = kfold_splits(vpm, k=4, seed=0, protocol="new-product")
+    test_items = [{i for i, _ in sp.test} for sp in folds]
+    assert sum(map(len, test_items)) == len(set().union(*test_items)) == len({i for i, _ in vpm.links})
+    for sp in folds:
+        train_items = {i for i, _ in sp.train}
+        assert not train_items & {i for i, _ in sp.test} and not train_items & {i for i, _ in sp.val}
+        assert sorted(sp.train + sp.val + sp.test) == sorted(vpm.links)
+
+
+def test_kfold_errors(vpm):
+    from patlink.graph.split import kfold_splits
+
+    links = [("i1", "p1"), ("i2", "p2"), ("i3", "p3"), ("i4", "p4")]
+    with pytest.raises(ValueError, match="many-to-many"):
+        kfold_splits(vpm, 5)  # graph protocol on many-to-many data
+    with pytest.raises(ValueError, match="k must be"):
+        kfold_splits(links, 1)
+    with pytest.raises(ValueError, match="k must be"):
+        kfold_splits(links, 5)
+    with pytest.raises(ValueError, match="val_frac"):
+        kfold_splits(links, 2, val_frac=0.6)
+    with pytest.raises(ValueError, match="empty"):
+        kfold_splits([], 2)
+    folds = kfold_splits(links, 2, val_frac=0.25)
+    assert [(len(s.train), len(s.val), len(s.test)) for s in folds] == [(1, 1, 2), (1, 1, 2)]
+
+
+def test_cli_split_folds(tmp_path):
+    from patlink.cli.main import main
+
+    assert main(["split", "pap2pat", "--out", str(tmp_path), "--folds", "3", "--json"]) == 0
+    tests = [read_split(tmp_path / f"fold{f}")["test"] for f in range(3)]
+    assert sum(map(len, tests)) == 1513 and len(set().union(*map(set, tests))) == 1513
+    assert main(["split", "honeywell-vpm", "--out", str(tmp_path / "x"), "--folds", "3"]) == 2  # many-to-many

@@ -61,3 +61,24 @@ def test_pool_all_ranks_every_patent(capsys):
                  "--direction", "item2patent", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["pool"] == {"queries": 227, "documents": 1513, "empty_queries": 0, "empty_documents": 0}
+
+
+def test_cli_data_embed_fills_both_caches(tmp_path, monkeypatch):
+    from patlink.cli.main import main
+    from patlink.data.beir import load_beir
+    from patlink.models.token_cache import TokenEmbeddingStore
+    from patlink.retrieval.embed import EmbeddingCache, _sha1
+
+    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path))
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "corpus.jsonl").write_text('{"_id": "P1", "title": "Valve", "text": "a check valve"}\n'
+                                       '{"_id": "P2", "title": "Pump", "text": "a rotary pump"}\n')
+    (beir / "queries.jsonl").write_text('{"_id": "Q1", "text": "valve"}\n')
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nQ1\tP1\t1\n")
+    assert main(["data", "embed", "--beir", str(beir), "--side", "both", "--json"]) == 0
+    ds = load_beir(beir)
+    texts = list(ds.patent_texts().values()) + list(ds.item_texts().values())
+    assert TokenEmbeddingStore("minilm", 256).missing(texts) == []
+    assert len(EmbeddingCache("minilm", 256, True).get([_sha1(t) for t in texts])) == 3
+    assert main(["data", "embed", "--beir", str(beir), "--side", "nope"]) == 2

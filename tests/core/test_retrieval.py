@@ -54,3 +54,22 @@ def test_dense_retriever_semantic_match(tmp_path, monkeypatch):
     from patlink.retrieval.embed import EmbeddingCache, _sha1
 
     assert len(EmbeddingCache("minilm", 256).get([_sha1(t) for t in DOCS.values()])) == 4
+
+
+def test_dense_vectors_from_the_token_cache(tmp_path, monkeypatch):
+    """One backbone pass serves the linker and dense: mean of cached token embeddings == MiniLM's sentence vector."""
+    import numpy as np
+
+    from patlink.models.token_cache import TokenEmbeddingStore
+    from patlink.retrieval.embed import EmbeddingCache, _sha1, embed_from_token_store, encode_texts
+
+    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path))
+    texts = ["a valve for a pump", "A lithium battery electrode coated with a binder and carbon black. " * 6, ""]
+    ref = encode_texts(texts, cache=False, show_progress=False)
+    got = embed_from_token_store(texts, "minilm", max_length=256, show_progress=False)
+    assert got.shape == ref.shape == (3, 384)
+    assert np.all((got * ref).sum(axis=1) > 0.9999) and np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
+    stored = EmbeddingCache("minilm", 256, True).get([_sha1(t) for t in texts])
+    assert len(stored) == 3  # written where DenseRetriever looks
+    with pytest.raises(ValueError, match="expected"):
+        embed_from_token_store(texts, "minilm", max_length=256, store=TokenEmbeddingStore("minilm", max_length=64))

@@ -81,3 +81,40 @@ def test_cli_train_on_beir_fixture(tmp_path, monkeypatch):
     cfg.write_text(json.dumps({"temperature": -1}))
     assert main(["train", "--beir", str(beir), "--out", str(tmp_path / "bad"), "--config", str(cfg)]) == 2
     assert not (tmp_path / "bad" / "checkpoint.pt").exists()
+
+
+def test_cli_train_and_eval_folds(tmp_path, monkeypatch):
+    """`train --folds 2` writes one finished model per fold (a second call skips them); `eval --folds 2` pools the
+    two folds' test parts (every link tested once) and reads runs/NAME as runs/NAME/fold{f}."""
+    from patlink.cli.main import main
+    from patlink.data.beir import export_beir
+
+    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path / "cache"))
+    ds = make_fixture_dataset(24)
+    beir = export_beir(ds, tmp_path / "beir")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"encoder": {"hidden": 32, "out_dim": 16, "max_length": 16}, "batch_size": 8,
+                               "progress": False, "full_val_metrics": False, "tune_fusion": False}))
+    run = tmp_path / "cv"
+    args = ["train", "--beir", str(beir), "--out", str(run), "--config", str(cfg), "--epochs", "1", "--no-plots"]
+    assert main(args + ["--folds", "2"]) == 0
+    for f in (0, 1):
+        m = json.loads((run / f"fold{f}" / "metrics.json").read_text())
+        assert m["finished"] is True and (run / f"fold{f}" / "best" / "linker.json").is_file()
+        split = json.loads((run / f"fold{f}" / "split.json").read_text())
+        assert len(split["train"]) + len(split["val"]) + len(split["test"]) == 24
+    stamp = (run / "fold0" / "metrics.json").stat().st_mtime_ns
+    assert main(args + ["--folds", "2", "--fold", "0"]) == 0  # finished: skipped, not retrained
+    assert (run / "fold0" / "metrics.json").stat().st_mtime_ns == stamp
+    assert main(args + ["--folds", "2", "--fold", "2"]) == 2  # out of range
+    assert main(args + ["--fold", "0"]) == 2  # --fold without --folds
+
+    out = tmp_path / "rep"
+    rc = main(["eval", "--beir", str(beir), "--folds", "2", "--method", f"bm25,{run}", "--bootstrap", "50",
+               "--out", str(out), "--json"])
+    assert rc == 0
+    rep = json.loads((out / "metrics.json").read_text())
+    for m in ("bm25", str(run)):
+        assert rep["metrics"][m]["item2patent"]["n_queries"] == 24  # both folds' test parts, pooled
+        assert rep["pools"][m]["item2patent"]["folds"] == 2
+    assert main(["eval", "--beir", str(beir), "--folds", "30", "--method", "bm25"]) == 2  # k > number of pairs

@@ -68,6 +68,47 @@ def run_eval(ds, methods: list[str], splits: dict, split: str = "test", directio
     return results
 
 
+def run_crossval(ds, methods: list[str], folds: int, seed: int = 0, split: str = "test",
+                 directions=("item2patent", "patent2item"), protocol: str = "graph", distractors: str | None = None,
+                 n_bootstrap: int = 1000, depth: int = 1000, show_progress: bool = True, pool: str | None = None,
+                 split_dir: Path | None = None) -> dict:
+    """Evaluate each method on every fold of :func:`patlink.graph.split.kfold_splits` and pool the per-query runs
+    (:func:`patlink.evaluation.crossval.pool_fold_results`). A method path ``runs/NAME`` is read as
+    ``runs/NAME/fold{f}`` in fold ``f`` when that folder exists."""
+    from patlink.evaluation.crossval import fold_method, pool_fold_results
+    from patlink.graph.split import kfold_splits
+
+    if split_dir is not None:
+        raise PatlinkError("--folds and --split-dir exclude each other (the folds are made from --seed)")
+    if split not in ("test", "val"):
+        raise PatlinkError(f"unknown split {split!r}; use test or val")
+    try:
+        parts = kfold_splits(ds, folds, seed, protocol=protocol)  # type: ignore[arg-type]
+    except ValueError as e:
+        raise PatlinkError(str(e)) from None
+    per_fold = []
+    for f, sp in enumerate(parts):
+        fm = {m: fold_method(m, f) for m in methods}
+        err_console.print(f"[bold]fold {f + 1}/{folds}[/bold]: {len(sp.train)} train / {len(sp.val)} val / "
+                          f"{len(sp.test)} test links")
+        res = run_eval(ds, list(fm.values()), {"train": sp.train, "val": sp.val, "test": sp.test}, split,
+                       directions, protocol, distractors, 0, depth, seed, show_progress=show_progress, pool=pool)
+        per_fold.append({m: res[fm[m]] for m in methods})
+    return pool_fold_results(per_fold, n_bootstrap=n_bootstrap, seed=seed)
+
+
+def print_fold_mrr(results: dict) -> None:
+    """One table: each method's MRR per fold and direction (the spread over training sets)."""
+    for d in ("item2patent", "patent2item"):
+        rows = [(m, per[d]["folds"]) for m, per in results.items() if d in per and per[d].get("folds")]
+        if not rows:
+            continue
+        t = Table("method", *(f"fold {f}" for f in range(len(rows[0][1]))), title=f"MRR per fold — {d}")
+        for m, fs in rows:
+            t.add_row(m, *(f"{x['mrr']:.3f}" for x in fs))
+        console.print(t)
+
+
 def print_results(results: dict, title: str) -> None:
     from patlink.evaluation.report import DIRECTION_TITLES, metrics_table_rows
 
@@ -117,6 +158,10 @@ def register(app: typer.Typer) -> None:
         item_view: ItemViewOpt = None,
         patent_view: PatentViewOpt = None,
         seed: Annotated[int, typer.Option(help="Split seed (when no --split-dir).")] = 0,
+        folds: Annotated[int, typer.Option(
+            "--folds", help="K-fold cross-validation (K >= 2): every link is tested once, per-query results pooled "
+                            "over the folds (CIs and paired tests on all links). A trained method runs/NAME is "
+                            "read as runs/NAME/fold{f} (written by `patlink train --folds K`).")] = 0,
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for 95% CIs (0 = none).")] = 1000,
         depth: Annotated[int, typer.Option(help="Documents retrieved per query.")] = 1000,
         out: Annotated[Optional[Path], typer.Option(help="Write metrics.json, report.md, runs and plots here.")] = None,
@@ -136,15 +181,20 @@ def register(app: typer.Typer) -> None:
         if any(d not in ("item2patent", "patent2item") for d in directions):
             raise PatlinkError(f"unknown direction {direction!r}; use item2patent, patent2item or both")
         methods = [m.strip() for m in method.split(",") if m.strip()]
-        splits = resolve_splits(ds, split_dir, seed, protocol)
         if pool not in (None, "split", "all"):
             raise PatlinkError(f"unknown pool {pool!r}; use 'split' or 'all'")
-        results = run_eval(ds, methods, splits, split, directions, protocol, distractors, bootstrap, depth, seed,
-                           show_progress=not json_out, pool=pool)
+        if folds:
+            results = run_crossval(ds, methods, folds, seed, split, directions, protocol, distractors, bootstrap,
+                                   depth, show_progress=not json_out, pool=pool, split_dir=split_dir)
+        else:
+            splits = resolve_splits(ds, split_dir, seed, protocol)
+            results = run_eval(ds, methods, splits, split, directions, protocol, distractors, bootstrap, depth, seed,
+                               show_progress=not json_out, pool=pool)
         if out is not None:
             from patlink.evaluation.report import write_report
 
-            rep = write_report(results, out, f"patlink eval — {ds.name} ({split}, protocol {protocol})",
+            what = f"{folds}-fold cross-validation, {split} parts pooled" if folds else split
+            rep = write_report(results, out, f"patlink eval — {ds.name} ({what}, protocol {protocol})",
                                {"dataset": ds.name, "item view": ",".join(ds.item_view),
                                 "patent view": ",".join(ds.patent_view), "split": split, "protocol": protocol,
                                 "pool": pool or "default",
@@ -153,7 +203,9 @@ def register(app: typer.Typer) -> None:
             flat = _flat_json(results)
             print_json(flat[methods[0]] if len(methods) == 1 else flat)
             return
-        print_results(results, f"{ds.name} {split}")
+        print_results(results, f"{ds.name} {split}" + (f" ({folds} folds pooled)" if folds else ""))
+        if folds:
+            print_fold_mrr(results)
         if out is not None:
             console.print(f"report: {rep['report']}")
 

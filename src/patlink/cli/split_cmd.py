@@ -25,6 +25,9 @@ def split(
                            "new-product: split by item, patents shared.")] = "graph",
     val_frac: Annotated[float, typer.Option("--val-frac", help="Target share held out for val.")] = 0.15,
     test_frac: Annotated[float, typer.Option("--test-frac", help="Target share held out for test.")] = 0.15,
+    folds: Annotated[int, typer.Option(
+        "--folds", help="K-fold cross-validation (K >= 2): write OUT/fold0 … OUT/fold{K-1}, whose test parts "
+                        "partition the links (one-to-one data, or --protocol new-product).")] = 0,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write components.png and split_sizes.png.")] = True,
     json_out: JsonOpt = False,
 ) -> None:
@@ -43,6 +46,9 @@ def split(
     ds = load_input(dataset, beir)
     if not ds.links:
         raise PatlinkError(f"{ds.name} has no links to split")
+    if folds:
+        _write_folds(ds, out, folds, seed, val_frac, protocol, json_out)
+        return
     cfg = SplitConfig(val_frac=val_frac, test_frac=test_frac, seed=seed)
     sp = split_dataset(ds, config=cfg, protocol=protocol)  # type: ignore[arg-type]
     paths = write_split(sp, out)
@@ -87,3 +93,27 @@ def split(
         console.print(f"held-out patents with no training link (kept in qrels): val "
                       f"{meta['unseen_patents']['val']}, test {meta['unseen_patents']['test']}")
     console.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _write_folds(ds, out: Path, folds: int, seed: int, val_frac: float, protocol: str, json_out: bool) -> None:
+    """``patlink split --folds K``: one split folder per fold (:func:`patlink.graph.split.kfold_splits`)."""
+    from rich.table import Table
+
+    from patlink.graph.split import kfold_splits, write_split
+
+    try:
+        parts = kfold_splits(ds, folds, seed, val_frac=val_frac, protocol=protocol)  # type: ignore[arg-type]
+    except ValueError as e:
+        raise PatlinkError(str(e)) from None
+    meta = []
+    for f, sp in enumerate(parts):
+        write_split(sp, Path(out) / f"fold{f}")
+        meta.append({"fold": f, **{k: len(sp.links(k)) for k in ("train", "val", "test")}})
+    if json_out:
+        print_json({"dataset": ds.name, "folds": meta})
+        return
+    t = Table("fold", "train", "val", "test", title=f"{ds.name}: {folds}-fold split (seed {seed}), links")
+    for r in meta:
+        t.add_row(str(r["fold"]), str(r["train"]), str(r["val"]), str(r["test"]))
+    console.print(t)
+    console.print(f"wrote {out}/fold0 … fold{folds - 1}")

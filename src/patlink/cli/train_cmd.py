@@ -36,6 +36,12 @@ def register(app: typer.Typer) -> None:
         max_chunks: Annotated[int | None, typer.Option(
             "--max-chunks", help="Windows of 256 backbone tokens per text (default 1 = truncate). E.g. 8: claims "
                                  "(median ~1,130 tokens) are read to ~2,000 tokens instead of 256.")] = None,
+        folds: Annotated[int, typer.Option(
+            "--folds", help="K-fold cross-validation (K >= 2): train one model per fold into OUT/fold0 … "
+                            "OUT/fold{K-1} (finished folds are skipped); evaluate with `patlink eval --folds K "
+                            "--method OUT`.")] = 0,
+        fold: Annotated[list[int] | None, typer.Option(
+            "--fold", help="With --folds: train only this fold (repeatable), e.g. to run folds in parallel.")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
         plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write training.png / policy.png.")] = True,
     ) -> None:
@@ -47,11 +53,9 @@ def register(app: typer.Typer) -> None:
         --resume.
         """
         import dataclasses
-        import json
 
         from patlink.cli.common import load_input
         from patlink.training.config import TrainConfig
-        from patlink.training.trainer import train_linker
 
         cfg = TrainConfig.from_json(config) if config else TrainConfig()
         changes = {k: v for k, v in (("epochs", epochs), ("negatives", negatives), ("seed", seed), ("lr", lr),
@@ -64,29 +68,76 @@ def register(app: typer.Typer) -> None:
         protocol = protocol or ("new-product" if cfg.patent_repr == "item_set" else "graph")
         if protocol not in ("graph", "new-product"):
             raise PatlinkError(f"unknown protocol {protocol!r}; use graph or new-product")
+        if folds or fold:
+            _train_folds(ds, cfg, out, protocol, folds, fold, resume, plots)
+            return
         split = _split_for(ds, cfg.seed, protocol)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        from rich.markup import escape
+        _train_one(ds, cfg, out, protocol, split, resume, plots)
 
-        console.print(escape(f"training on {ds.name} ({protocol} split): {len(split['train'])} train / "
-                             f"{len(split['val'])} val links, items [{','.join(ds.item_view)}] patents "
-                             f"[{','.join(ds.patent_view)}], negatives={cfg.negatives}, patents as "
-                             f"{cfg.patent_repr}"))
-        res = train_linker(ds, split, cfg, out, resume=resume)
-        if plots:
-            from patlink.training.plots import plot_run
 
-            plot_run(out)
-        best = res.best_val
-        console.print(f"best epoch {res.best_epoch} (step {res.best_step}): validation MRR item→patent "
-                      f"{best.get('mrr_item2patent', float('nan')):.4f}, patent→item "
-                      f"{best.get('mrr_patent2item', float('nan')):.4f}; model in {res.model_dir}"
-                      + (" (stopped early)" if res.stopped_early else ""))
-        if res.fusion:
-            console.print(f"BM25 fusion weight tuned on validation: alpha={res.fusion['alpha']} "
-                          f"(item→patent {res.fusion['alpha_item2patent']}, patent→item "
-                          f"{res.fusion['alpha_patent2item']}) → {out / 'fusion.json'}")
+def _train_folds(ds, cfg, out: Path, protocol: str, folds: int, only: list[int] | None, resume: bool,
+                 plots: bool) -> None:
+    """Train one linker per fold of :func:`patlink.graph.split.kfold_splits` (seed = ``cfg.seed``)."""
+    from patlink.graph.split import kfold_splits
+
+    if folds < 2:
+        raise PatlinkError("--fold needs --folds K (K >= 2)")
+    try:
+        parts = kfold_splits(ds, folds, cfg.seed, protocol=protocol)
+    except ValueError as e:
+        raise PatlinkError(str(e)) from None
+    todo = sorted(set(only)) if only else list(range(folds))
+    bad = [f for f in todo if not 0 <= f < folds]
+    if bad:
+        raise PatlinkError(f"--fold {bad[0]} out of range: folds are 0 … {folds - 1}")
+    for f in todo:
+        sub = out / f"fold{f}"
+        if _finished(sub):
+            console.print(f"fold {f}: already trained ({sub}), skipped")
+            continue
+        sp = parts[f]
+        console.print(f"[bold]fold {f + 1}/{folds}[/bold]")
+        _train_one(ds, cfg, sub, protocol, {"train": sp.train, "val": sp.val, "test": sp.test},
+                   resume or (sub / "checkpoint.pt").is_file(), plots)
+
+
+def _finished(run_dir: Path) -> bool:
+    """True when ``run_dir`` holds a complete training run (``metrics.json`` says ``finished``)."""
+    import json
+
+    try:
+        return bool(json.loads((run_dir / "metrics.json").read_text()).get("finished"))
+    except (OSError, ValueError):
+        return False
+
+
+def _train_one(ds, cfg, out: Path, protocol: str, split: dict, resume: bool, plots: bool) -> None:
+    import json
+
+    from patlink.training.trainer import train_linker
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    from rich.markup import escape
+
+    console.print(escape(f"training on {ds.name} ({protocol} split): {len(split['train'])} train / "
+                         f"{len(split['val'])} val links, items [{','.join(ds.item_view)}] patents "
+                         f"[{','.join(ds.patent_view)}], negatives={cfg.negatives}, patents as "
+                         f"{cfg.patent_repr}"))
+    res = train_linker(ds, split, cfg, out, resume=resume)
+    if plots:
+        from patlink.training.plots import plot_run
+
+        plot_run(out)
+    best = res.best_val
+    console.print(f"best epoch {res.best_epoch} (step {res.best_step}): validation MRR item→patent "
+                  f"{best.get('mrr_item2patent', float('nan')):.4f}, patent→item "
+                  f"{best.get('mrr_patent2item', float('nan')):.4f}; model in {res.model_dir}"
+                  + (" (stopped early)" if res.stopped_early else ""))
+    if res.fusion:
+        console.print(f"BM25 fusion weight tuned on validation: alpha={res.fusion['alpha']} "
+                      f"(item→patent {res.fusion['alpha_item2patent']}, patent→item "
+                      f"{res.fusion['alpha_patent2item']}) → {out / 'fusion.json'}")
 
 
 def _split_for(ds, seed: int, protocol: str = "graph") -> dict:

@@ -10,7 +10,8 @@ Output folder ``out_dir``::
     best/             best model (Linker.save: model.safetensors + linker.json)
     run.json          dataset, views, direction info for LinkerRetriever
     split.json        the train/val(/test) links used
-    metrics.json      config, per-epoch metrics, per-step losses/rewards, best epoch (rewritten every epoch)
+    metrics.json      config, per-epoch metrics, per-step losses/rewards, best epoch (rewritten every epoch);
+                      ``"finished": true`` once the run (and its fusion tuning) is complete
     checkpoint.pt     last epoch: model + optimizers + scheduler + ZClip + RNG state (torch.load weights_only)
     policy.npz        adversary policy snapshots of one probe item and patent (for the Fig. 2 heat-map)
 """
@@ -273,6 +274,7 @@ class _Trainer:
         self.best_epoch = -1
         self.bad_epochs = 0
         self.best_step = -1
+        self.finished = False
         self.bank: dict | None = None   # no-grad embedding bank of the training items/patents (hard negatives)
         self.best_val: dict = {}
         self.evals: list[dict] = []
@@ -361,7 +363,8 @@ class _Trainer:
         _atomic_json(self.out / "metrics.json", {
             "config": self.cfg.to_dict(), "epochs": self.history, "steps": self.steps,
             "best_epoch": self.best_epoch, "best_step": self.best_step, "best_metric": self.best,
-            "select_metric": self.cfg.select_metric, "best_val": self.best_val, "evals": self.evals})
+            "select_metric": self.cfg.select_metric, "best_val": self.best_val, "evals": self.evals,
+            "finished": self.finished})
         if self.policy["step"]:
             tmp = self.out / f".policy.{os.getpid()}.tmp.npz"
             np.savez(tmp, step=np.array(self.policy["step"]), item_policy=np.array(self.policy["item_policy"]),
@@ -638,6 +641,8 @@ class _Trainer:
                 print(f"BM25 fusion tuned on validation: alpha={self.fusion['alpha']} (item→patent "
                       f"{self.fusion['alpha_item2patent']}, patent→item {self.fusion['alpha_patent2item']})",
                       flush=True)
+        self.finished = True  # marks a complete run (`patlink train --folds` skips finished folds)
+        self._write_metrics()
         return TrainResult(self.out, self.out / "best", self.best_epoch, self.best, self.history, stopped,
                            self.best_step, self.fusion, self.best_val)
 

@@ -1,0 +1,49 @@
+"""Pooling of k-fold results: known runs → known pooled metrics; fold folder resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from patlink.evaluation.crossval import fold_method, pool_fold_results
+
+
+def _result(qrels, run, method="m", alpha=None):
+    from patlink.evaluation.metrics import evaluate_run
+
+    return {"method": method, "alpha": alpha, "qrels": qrels, "run": run, "doc_ids": ["a", "b", "c"],
+            "metrics": evaluate_run(qrels, run, n_bootstrap=0, doc_ids=["a", "b", "c"]),
+            "pool": {"queries": len(qrels), "documents": 3, "empty_queries": 0}}
+
+
+def test_pool_two_folds_mrr_is_mean_over_all_queries():
+    # fold 0: q1 relevant at rank 1, q2 at rank 2 (MRR 0.75); fold 1: q3 at rank 3 (MRR 1/3)
+    f0 = _result({"q1": {"a": 1}, "q2": {"b": 1}}, {"q1": {"a": 3, "b": 2, "c": 1}, "q2": {"a": 3, "b": 2, "c": 1}},
+                 alpha=0.3)
+    f1 = _result({"q3": {"c": 1}}, {"q3": {"a": 3, "b": 2, "c": 1}}, alpha=0.6)
+    pooled = pool_fold_results([{"m": {"item2patent": f0}}, {"m": {"item2patent": f1}}], n_bootstrap=200)
+    r = pooled["m"]["item2patent"]
+    assert r["metrics"]["mrr"] == pytest.approx((1 + 0.5 + 1 / 3) / 3)  # not the mean of fold means (0.542)
+    assert r["metrics"]["n_queries"] == 3 and r["pool"]["queries"] == 3 and r["pool"]["folds"] == 2
+    assert [f["mrr"] for f in r["folds"]] == pytest.approx([0.75, 1 / 3])
+    assert r["alpha"] == [0.3, 0.6] and set(r["run"]) == {"q1", "q2", "q3"}
+    lo, hi = r["metrics"]["ci95"]["mrr"]
+    assert lo <= r["metrics"]["mrr"] <= hi
+    assert "roc_auc" in r["metrics"]  # same candidate pool in both folds → pair AUCs too
+
+
+def test_pool_rejects_overlapping_folds_and_empty_input():
+    f0 = _result({"q1": {"a": 1}}, {"q1": {"a": 1.0}})
+    with pytest.raises(ValueError, match="two folds"):
+        pool_fold_results([{"m": {"item2patent": f0}}, {"m": {"item2patent": f0}}], n_bootstrap=0)
+    with pytest.raises(ValueError, match="no fold"):
+        pool_fold_results([])
+    with pytest.raises(ValueError, match="differ"):
+        pool_fold_results([{"m": {"item2patent": f0}}, {"m": {}}], n_bootstrap=0)
+
+
+def test_fold_method_reads_fold_folders(tmp_path):
+    (tmp_path / "cv" / "fold1").mkdir(parents=True)
+    cv = str(tmp_path / "cv")
+    assert fold_method(f"{cv}+bm25", 1) == f"{cv}/fold1+bm25"
+    assert fold_method(cv, 0) == cv  # no fold0 folder: left as written
+    assert fold_method("hybrid@8", 1) == "hybrid@8" and fold_method("bm25", 3) == "bm25"
