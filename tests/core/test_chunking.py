@@ -40,6 +40,15 @@ def test_split_chunks_parses_the_method_suffix():
             split_chunks(bad)
 
 
+def test_split_chunks_leaves_existing_paths_alone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "claims@v2").mkdir(parents=True)
+    assert split_chunks("runs/claims@v2") == ("runs/claims@v2", 1)
+    assert split_chunks("runs/claims@v2+bm25") == ("runs/claims@v2+bm25", 1)
+    with pytest.raises(ValueError):
+        split_chunks("runs/missing@v2")
+
+
 @pytest.mark.slow
 def test_dense_meanp_is_the_normalised_mean_of_window_embeddings(tmp_path, monkeypatch):
     monkeypatch.setenv("PATLINK_CACHE", str(tmp_path))

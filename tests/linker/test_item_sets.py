@@ -89,3 +89,38 @@ def test_sets_errors(tmp_path):
         train_linker(ds, one_each, cfg(), tmp_path / "a", store=FakeTokenStore())
     with pytest.raises(ValueError, match="'inbatch' only"):
         cfg(negatives="adversarial").validate()
+
+
+def test_member_knn_scores_by_hand():
+    from patlink.training.trainer import member_knn_scores
+
+    q = np.array([[1.0, 0.0]], dtype=np.float32)
+    members = np.array([[1.0, 0.0], [0.6, 0.8], [-1.0, 0.0]], dtype=np.float32)   # cos with q: 1, 0.6, -1
+    patent_members = [[0], [1, 2], [2]]
+    assert member_knn_scores(q, members, patent_members, k=2)[0].tolist() == pytest.approx([1.0, 0.6, 0.0])
+    # k = 1: only the nearest member counts; negative cosines never add
+    assert member_knn_scores(q, members, patent_members, k=1)[0].tolist() == pytest.approx([1.0, 0.0, 0.0])
+    assert member_knn_scores(q, members, patent_members, k=9)[0].tolist() == pytest.approx([1.0, 0.6, 0.0])
+
+
+def test_members_scoring_trains_on_single_members_and_validates_by_knn(tmp_path, monkeypatch):
+    ds, split = set_fixture(16, 4)
+    sizes = []
+    orig = _Trainer._set_array
+    monkeypatch.setattr(_Trainer, "_set_array", lambda self, members: (sizes.append(len(members)),
+                                                                         orig(self, members))[1])
+    c = cfg(epochs=4, set_max_items=3, set_scoring="members", members_k=3)
+    res = train_linker(ds, split, c, tmp_path / "r", store=FakeTokenStore())
+    assert sizes and set(sizes) == {1}   # one member per patent and step (set_max_items ignored)
+    assert res.best_val["mrr_item2patent"] > 0.5
+    # knn-linker reads the same model: each known item alone through the patent encoder
+    from patlink.retrieval.profile import resolve_method
+
+    spec = resolve_method(f"knn-linker:{tmp_path / 'r'}", has_text=False)
+    assert spec.leaf == "knn-linker" and spec.param == (str(tmp_path / "r"), 10) and spec.tunable == {"k": True}
+    with pytest.raises(ValueError, match="trained model folder"):
+        resolve_method("knn-linker", has_text=False)
+    with pytest.raises(ValueError, match="needs patent_repr='item_set'"):
+        TrainConfig(set_scoring="members").validate()
+    with pytest.raises(ValueError, match="pool|members"):
+        cfg(set_scoring="max").validate()

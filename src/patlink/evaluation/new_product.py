@@ -70,8 +70,8 @@ def evaluate_new_product(ds, splits: dict[str, list[tuple[str, str]]], method: s
     Args:
         ds: the dataset (e.g. ``honeywell-vpm``).
         splits: ``{"train": links, "val": links, "test": links}`` from a new-product split.
-        method: ``profile-mean``, ``profile-bm25``, ``knn``, ``popularity``, ``hybrid``, ``bm25``, ``dense`` or
-            ``profile-linker:runs/NAME``.
+        method: ``profile-mean``, ``profile-bm25``, ``knn``, ``popularity``, ``hybrid``, ``bm25``, ``dense``,
+            ``profile-linker:runs/NAME`` or ``knn-linker:runs/NAME``.
         cfg: :class:`~patlink.evaluation.linkage.LinkageEvalConfig` (directions, depth, bootstrap, seed, cutoffs,
             distractor patents; its ``pool`` is ignored: the pool is defined by the protocol).
         split: the evaluated split (``test`` or ``val``; α and ``k`` are tuned on ``val`` only when evaluating

@@ -30,10 +30,12 @@ METHODS_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-conve
 
 
 def split_chunks(method: str) -> tuple[str, int]:
-    """``"hybrid@8"`` → ``("hybrid", 8)``; no suffix → ``(method, 1)``. Raises ``ValueError`` on ``@0`` or ``@x``."""
-    base, at, n = method.strip().rpartition("@")
-    if not at:
-        return method.strip(), 1
+    """``"hybrid@8"`` → ``("hybrid", 8)``; no suffix → ``(method, 1)``. An existing path is never split (a run folder
+    may have ``@`` in its name). Raises ``ValueError`` on ``@0`` or ``@x``."""
+    m = method.strip()
+    base, at, n = m.rpartition("@")
+    if not at or Path(m).exists() or Path(m.partition("+")[0]).exists():
+        return m, 1
     if not n.isdigit() or int(n) < 1:
         raise ValueError(f"bad window count in {method!r}: use METHOD@N with N >= 1 (e.g. dense@8)")
     return base, int(n)

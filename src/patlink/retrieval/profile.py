@@ -20,6 +20,9 @@ text, patents are ranked by:
                            validation links
 ``bm25`` / ``dense``       the same as ``profile-bm25`` / ``profile-mean`` when patents have no text; direct text
                            retrieval over the patents' own texts when they have some (hydrated, ``patlink hydrate``)
+``knn-linker:PATH``        ``knn`` on a trained linker's embeddings (``patlink train --patent-repr item_set`` with
+                           ``set_scoring="members"``): the query by the item encoder, each known product alone by
+                           the patent encoder; same score function and validation-tuned ``k`` as ``knn``
 ``profile-linker:PATH``    a trained linker (``patlink train``, :class:`patlink.models.linker.Linker`): the patent
                            encoder pools the SET of its known products' texts (``encode_patent_sets``), the item
                            encoder embeds the query (``encode_items``); cosine
@@ -60,7 +63,7 @@ __all__ = [
 ]
 
 PROFILE_METHODS = ("profile-mean", "profile-bm25", "knn", "popularity", "hybrid", "bm25", "dense",
-                   "profile-linker:runs/NAME")
+                   "profile-linker:runs/NAME", "knn-linker:runs/NAME")
 
 _KNN_TIE_EPS = 1e-6
 
@@ -253,6 +256,14 @@ class PatentProfiles:
             self._cache[key] = np.asarray(self.linker(path).encode_patent_sets(sets), dtype=np.float32)
         return self._cache[key]
 
+    def linker_member_emb(self, path: str) -> np.ndarray:
+        """``(n_items, d)`` patent-encoder embeddings of each known product ALONE (a one-member set)."""
+        key = ("linker_member", path)
+        if key not in self._cache:
+            texts = [[self.item_text[i]] for i in self.items]
+            self._cache[key] = np.asarray(self.linker(path).encode_patent_sets(texts), dtype=np.float32)
+        return self._cache[key]
+
     def linker_text_emb(self, path: str) -> np.ndarray:
         """``(n_patents, d)`` patent-encoder embeddings of the patents' own texts (zero rows without text)."""
         key = ("linker_text", path)
@@ -270,15 +281,18 @@ class PatentProfiles:
         """Embeddings of item texts for ``leaf`` (the linker's item encoder for linker leaves)."""
         if leaf in ("profile-linker", "text-linker"):
             return np.asarray(self.linker(param).encode_items(list(texts)), dtype=np.float32)
+        if leaf == "knn-linker":
+            return np.asarray(self.linker(param[0]).encode_items(list(texts)), dtype=np.float32)
         return self.embed(texts)
 
-    def knn_scores(self, q_emb: np.ndarray, k: int) -> np.ndarray:
-        """``(n_q, n_patents)`` kNN scores (module docstring) from query embeddings ``(n_q, d)``."""
+    def knn_scores(self, q_emb: np.ndarray, k: int, item_emb: np.ndarray | None = None) -> np.ndarray:
+        """``(n_q, n_patents)`` kNN scores (module docstring) from query embeddings ``(n_q, d)``; ``item_emb``:
+        the known products' embeddings (default: the backbone's, :attr:`item_emb`)."""
         from scipy.sparse import csr_matrix
 
         n_q, n_i = q_emb.shape[0], len(self.items)
         k = max(1, min(int(k), n_i))
-        s = q_emb @ self.item_emb.T
+        s = q_emb @ (self.item_emb if item_emb is None else item_emb).T
         idx = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < n_i else np.tile(np.arange(n_i), (n_q, 1))
         vals = np.clip(np.take_along_axis(s, idx, axis=1), 0.0, None).astype(np.float32)
         sk = csr_matrix((vals.ravel(), idx.ravel(), np.arange(0, n_q * k + 1, k)), shape=(n_q, n_i))
@@ -307,6 +321,8 @@ class PatentProfiles:
         q = self.query_emb(leaf, texts, param)
         if leaf == "knn":
             return self.knn_scores(q, param or self.cfg.knn_k)
+        if leaf == "knn-linker":
+            return self.knn_scores(q, param[1], self.linker_member_emb(param[0]))
         if leaf == "profile-mean":
             s, ok = q @ self.profile_emb.T, self.has_profile
         elif leaf == "text-dense":
@@ -350,7 +366,7 @@ class PatentProfiles:
             return out
         full = self.item2patent(leaf, texts, param)  # (n_docs, n_patents)
         out[known] = full[:, rows[known]].T
-        if leaf == "knn":  # knn scores are ≥ 0 everywhere; patents without a known product are unrepresentable
+        if leaf in ("knn", "knn-linker"):  # ≥ 0 everywhere; patents without a known product are unrepresentable
             out[known & ~self.has_profile[np.maximum(rows, 0)]] = -np.inf
         return out
 
@@ -403,6 +419,8 @@ class MethodSpec:
                 out.update(p.params())
         elif self.leaf == "knn":
             out[self.name] = {"k": self.param}
+        elif self.leaf == "knn-linker":
+            out[self.name] = {"k": self.param[1]}
         return out
 
     def display(self) -> str:
@@ -411,6 +429,8 @@ class MethodSpec:
             return f"{self.name}[{how}]"
         if self.leaf == "knn":
             return f"knn(k={self.param})"
+        if self.leaf == "knn-linker":
+            return f"knn-linker(k={self.param[1]}):{self.param[0]}"
         return self.name
 
 
@@ -451,6 +471,11 @@ def resolve_method(method: str, has_text: bool, config: ProfileConfig | None = N
         return MethodSpec("popularity", "popularity")
     if low == "hybrid":
         return _fused("hybrid+text" if has_text else "hybrid", profile("profile-bm25"), profile("profile-mean"))
+    if low.startswith("knn-linker"):
+        path = m.split(":", 1)[1].strip() if ":" in m else ""
+        if not path:
+            raise ValueError("knn-linker needs a trained model folder: --method knn-linker:runs/NAME")
+        return MethodSpec(f"knn-linker:{path}", "knn-linker", param=(path, cfg.knn_k), tunable={"k": True})
     if low.startswith("profile-linker"):
         path = m.split(":", 1)[1].strip() if ":" in m else ""
         if not path:
@@ -509,13 +534,14 @@ def fit_method(spec: MethodSpec, profiles: PatentProfiles, direction: str, queri
             fit_method(p, profiles, direction, queries, qrels, docs, depth, metric)
         a, b = (method_run(p, profiles, direction, queries, docs, depth) for p in spec.parts)
         spec.alpha = tune_convex_weight(a, b, qrels, metric)
-    elif spec.leaf == "knn" and spec.tunable.get("k"):
+    elif spec.leaf in ("knn", "knn-linker") and spec.tunable.get("k"):
+        with_k = (lambda k: k) if spec.leaf == "knn" else (lambda k, path=spec.param[0]: (path, k))
         best, best_v = spec.param, -1.0
         for k in profiles.cfg.knn_k_grid:
-            spec.param = k
+            spec.param = with_k(k)
             v = mean_metric(qrels, method_run(spec, profiles, direction, queries, docs, depth), metric)
             if v > best_v + 1e-12:
-                best, best_v = k, v
+                best, best_v = spec.param, v
         spec.param = best
     return spec
 

@@ -110,6 +110,14 @@ class TrainConfig:
             validation item ranks the training patents, each validation patent the validation items.
         set_max_items: items sampled per patent set in a training step (inference uses them all, up to
             ``encoder.max_set_tokens`` tokens).
+        set_scoring: with ``patent_repr="item_set"``: ``pool`` — a patent is ONE vector, the attention pooling of
+            its set's tokens (``profile-linker:PATH`` at evaluation); ``members`` — a patent is scored by its
+            members, k-nearest-neighbour style: each known item is encoded alone by the patent encoder and a
+            patent's score is the sum of the positive cosines of the query's ``members_k`` nearest members linked
+            to it (``knn-linker:PATH``). Pooling blurs product families whose near-duplicate members are what the
+            ``knn`` baseline exploits; ``members`` keeps them apart. Training then samples ONE other member per
+            patent and step (``set_max_items`` is ignored) and validation uses the member scoring.
+        members_k: neighbours of the ``members`` scoring at validation (``knn-linker`` tunes k on validation).
         tune_fusion: at the end of training, tune the convex weight α of the linker vs BM25 on the validation
             links and write ``fusion.json`` (read by ``--method runs/NAME+bm25``).
         lexical_residual: λ of residual training against BM25 (CLEAR, :mod:`patlink.training.lexical`): the
@@ -153,6 +161,8 @@ class TrainConfig:
     tune_fusion: bool = True
     patent_repr: str = "text"
     set_max_items: int = 8
+    set_scoring: str = "pool"
+    members_k: int = 10
     lexical_residual: float = 0.0
 
     # ------------------------------------------------------------------ validation
@@ -182,6 +192,10 @@ class TrainConfig:
             (self.patent_repr == "text" or self.negatives == "inbatch",
              "patent_repr='item_set' supports negatives='inbatch' only"),
             (self.set_max_items >= 1, f"set_max_items must be >= 1, got {self.set_max_items}"),
+            (self.set_scoring in ("pool", "members"), f"set_scoring must be pool|members, got {self.set_scoring!r}"),
+            (self.set_scoring == "pool" or self.patent_repr == "item_set",
+             "set_scoring='members' needs patent_repr='item_set' (patents known by their linked items)"),
+            (self.members_k >= 1, f"members_k must be >= 1, got {self.members_k}"),
             (self.anchor >= 0, f"anchor must be >= 0, got {self.anchor}"),
             (self.bm25_pool >= 1, f"bm25_pool must be >= 1, got {self.bm25_pool}"),
             (e.max_length >= 2, f"encoder.max_length must be >= 2, got {e.max_length}"),

@@ -38,7 +38,7 @@ from patlink.training.config import TrainConfig
 from patlink.training.sampler import LinkIndex, bm25_pools, epoch_batches, pool_mask
 from patlink.io import atomic_write_json
 
-__all__ = ["TrainResult", "train_linker", "validation_scores"]
+__all__ = ["TrainResult", "member_knn_scores", "train_linker", "validation_scores"]
 
 
 @dataclass
@@ -396,8 +396,9 @@ class _Trainer:
             others = [j for j in self.idx.patent_pos[int(p)] if j not in in_batch]
             if not others:
                 continue
-            if len(others) > self.cfg.set_max_items:
-                others = rng.choice(others, self.cfg.set_max_items, replace=False).tolist()
+            cap = 1 if self.cfg.set_scoring == "members" else self.cfg.set_max_items
+            if len(others) > cap:
+                others = rng.choice(others, cap, replace=False).tolist()
             arrays.append(self._set_array(others))
             kept.append(int(p))
         if not kept:
@@ -406,17 +407,22 @@ class _Trainer:
         return self.model.patent_encoder(x, m), np.asarray(kept, dtype=np.int64)
 
     def _validation_sets(self) -> dict:
-        """Validation in the new-product protocol: patents encoded from ALL their training items."""
+        """Validation in the new-product protocol: patents encoded from ALL their training items (``pool``), or
+        scored by their members, kNN style (``members``, :func:`member_knn_scores`)."""
         cfg, m = self.cfg, self.model
         pats = self.idx.patents
-        Pt = np.zeros((len(pats), cfg.encoder.out_dim), dtype=np.float32)
-        chunk = max(1, cfg.eval_batch_size // 4)
-        for s in range(0, len(pats), chunk):    # bounded memory: sets are concatenated chunk by chunk
-            arrays = [self._set_array(self.idx.patent_pos[k]) for k in range(s, min(s + chunk, len(pats)))]
-            Pt[s:s + len(arrays)] = m.encode_arrays("patent", arrays, chunk)
         val_items = sorted({i for i, _ in self.val_links if i in self.item_arrays})
         I = m.encode_arrays("item", [self.item_arrays[i] for i in val_items], cfg.eval_batch_size)
-        S = I @ Pt.T
+        if cfg.set_scoring == "members":
+            M = m.encode_arrays("patent", self.tr_items, cfg.eval_batch_size)   # each training item alone
+            S = member_knn_scores(I, M, self.idx.patent_pos, cfg.members_k)
+        else:
+            Pt = np.zeros((len(pats), cfg.encoder.out_dim), dtype=np.float32)
+            chunk = max(1, cfg.eval_batch_size // 4)
+            for s in range(0, len(pats), chunk):    # bounded memory: sets are concatenated chunk by chunk
+                arrays = [self._set_array(self.idx.patent_pos[k]) for k in range(s, min(s + chunk, len(pats)))]
+                Pt[s:s + len(arrays)] = m.encode_arrays("patent", arrays, chunk)
+            S = I @ Pt.T
         pi = {p: k for k, p in enumerate(pats)}
         out: dict[str, Any] = {}
         q_i2p: dict[str, dict[str, int]] = {}
@@ -645,6 +651,37 @@ class _Trainer:
         self._write_metrics()
         return TrainResult(self.out, self.out / "best", self.best_epoch, self.best, self.history, stopped,
                            self.best_step, self.fusion, self.best_val)
+
+
+def member_knn_scores(queries: np.ndarray, members: np.ndarray, patent_members: Sequence[Sequence[int]],
+                      k: int) -> np.ndarray:
+    """kNN scores of patents known by their member items (``set_scoring="members"``, ``knn-linker``).
+
+    ``score(q, p) = Σ_{n ∈ N_k(q), n ∈ members(p)} max(0, cos(q, n))`` over the ``k`` members most similar to
+    ``q`` (the ``knn`` baseline's formula, :mod:`patlink.retrieval.profile`, on learned embeddings).
+
+    Args:
+        queries: ``(n_q, d)`` L2-normalised query embeddings (item encoder).
+        members: ``(n_members, d)`` L2-normalised member embeddings (patent encoder, one item each).
+        patent_members: for each patent, the row indices of its members in ``members``.
+        k: neighbours per query (clipped to ``n_members``).
+
+    Returns:
+        ``(n_q, n_patents)`` float32; 0 where no neighbour supports a patent.
+    """
+    from scipy.sparse import csr_matrix
+
+    n_q, n_m = queries.shape[0], members.shape[0]
+    k = max(1, min(int(k), n_m))
+    s = queries @ members.T
+    idx = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < n_m else np.tile(np.arange(n_m), (n_q, 1))
+    vals = np.clip(np.take_along_axis(s, idx, axis=1), 0.0, None).astype(np.float32)
+    near = csr_matrix((vals.ravel(), idx.ravel(), np.arange(0, n_q * k + 1, k)), shape=(n_q, n_m))
+    rows = np.concatenate([np.asarray(ms, dtype=np.int64) for ms in patent_members]) if patent_members else \
+        np.zeros(0, dtype=np.int64)
+    cols = np.repeat(np.arange(len(patent_members)), [len(ms) for ms in patent_members])
+    link = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_m, len(patent_members)))
+    return np.asarray((near @ link).todense(), dtype=np.float32)
 
 
 def train_linker(ds, split, config: TrainConfig | None = None, out_dir: str | Path = "runs/linker", *,
