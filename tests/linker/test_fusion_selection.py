@@ -7,7 +7,8 @@ import pytest
 import torch
 from conftest import FakeTokenStore, fixture_split, make_fixture_dataset, tiny_config
 
-from patlink.training.fusion import _best, tune_linker_fusion
+from patlink.retrieval.fusion import pick_weight
+from patlink.training.fusion import tune_linker_fusion
 from patlink.training.trainer import train_linker
 
 
@@ -16,9 +17,9 @@ def cfg(**kw):
 
 
 def test_best_grid_value_tie_goes_to_half():
-    assert _best([0.0, 0.5, 1.0], [0.3, 0.3, 0.2]) == 0.5
-    assert _best([0.0, 0.5, 1.0], [0.1, 0.3, 0.9]) == 1.0
-    assert _best([0.0, 0.4, 0.6, 1.0], [0.1, 0.5, 0.5, 0.2]) in (0.4, 0.6)
+    assert pick_weight([0.0, 0.5, 1.0], [0.3, 0.3, 0.2]) == 0.5
+    assert pick_weight([0.0, 0.5, 1.0], [0.1, 0.3, 0.9]) == 1.0
+    assert pick_weight([0.0, 0.4, 0.6, 1.0], [0.1, 0.5, 0.5, 0.2]) in (0.4, 0.6)
 
 
 def test_fusion_json_written_and_read_by_factory(tmp_path):

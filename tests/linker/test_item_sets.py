@@ -120,6 +120,9 @@ def test_members_scoring_trains_on_single_members_and_validates_by_knn(tmp_path,
     assert spec.leaf == "knn-linker" and spec.param == (str(tmp_path / "r"), 10) and spec.tunable == {"k": True}
     with pytest.raises(ValueError, match="trained model folder"):
         resolve_method("knn-linker", has_text=False)
+    fused = resolve_method(f"knn-linker:{tmp_path / 'r'}+bm25", has_text=False)   # fused with BM25 on profiles
+    assert [p.leaf for p in fused.parts] == ["knn-linker", "profile-bm25"] and fused.alpha is None  # α: validation
+    assert [p.leaf for p in resolve_method("knn+bm25", has_text=False).parts] == ["knn", "profile-bm25"]
     with pytest.raises(ValueError, match="needs patent_repr='item_set'"):
         TrainConfig(set_scoring="members").validate()
     with pytest.raises(ValueError, match="pool|members"):

@@ -18,7 +18,8 @@ METHOD_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex
                "windows of 256 tokens (dense@8, hybrid@8); comma-separate several to compare them. "
                "With --protocol new-product (and for `link` on patents without text): profile-mean | profile-bm25 | "
                "knn | knn:K | popularity | hybrid | bm25/dense (= profile-bm25/profile-mean without patent text) | "
-               "profile-linker:runs/NAME | knn-linker:runs/NAME (kNN on a linker trained with set_scoring=members).")
+               "profile-linker:runs/NAME | knn-linker:runs/NAME (kNN on a linker trained with set_scoring=members); "
+               "knn, knn-linker:runs/NAME and profile-linker:runs/NAME take +bm25 (fused with BM25 on the profiles).")
 
 
 def resolve_splits(ds, split_dir: Path | None, seed: int, protocol: str = "graph") -> dict[str, list]:

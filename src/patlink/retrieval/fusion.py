@@ -11,7 +11,7 @@ from typing import Sequence
 
 from patlink.retrieval.base import Qrels, Retriever, Run
 
-__all__ = ["fuse", "tune_convex_weight", "HybridRetriever"]
+__all__ = ["HybridRetriever", "convex_weight_curve", "fuse", "pick_weight", "tune_convex_weight"]
 
 
 def _to_ranx(run: Run, name: str):
@@ -55,20 +55,30 @@ def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | No
     return out
 
 
+def convex_weight_curve(run_a: Run, run_b: Run, qrels: Qrels, metric: str = "mrr",
+                        grid: Sequence[float] = tuple(i / 10 for i in range(11))) -> list[float]:
+    """Mean ``metric`` of the convex fusion ``α·run_a + (1-α)·run_b`` (min-max normalised) for each α of ``grid``."""
+    from patlink.evaluation.metrics import mean_metric
+
+    return [mean_metric(qrels, fuse([run_a, run_b], "convex", [a, 1 - a]), metric) for a in grid]
+
+
+def pick_weight(grid: Sequence[float], scores: Sequence[float]) -> float:
+    """The grid value with the highest score; ties (within 1e-12) go to the value closest to 0.5."""
+    best, best_score = 0.5, float("-inf")
+    for a, s in sorted(zip(grid, scores), key=lambda x: abs(x[0] - 0.5)):
+        if s > best_score + 1e-12:
+            best, best_score = a, s
+    return float(best)
+
+
 def tune_convex_weight(run_a: Run, run_b: Run, qrels: Qrels, metric: str = "mrr",
                        grid: Sequence[float] = tuple(i / 10 for i in range(11))) -> float:
     """Weight α of ``run_a`` (1-α for ``run_b``) maximising ``metric`` on a validation ``qrels``.
 
     Ties go to the α closest to 0.5. Returns α in [0, 1].
     """
-    from patlink.evaluation.metrics import mean_metric
-
-    best, best_score = 0.5, float("-inf")
-    for a in sorted(grid, key=lambda x: abs(x - 0.5)):
-        s = mean_metric(qrels, fuse([run_a, run_b], "convex", [a, 1 - a]), metric)
-        if s > best_score + 1e-12:
-            best, best_score = a, s
-    return best
+    return pick_weight(grid, convex_weight_curve(run_a, run_b, qrels, metric, grid))
 
 
 class HybridRetriever:

@@ -23,6 +23,8 @@ text, patents are ranked by:
 ``knn-linker:PATH``        ``knn`` on a trained linker's embeddings (``patlink train --patent-repr item_set`` with
                            ``set_scoring="members"``): the query by the item encoder, each known product alone by
                            the patent encoder; same score function and validation-tuned ``k`` as ``knn``
+``METHOD+bm25``             ``knn``, ``knn-linker:PATH`` or ``profile-linker:PATH`` fused with ``bm25`` (min-max
+                           convex combination, α tuned on validation), like ``runs/NAME+bm25`` for texts
 ``profile-linker:PATH``    a trained linker (``patlink train``, :class:`patlink.models.linker.Linker`): the patent
                            encoder pools the SET of its known products' texts (``encode_patent_sets``), the item
                            encoder embeds the query (``encode_items``); cosine
@@ -63,7 +65,7 @@ __all__ = [
 ]
 
 PROFILE_METHODS = ("profile-mean", "profile-bm25", "knn", "popularity", "hybrid", "bm25", "dense",
-                   "profile-linker:runs/NAME", "knn-linker:runs/NAME")
+                   "profile-linker:runs/NAME", "knn-linker:runs/NAME", "knn+bm25", "knn-linker:runs/NAME+bm25")
 
 _KNN_TIE_EPS = 1e-6
 
@@ -464,6 +466,10 @@ def resolve_method(method: str, has_text: bool, config: ProfileConfig | None = N
     if low == "bm25":
         return MethodSpec("text-bm25", "text-bm25") if has_text else MethodSpec(
             "profile-bm25 (bm25 without patent text)", "profile-bm25")
+    if low.endswith("+bm25") and low.startswith(("knn", "profile-linker")):
+        # a kNN / linker method fused with BM25 over the profiles (convex α tuned on validation), as runs/NAME+bm25
+        first = resolve_method(m[: -len("+bm25")], has_text, cfg)
+        return _fused(f"{first.name}+bm25", first, resolve_method("bm25", has_text, cfg))
     if low == "knn" or low.startswith("knn:"):
         k = int(m.split(":", 1)[1]) if ":" in m else None
         return MethodSpec("knn", "knn", param=k or cfg.knn_k, tunable={"k": k is None})

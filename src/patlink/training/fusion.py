@@ -26,13 +26,6 @@ __all__ = ["DEFAULT_GRID", "tune_linker_fusion"]
 DEFAULT_GRID: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(21))   # 0, 0.05, …, 1
 
 
-def _best(grid: Sequence[float], scores: Sequence[float]) -> float:
-    """Grid value with the highest score; ties go to the value closest to 0.5 (as ``tune_convex_weight``)."""
-    order = sorted(range(len(grid)), key=lambda k: abs(grid[k] - 0.5))
-    best = max(order, key=lambda k: (round(scores[k], 12), -abs(grid[k] - 0.5)))
-    return float(grid[best])
-
-
 def tune_linker_fusion(run_dir: str | Path, ds, val_links: Sequence[tuple[str, str]], *, store=None,
                        grid: Sequence[float] = DEFAULT_GRID, metric: str = "mrr", depth: int = 1000,
                        write: bool = True) -> dict:
@@ -53,9 +46,8 @@ def tune_linker_fusion(run_dir: str | Path, ds, val_links: Sequence[tuple[str, s
         ValueError: no validation links, or ``run_dir`` holds no trained linker.
     """
     from patlink.evaluation.linkage import pools_for
-    from patlink.evaluation.metrics import mean_metric
     from patlink.retrieval.bm25 import BM25Retriever
-    from patlink.retrieval.fusion import fuse
+    from patlink.retrieval.fusion import convex_weight_curve, pick_weight
     from patlink.retrieval.linker import LinkerRetriever
 
     if not val_links:
@@ -73,11 +65,11 @@ def tune_linker_fusion(run_dir: str | Path, ds, val_links: Sequence[tuple[str, s
         bm.index(docs)
         k = min(depth, len(docs))
         ra, rb = lin.search(queries, k), bm.search(queries, k)
-        curves[direction] = [mean_metric(qrels, fuse([ra, rb], "convex", [a, 1 - a]), metric) for a in grid]
+        curves[direction] = convex_weight_curve(ra, rb, qrels, metric, grid)
     joint = [0.5 * (x + y) for x, y in zip(curves["item2patent"], curves["patent2item"])]
-    out = {"alpha": _best(grid, joint),
-           "alpha_item2patent": _best(grid, curves["item2patent"]),
-           "alpha_patent2item": _best(grid, curves["patent2item"]),
+    out = {"alpha": pick_weight(grid, joint),
+           "alpha_item2patent": pick_weight(grid, curves["item2patent"]),
+           "alpha_patent2item": pick_weight(grid, curves["patent2item"]),
            "metric": metric, "grid": grid, "val_mrr": curves, "tuned_on": "val",
            "n_val_links": len(set(map(tuple, val_links)))}
     if write:
