@@ -47,3 +47,5 @@ def test_fold_method_reads_fold_folders(tmp_path):
     assert fold_method(f"{cv}+bm25", 1) == f"{cv}/fold1+bm25"
     assert fold_method(cv, 0) == cv  # no fold0 folder: left as written
     assert fold_method("hybrid@8", 1) == "hybrid@8" and fold_method("bm25", 3) == "bm25"
+    assert fold_method(f"knn-linker:{cv}+bm25", 1) == f"knn-linker:{cv}/fold1+bm25"
+    assert fold_method("knn:5", 1) == "knn:5"

@@ -29,14 +29,14 @@ def fold_method(method: str, fold: int) -> str:
     >>> fold_method("bm25", 2)
     'bm25'
 
-    ``runs/cv+bm25`` → ``runs/cv/fold2+bm25`` when ``runs/cv/fold2`` exists. A part with a ``@N`` window suffix or
-    a ``name:`` prefix is left alone unless the folder exists as written.
+    ``runs/cv+bm25`` → ``runs/cv/fold2+bm25`` when ``runs/cv/fold2`` exists; a ``name:`` prefix is kept
+    (``knn-linker:runs/cv`` → ``knn-linker:runs/cv/fold2``). Parts that are not such folders are left alone.
     """
-    parts = method.split("+")
     out = []
-    for p in parts:
-        sub = Path(p) / f"fold{fold}"
-        out.append(str(sub) if p and sub.is_dir() else p)
+    for p in method.split("+"):
+        prefix, colon, path = p.rpartition(":") if ":" in p else ("", "", p)
+        sub = Path(path) / f"fold{fold}"
+        out.append(f"{prefix}{colon}{sub}" if path and sub.is_dir() else p)
     return "+".join(out)
 
 
