@@ -12,7 +12,8 @@ __all__ = ["plot_run"]
 
 
 def plot_run(run_dir: str | Path, top: int = 40) -> list[Path]:
-    """Write ``training.png`` (loss per step, reward per step, validation MRR per epoch) and, for adversarial runs,
+    """Write ``training.png`` (loss per step, reward per step, validation MRR at every validation point with the
+    kept checkpoint marked; per epoch for runs without ``evals``) and, for adversarial runs,
     ``policy.png`` (probability of the ``top`` most-chosen actions over the snapshots) into ``run_dir``.
 
     Returns the written paths. Raises ``FileNotFoundError`` if ``metrics.json`` is missing.
@@ -37,12 +38,23 @@ def plot_run(run_dir: str | Path, top: int = 40) -> list[Path]:
         rs = [(r["step"], r["reward"]) for r in steps if "reward" in r]
         if rs:
             ax[1].plot(*zip(*rs), lw=0.8, color="tab:red")
+        else:
+            ax[1].text(0.5, 0.5, "no adversarial negatives in this run", ha="center", va="center",
+                       transform=ax[1].transAxes, color="grey")
     ax[0].set(title="SupCon loss (eq. 4)", xlabel="step")
     ax[1].set(title="mean reward of sampled negatives (cosine)", xlabel="step")
-    ep = [e["epoch"] for e in m["epochs"]]
-    for key, lab in (("mrr_item2patent", "item→patent"), ("mrr_patent2item", "patent→item")):
-        ax[2].plot(ep, [e["val"][key] for e in m["epochs"]], marker="o", label=lab)
-    ax[2].set(title="validation MRR", xlabel="epoch")
+    evals = [e for e in m.get("evals", []) if "step" in e]
+    if evals:   # every validation point (step 0 = the initial model, mid-epoch evaluations), the kept one marked
+        for key, lab in (("mrr_item2patent", "item→patent"), ("mrr_patent2item", "patent→item")):
+            ax[2].plot([e["step"] for e in evals], [e[key] for e in evals], marker="o", ms=3, label=lab)
+        if m.get("best_step", -1) >= 0:
+            ax[2].axvline(m["best_step"], color="grey", ls="--", lw=0.8, label=f"kept (step {m['best_step']})")
+        ax[2].set(title="validation MRR", xlabel="step")
+    else:
+        ep = [e["epoch"] for e in m["epochs"]]
+        for key, lab in (("mrr_item2patent", "item→patent"), ("mrr_patent2item", "patent→item")):
+            ax[2].plot(ep, [e["val"][key] for e in m["epochs"]], marker="o", label=lab)
+        ax[2].set(title="validation MRR", xlabel="epoch")
     ax[2].legend()
     fig.tight_layout()
     p = run_dir / "training.png"
