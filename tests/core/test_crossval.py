@@ -31,10 +31,14 @@ def test_pool_two_folds_mrr_is_mean_over_all_queries():
     assert "roc_auc" in r["metrics"]  # same candidate pool in both folds → pair AUCs too
 
 
-def test_pool_rejects_overlapping_folds_and_empty_input():
-    f0 = _result({"q1": {"a": 1}}, {"q1": {"a": 1.0}})
-    with pytest.raises(ValueError, match="two folds"):
-        pool_fold_results([{"m": {"item2patent": f0}}, {"m": {"item2patent": f0}}], n_bootstrap=0)
+def test_pool_keeps_recurring_queries_apart_and_rejects_bad_input():
+    # new-product protocol, patent→item: patent q1 is asked in both folds, about different new products
+    f0 = _result({"q1": {"a": 1}}, {"q1": {"a": 3, "b": 2, "c": 1}})          # RR 1
+    f1 = _result({"q1": {"c": 1}}, {"q1": {"a": 3, "b": 2, "c": 1}})          # RR 1/3
+    pooled = pool_fold_results([{"m": {"patent2item": f0}}, {"m": {"patent2item": f1}}], n_bootstrap=0)
+    r = pooled["m"]["patent2item"]
+    assert set(r["qrels"]) == {"q1@fold0", "q1@fold1"} and r["metrics"]["n_queries"] == 2
+    assert r["metrics"]["mrr"] == pytest.approx((1 + 1 / 3) / 2)
     with pytest.raises(ValueError, match="no fold"):
         pool_fold_results([])
     with pytest.raises(ValueError, match="differ"):

@@ -47,8 +47,9 @@ def pool_fold_results(per_fold: Sequence[dict], cutoffs: Sequence[int] = (1, 5, 
 
     Args:
         per_fold: one ``{method: {direction: result}}`` mapping per fold, as returned by
-            :func:`patlink.cli.eval_cmd.run_eval` / :func:`patlink.evaluation.linkage.evaluate_linkage`;
-            query ids must be distinct across folds (each link is tested once).
+            :func:`patlink.cli.eval_cmd.run_eval` / :func:`patlink.evaluation.linkage.evaluate_linkage`. When a
+            direction's queries recur across folds (patent→item under the new-product protocol: patents are
+            shared, each fold asks them about its own new products), they are kept apart as ``"ID@fold{f}"``.
         cutoffs / n_bootstrap / seed: as in :func:`~patlink.evaluation.metrics.evaluate_run`.
 
     Returns:
@@ -58,12 +59,21 @@ def pool_fold_results(per_fold: Sequence[dict], cutoffs: Sequence[int] = (1, 5, 
         ``{"mrr", "n_queries", "alpha", "method"}``.
 
     Raises:
-        ValueError: if ``per_fold`` is empty, folds have different methods/directions, or a query id appears in
-            two folds.
+        ValueError: if ``per_fold`` is empty or folds have different methods/directions.
     """
     if not per_fold:
         raise ValueError("no fold results to pool")
     methods = list(per_fold[0])
+    # Under the new-product protocol the patents are shared, so a patent→item query (a patent) can be tested in
+    # several folds, each time against that fold's new products: those are distinct queries, renamed "ID@fold{f}".
+    shared: dict[str, bool] = {}
+    for d in per_fold[0][methods[0]] if methods else ():
+        seen: set[str] = set()
+        shared[d] = False
+        for fold in per_fold:
+            q = set(fold[methods[0]][d]["qrels"]) if d in fold.get(methods[0], {}) else set()
+            shared[d] |= bool(seen & q)
+            seen |= q
     out: dict = {}
     for m in methods:
         if on_method:
@@ -76,13 +86,10 @@ def pool_fold_results(per_fold: Sequence[dict], cutoffs: Sequence[int] = (1, 5, 
                 raise ValueError(f"fold results differ: {m!r}/{d!r} missing in a fold ({e})") from None
             qrels: dict = {}
             run: dict = {}
-            for r in rs:
-                dup = qrels.keys() & r["qrels"].keys()
-                if dup:
-                    raise ValueError(f"query {sorted(dup)[0]!r} is in two folds' test parts; folds must partition "
-                                     "the queries")
-                qrels.update(r["qrels"])
-                run.update(r["run"])
+            for f, r in enumerate(rs):
+                tag = (lambda q, f=f: f"{q}@fold{f}") if shared.get(d) else (lambda q: q)
+                qrels.update({tag(q): v for q, v in r["qrels"].items()})
+                run.update({tag(q): v for q, v in r["run"].items()})
             same_pool = all(r.get("doc_ids") == rs[0].get("doc_ids") for r in rs)
             doc_ids = rs[0].get("doc_ids") if same_pool else None
             metrics = evaluate_run(qrels, run, cutoffs, n_bootstrap, seed, doc_ids=doc_ids)
