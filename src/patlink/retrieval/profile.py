@@ -59,6 +59,7 @@ __all__ = [
     "PatentProfiles",
     "ProfileConfig",
     "fit_method",
+    "knn_link_scores",
     "link_new_product",
     "method_run",
     "resolve_method",
@@ -290,15 +291,8 @@ class PatentProfiles:
     def knn_scores(self, q_emb: np.ndarray, k: int, item_emb: np.ndarray | None = None) -> np.ndarray:
         """``(n_q, n_patents)`` kNN scores (module docstring) from query embeddings ``(n_q, d)``; ``item_emb``:
         the known products' embeddings (default: the backbone's, :attr:`item_emb`)."""
-        from scipy.sparse import csr_matrix
-
-        n_q, n_i = q_emb.shape[0], len(self.items)
-        k = max(1, min(int(k), n_i))
-        s = q_emb @ (self.item_emb if item_emb is None else item_emb).T
-        idx = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < n_i else np.tile(np.arange(n_i), (n_q, 1))
-        vals = np.clip(np.take_along_axis(s, idx, axis=1), 0.0, None).astype(np.float32)
-        sk = csr_matrix((vals.ravel(), idx.ravel(), np.arange(0, n_q * k + 1, k)), shape=(n_q, n_i))
-        scores = np.asarray((sk @ self.link_matrix.T).todense(), dtype=np.float32)
+        members = self.item_emb if item_emb is None else item_emb
+        scores = knn_link_scores(q_emb, members, self.link_matrix.T, k)
         top = float(self.degree.max()) if len(self.degree) else 0.0
         if top > 0:
             scores += _KNN_TIE_EPS * self.degree / top
@@ -383,6 +377,29 @@ class PatentProfiles:
             pos = {d: j for j, d in enumerate(dids)}
             return s[0][[pos[i] for i in self.items]]
         return (self.embed([text]) @ self.item_emb.T)[0]
+
+
+def knn_link_scores(queries: np.ndarray, members: np.ndarray, member_patent, k: int) -> np.ndarray:
+    """``score(q, p) = Σ_{n ∈ N_k(q), n linked to p} max(0, cos(q, n))`` over the ``k`` members nearest to ``q``.
+
+    Args:
+        queries: ``(n_q, d)`` L2-normalised query embeddings.
+        members: ``(n_members, d)`` L2-normalised embeddings of the known items (the patents' members).
+        member_patent: ``(n_members, n_patents)`` sparse 0/1 link matrix (scipy).
+        k: neighbours per query, clipped to ``[1, n_members]``.
+
+    Returns:
+        ``(n_q, n_patents)`` float32; 0 where no neighbour supports a patent.
+    """
+    from scipy.sparse import csr_matrix
+
+    n_q, n_m = queries.shape[0], members.shape[0]
+    k = max(1, min(int(k), n_m))
+    s = queries @ members.T
+    idx = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < n_m else np.tile(np.arange(n_m), (n_q, 1))
+    vals = np.clip(np.take_along_axis(s, idx, axis=1), 0.0, None).astype(np.float32)
+    near = csr_matrix((vals.ravel(), idx.ravel(), np.arange(0, n_q * k + 1, k)), shape=(n_q, n_m))
+    return np.asarray((near @ member_patent).todense(), dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------- methods

@@ -671,17 +671,13 @@ def member_knn_scores(queries: np.ndarray, members: np.ndarray, patent_members: 
     """
     from scipy.sparse import csr_matrix
 
-    n_q, n_m = queries.shape[0], members.shape[0]
-    k = max(1, min(int(k), n_m))
-    s = queries @ members.T
-    idx = np.argpartition(-s, k - 1, axis=1)[:, :k] if k < n_m else np.tile(np.arange(n_m), (n_q, 1))
-    vals = np.clip(np.take_along_axis(s, idx, axis=1), 0.0, None).astype(np.float32)
-    near = csr_matrix((vals.ravel(), idx.ravel(), np.arange(0, n_q * k + 1, k)), shape=(n_q, n_m))
+    from patlink.retrieval.profile import knn_link_scores
+
     rows = np.concatenate([np.asarray(ms, dtype=np.int64) for ms in patent_members]) if patent_members else \
         np.zeros(0, dtype=np.int64)
     cols = np.repeat(np.arange(len(patent_members)), [len(ms) for ms in patent_members])
-    link = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_m, len(patent_members)))
-    return np.asarray((near @ link).todense(), dtype=np.float32)
+    link = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(members.shape[0], len(patent_members)))
+    return knn_link_scores(queries, members, link, k)
 
 
 def train_linker(ds, split, config: TrainConfig | None = None, out_dir: str | Path = "runs/linker", *,
