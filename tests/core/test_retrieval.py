@@ -3,7 +3,7 @@
 import pytest
 
 from patlink.retrieval.bm25 import BM25Retriever
-from patlink.retrieval.fusion import fuse, tune_convex_weight
+from patlink.retrieval.fusion import FusionRetriever, fuse, simplex_grid, tune_convex_weight, tune_convex_weights
 
 DOCS = {"d1": "a handheld barcode scanner with bluetooth", "d2": "a gas turbine engine blade cooling",
         "d3": "thermostat controlling a heating system", "d4": "lithium battery cathode coating"}
@@ -39,6 +39,68 @@ def test_convex_fusion_and_tuning():
     assert max(f["q1"], key=f["q1"].get) == "x"
     with pytest.raises(ValueError):
         fuse([a, b], "max")
+
+
+def test_simplex_grid():
+    g = simplex_grid(3, 0.1)
+    assert len(g) == 66 and len(set(g)) == 66  # C(12, 2)
+    assert all(len(w) == 3 and min(w) >= 0 and sum(w) == pytest.approx(1) for w in g)
+    assert (1.0, 0.0, 0.0) in g and (0.0, 0.0, 1.0) in g and (0.2, 0.3, 0.5) in g
+    assert simplex_grid(2, 0.5) == [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)]
+    with pytest.raises(ValueError):
+        simplex_grid(3, 0.3)
+
+
+def test_tune_convex_weights_several_runs():
+    a = {"q1": {"x": 1.0, "y": 0.2, "z": 0.0}, "q2": {"u": 1.0, "v": 0.2, "w": 0.0}}
+    b = {"q1": {"y": 1.0, "z": 0.5, "x": 0.0}, "q2": {"v": 1.0, "w": 0.5, "u": 0.0}}
+    qrels = {"q1": {"x": 1}, "q2": {"u": 1}}
+    w2, curve2 = tune_convex_weights([a, b], qrels)
+    assert w2 == pytest.approx([0.6, 0.4]) and len(curve2) == 11  # same as tune_convex_weight
+    # b twice: x beats y iff 0.8·w_a > w_b + w_c, i.e. w_a >= 0.6; of those, (0.6, 0.2, 0.2) is closest to uniform
+    w3, curve3 = tune_convex_weights([a, b, dict(b)], qrels)
+    assert w3 == pytest.approx([0.6, 0.2, 0.2])
+    assert curve3[(1.0, 0.0, 0.0)] == pytest.approx(1.0) and curve3[(0.0, 0.5, 0.5)] == pytest.approx(1 / 3)
+
+
+class _Fixed:
+    """A retriever stub returning a fixed run."""
+
+    def __init__(self, run):
+        self.run, self.name = run, "fixed"
+
+    def index(self, docs):
+        self.docs = docs
+
+    def search(self, queries, top_k=100):
+        return {q: dict(list(self.run[q].items())[:top_k]) for q in queries}
+
+
+def test_fusion_retriever():
+    a = {"q1": {"x": 1.0, "y": 0.2, "z": 0.0}}
+    b = {"q1": {"y": 1.0, "z": 0.5, "x": 0.0}}
+    fr = FusionRetriever([_Fixed(a), _Fixed(b), _Fixed(b)], [0.6, 0.2, 0.2])
+    fr.index({"x": "", "y": "", "z": ""})
+    run = fr.search({"q1": "?"}, top_k=2)
+    assert list(run["q1"]) == ["x", "y"] and run["q1"]["x"] == pytest.approx(0.6)
+    assert FusionRetriever([_Fixed(a), _Fixed(b)]).weights == [0.5, 0.5]
+    with pytest.raises(ValueError):
+        FusionRetriever([_Fixed(a)])
+    with pytest.raises(ValueError):
+        FusionRetriever([_Fixed(a), _Fixed(b)], [1.0])
+
+
+def test_is_multi_fusion(tmp_path):
+    from patlink.retrieval.factory import is_multi_fusion
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "linker.json").write_text("{}")
+    assert not is_multi_fusion(f"{run}+bm25") and not is_multi_fusion(str(run)) and not is_multi_fusion("hybrid")
+    assert is_multi_fusion(f"{run}+bm25+dense") and is_multi_fusion(f"{run}+dense@8")
+    assert is_multi_fusion(f"{run}+bm25+dense:mpnet@4")
+    with pytest.raises(ValueError, match="cannot fuse"):
+        is_multi_fusion(f"{run}+hybrid")
 
 
 @pytest.mark.slow

@@ -110,11 +110,14 @@ def test_cli_train_and_eval_folds(tmp_path, monkeypatch):
     assert main(args + ["--fold", "0"]) == 2  # --fold without --folds
 
     out = tmp_path / "rep"
-    rc = main(["eval", "--beir", str(beir), "--folds", "2", "--method", f"bm25,{run}", "--bootstrap", "50",
+    multi = f"{run}+bm25+dense"
+    rc = main(["eval", "--beir", str(beir), "--folds", "2", "--method", f"bm25,{run},{multi}", "--bootstrap", "50",
                "--out", str(out), "--json"])
     assert rc == 0
     rep = json.loads((out / "metrics.json").read_text())
-    for m in ("bm25", str(run)):
+    for m in ("bm25", str(run), multi):
         assert rep["metrics"][m]["item2patent"]["n_queries"] == 24  # both folds' test parts, pooled
         assert rep["pools"][m]["item2patent"]["folds"] == 2
+    weights = rep["methods"][multi]["item2patent"]["weights"]  # linker, bm25, dense per fold, tuned on validation
+    assert len(weights) == 2 and all(len(w) == 3 and sum(w) == pytest.approx(1) for w in weights)
     assert main(["eval", "--beir", str(beir), "--folds", "30", "--method", "bm25"]) == 2  # k > number of pairs

@@ -14,8 +14,8 @@ from patlink.cli.common import (
 )
 
 METHOD_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex | runs/NAME (trained linker) | "
-               "runs/NAME+bm25 | PATH (sentence-transformers folder); dense/hybrid/PATH take @N to read long texts as N "
-               "windows of 256 tokens (dense@8, hybrid@8); comma-separate several to compare them. "
+               "runs/NAME+bm25 | runs/NAME+bm25+dense (weights tuned on validation) | PATH (sentence-transformers "
+               "folder); dense/hybrid/PATH take @N to read long texts as N windows of 256 tokens (dense@8, hybrid@8); comma-separate several to compare them. "
                "With --protocol new-product (and for `link` on patents without text): profile-mean | profile-bm25 | "
                "knn | knn:K | popularity | hybrid | bm25/dense (= profile-bm25/profile-mean without patent text) | "
                "profile-linker:runs/NAME | knn-linker:runs/NAME (kNN on a linker trained with set_scoring=members); "
@@ -130,8 +130,9 @@ def _flat_json(results: dict) -> dict:
         primary = per.get("item2patent") or next(iter(per.values()))
         o = {k: v for k, v in primary["metrics"].items()}
         o["method"] = primary["method"]
-        if primary.get("alpha") is not None:
-            o["alpha"] = primary["alpha"]
+        for k in ("alpha", "weights"):
+            if primary.get(k) is not None:
+                o[k] = primary[k]
         o["pool"] = primary["pool"]
         for d, r in per.items():
             if r is not primary:

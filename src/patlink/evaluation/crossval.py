@@ -56,7 +56,7 @@ def pool_fold_results(per_fold: Sequence[dict], cutoffs: Sequence[int] = (1, 5, 
         The same shape (so reports, tables and paired tests work unchanged): ``run`` and ``qrels`` are the unions
         over folds, ``metrics`` are recomputed on them (pair AUCs only when every fold ranked the same candidate
         pool, e.g. ``--pool all``), ``pool["queries"]`` is the total, and ``folds`` lists each fold's
-        ``{"mrr", "n_queries", "alpha", "method"}``.
+        ``{"mrr", "n_queries", "alpha", "weights", "method"}``.
 
     Raises:
         ValueError: if ``per_fold`` is empty or folds have different methods/directions.
@@ -98,11 +98,14 @@ def pool_fold_results(per_fold: Sequence[dict], cutoffs: Sequence[int] = (1, 5, 
             pool["empty_queries"] = sum(r["pool"].get("empty_queries", 0) for r in rs)
             pool["folds"] = len(rs)
             alphas = [r.get("alpha") for r in rs]
+            weights = [r.get("weights") for r in rs]
             out[m][d] = {
                 "method": m if len({r["method"] for r in rs}) > 1 else rs[0]["method"],
                 "alpha": None if all(a is None for a in alphas) else alphas,
+                "weights": None if all(w is None for w in weights) else weights,
                 "metrics": metrics, "run": run, "qrels": qrels, "doc_ids": doc_ids, "pool": pool,
                 "folds": [{"mrr": r["metrics"]["mrr"], "n_queries": r["metrics"]["n_queries"],
-                           "alpha": r.get("alpha"), "method": r["method"]} for r in rs],
+                           "alpha": r.get("alpha"), "weights": r.get("weights"), "method": r["method"]}
+                          for r in rs],
             }
     return out

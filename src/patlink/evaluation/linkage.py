@@ -19,7 +19,7 @@ from patlink.data.dataset import Dataset, Direction
 from patlink.evaluation.metrics import evaluate_run
 from patlink.retrieval.base import Run
 
-__all__ = ["LinkageEvalConfig", "evaluate_linkage", "pools_for", "tune_hybrid_alpha"]
+__all__ = ["LinkageEvalConfig", "evaluate_linkage", "pools_for", "tune_fusion_weights", "tune_hybrid_alpha"]
 
 
 @dataclass
@@ -84,6 +84,21 @@ def tune_hybrid_alpha(ds: Dataset, val_links: Sequence[tuple[str, str]], first, 
     return tune_convex_weight(first.search(queries, depth), second.search(queries, depth), qrels, metric)
 
 
+def tune_fusion_weights(ds: Dataset, val_links: Sequence[tuple[str, str]], fusion,
+                        direction: Direction = "item2patent", metric: str = "mrr", depth: int = 1000,
+                        step: float = 0.1) -> list[float]:
+    """Convex weights of a :class:`~patlink.retrieval.fusion.FusionRetriever`'s runs, tuned on validation links
+    (pool = validation split) over the weight simplex (:func:`~patlink.retrieval.fusion.tune_convex_weights`)."""
+    from patlink.retrieval.fusion import tune_convex_weights
+
+    items, patents = pools_for(ds, val_links, "split")
+    queries, docs = _queries_docs(direction, items, patents)
+    qrels = ds.qrels(val_links, direction)
+    fusion.index(docs)
+    runs = fusion.runs({q: queries[q] for q in qrels}, depth)
+    return tune_convex_weights(runs, qrels, metric, step)[0]
+
+
 def evaluate_linkage(
     ds: Dataset,
     eval_links: Sequence[tuple[str, str]],
@@ -96,23 +111,30 @@ def evaluate_linkage(
 
     Returns:
         ``{direction: {"metrics": evaluate_run(...) dict, "run": Run, "pool": {"queries", "documents"},
-        "method": name, "alpha": α or None}}``. Queries with empty text are reported in ``pool``
+        "method": name, "alpha": α or None, "weights": fusion weights of ``runs/NAME+A+B`` or None}}``. Queries with empty text are reported in ``pool``
         (``empty_queries``) and still evaluated (they score 0 unless the method ranks them by chance).
     """
-    from patlink.retrieval.factory import get_retriever, split_chunks
+    from patlink.retrieval.factory import get_retriever, is_multi_fusion, split_chunks
 
     cfg = config or LinkageEvalConfig()
     items, patents = pools_for(ds, eval_links, cfg.pool, cfg.distractor_patents)
+    multi = is_multi_fusion(method)
     out: dict = {}
     for direction in cfg.directions:
-        alpha = None
+        alpha = weights = None
         low = split_chunks(method)[0].lower()
-        needs_alpha = low in ("hybrid", "hybrid-convex") or low.endswith("+bm25")
+        needs_alpha = not multi and (low in ("hybrid", "hybrid-convex") or low.endswith("+bm25"))
         if needs_alpha and val_links:
             probe = get_retriever(method, direction, alpha=0.5)
             if hasattr(probe, "first") and not _has_stored_alpha(method):
                 alpha = tune_hybrid_alpha(ds, val_links, probe.first, probe.second, direction, depth=cfg.depth)
-        retriever = get_retriever(method, direction, alpha=alpha, show_progress=show_progress)
+        if multi:
+            if not val_links:
+                raise ValueError(f"{method!r} fuses several runs with weights tuned on validation links, and this "
+                                 "split has none")
+            weights = tune_fusion_weights(ds, val_links, get_retriever(method, direction), direction,
+                                          depth=cfg.depth)
+        retriever = get_retriever(method, direction, alpha=alpha, weights=weights, show_progress=show_progress)
         queries, docs = _queries_docs(direction, items, patents)
         retriever.index(docs)
         qrels = ds.qrels(eval_links, direction)
@@ -122,6 +144,7 @@ def evaluate_linkage(
         out[direction] = {
             "method": getattr(retriever, "name", method),
             "alpha": getattr(retriever, "alpha", None) if needs_alpha else None,
+            "weights": weights,
             "metrics": metrics,
             "run": run,
             "qrels": qrels,

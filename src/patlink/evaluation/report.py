@@ -118,7 +118,7 @@ def write_report(results: dict, out_dir: str | os.PathLike, title: str, context:
             qrels = next(per[d]["qrels"] for per in results.values() if d in per)
             comparisons[d] = compare_runs(qrels, runs)
     metrics = {m: {d: r["metrics"] for d, r in per.items()} for m, per in results.items()}
-    resolved = {m: {d: {k: r[k] for k in ("method", "alpha", "params") if r.get(k) is not None}
+    resolved = {m: {d: {k: r[k] for k in ("method", "alpha", "weights", "params") if r.get(k) is not None}
                     for d, r in per.items()} for m, per in results.items()}
     payload = {"title": title, "context": context or {}, "methods": resolved, "metrics": metrics,
                "comparisons": comparisons,

@@ -8,6 +8,8 @@
                        validation links exist); ``hybrid-rrf`` / ``hybrid-convex`` force one
 ``runs/NAME``          a trained patlink linker (``patlink train``)
 ``runs/NAME+bm25``     the trained linker fused with BM25 (α stored with the model or tuned on validation)
+``runs/NAME+bm25+dense`` the trained linker fused with several baselines (``bm25``, ``dense``, ``dense@N``,
+                       ``dense:MODEL``): min-max convex fusion, weights tuned on validation over the simplex
 ``PATH``               a sentence-transformers model folder (e.g. from ``patlink finetune``): dense retrieval
 ``…@N``                for ``dense``, ``dense:NAME``, ``hybrid*`` and ``PATH``: read long texts as up to N windows
                        of ``max_length`` tokens and average the window embeddings (``dense@8``, ``hybrid@8``);
@@ -22,10 +24,10 @@ from pathlib import Path
 
 from patlink.retrieval.base import Retriever
 
-__all__ = ["METHODS_HELP", "get_retriever", "is_linker_dir", "split_chunks"]
+__all__ = ["METHODS_HELP", "get_retriever", "is_linker_dir", "is_multi_fusion", "split_chunks"]
 
 METHODS_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex | runs/NAME (trained linker) | "
-                "runs/NAME+bm25 | PATH (sentence-transformers folder); dense/hybrid/PATH take @N to read long texts "
+                "runs/NAME+bm25 | runs/NAME+bm25+dense | PATH (sentence-transformers folder); dense/hybrid/PATH take @N to read long texts "
                 "as N windows (dense@8)")
 
 
@@ -41,6 +43,28 @@ def split_chunks(method: str) -> tuple[str, int]:
     return base, int(n)
 
 
+FUSABLE = ("bm25", "dense")
+
+
+def is_multi_fusion(method: str) -> bool:
+    """True for ``runs/NAME+A[+B…]`` other than ``runs/NAME+bm25``: a trained linker fused with baselines whose
+    weights are tuned on validation at evaluation time (``runs/NAME+bm25+dense``, ``runs/NAME+dense@8``).
+
+    Raises:
+        ValueError: a fused part that is not ``bm25``, ``dense``, ``dense@N`` or ``dense:MODEL[@N]``.
+    """
+    base, plus, extra = method.strip().partition("+")
+    if not plus or not is_linker_dir(base):
+        return False
+    parts = extra.split("+")
+    for p in parts:
+        name = split_chunks(p)[0].lower()
+        if name not in FUSABLE and not name.startswith("dense:"):
+            raise ValueError(f"cannot fuse {p!r} with a linker in {method!r}; fuse with bm25, dense, dense@N or "
+                             "dense:MODEL (e.g. runs/NAME+bm25+dense)")
+    return [p.lower() for p in parts] != ["bm25"]
+
+
 def is_linker_dir(path: str | Path) -> bool:
     """True if ``path`` holds a trained patlink linker (``linker.json`` written by ``Linker.save``)."""
     p = Path(path)
@@ -48,7 +72,8 @@ def is_linker_dir(path: str | Path) -> bool:
 
 
 def get_retriever(method: str, direction: str = "item2patent", *, alpha: float | None = None,
-                  max_length: int = 256, show_progress: bool = False) -> Retriever:
+                  weights: list[float] | None = None, max_length: int = 256,
+                  show_progress: bool = False) -> Retriever:
     """Return an un-indexed retriever for ``method`` (see module docstring).
 
     Args:
@@ -57,6 +82,8 @@ def get_retriever(method: str, direction: str = "item2patent", *, alpha: float |
             item and patent encoders differ.
         alpha: convex weight of the *first* run (BM25 for ``hybrid``, the linker for ``+bm25``); ``None`` means
             the caller tunes it (or RRF is used).
+        weights: for ``runs/NAME+A+B…`` (several fused baselines): one convex weight per part, linker first;
+            ``None`` = equal weights (callers tune them on validation, see ``evaluate_linkage``).
 
     Raises:
         ValueError: unknown method; the message lists the valid forms.
@@ -89,8 +116,12 @@ def get_retriever(method: str, direction: str = "item2patent", *, alpha: float |
         lr = LinkerRetriever(base, direction=direction)
         if not plus:
             return lr
-        if extra.lower() != "bm25":
-            raise ValueError(f"only '+bm25' fusion is supported, got {method!r}")
+        if is_multi_fusion(m):
+            from patlink.retrieval.fusion import FusionRetriever
+
+            parts = [get_retriever(p, direction, max_length=max_length, show_progress=show_progress)
+                     for p in extra.split("+")]
+            return FusionRetriever([lr, *parts], weights, name=f"{Path(base).name}+{extra}")
         if alpha is None:
             fusion_file = Path(base) / "fusion.json"
             if fusion_file.is_file():

@@ -2,7 +2,8 @@
 
 ``fuse([bm25_run, dense_run], method="convex", weights=[α, 1-α])`` is ranx's ``wsum`` over min-max-normalised
 scores; ``method="rrf"`` is reciprocal rank fusion (Cormack et al. 2009, k=60). The convex weight is tuned on a
-*validation* qrels with :func:`tune_convex_weight` (never on test).
+*validation* qrels with :func:`tune_convex_weight` (never on test); for three or more runs
+(:class:`FusionRetriever`, e.g. ``runs/NAME+bm25+dense``) :func:`tune_convex_weights` searches the weight simplex.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Sequence
 
 from patlink.retrieval.base import Qrels, Retriever, Run
 
-__all__ = ["HybridRetriever", "convex_weight_curve", "fuse", "pick_weight", "tune_convex_weight"]
+__all__ = ["FusionRetriever", "HybridRetriever", "convex_weight_curve", "fuse", "pick_weight", "simplex_grid",
+           "tune_convex_weight", "tune_convex_weights"]
 
 
 def _to_ranx(run: Run, name: str):
@@ -79,6 +81,78 @@ def tune_convex_weight(run_a: Run, run_b: Run, qrels: Qrels, metric: str = "mrr"
     Ties go to the α closest to 0.5. Returns α in [0, 1].
     """
     return pick_weight(grid, convex_weight_curve(run_a, run_b, qrels, metric, grid))
+
+
+def simplex_grid(n: int, step: float = 0.1) -> list[tuple[float, ...]]:
+    """Every weight vector of ``n`` non-negative multiples of ``step`` that sum to 1 (``n = 3, step = 0.1``: 66).
+
+    Raises:
+        ValueError: ``n < 1`` or ``1/step`` not a whole number.
+    """
+    from itertools import combinations
+
+    m = round(1 / step)
+    if n < 1 or m < 1 or abs(m * step - 1) > 1e-9:
+        raise ValueError(f"need n >= 1 and a step dividing 1, got n={n}, step={step}")
+    out = []
+    for bars in combinations(range(m + n - 1), n - 1):    # stars and bars
+        cuts = (-1, *bars, m + n - 1)
+        out.append(tuple(round((cuts[i + 1] - cuts[i] - 1) / m, 10) for i in range(n)))
+    return out
+
+
+def tune_convex_weights(runs: Sequence[Run], qrels: Qrels, metric: str = "mrr",
+                        step: float = 0.1) -> tuple[list[float], dict[tuple[float, ...], float]]:
+    """Weights of a min-max convex fusion of ``runs`` maximising ``metric`` on a *validation* ``qrels``.
+
+    Exhaustive search of :func:`simplex_grid` (``len(runs)`` runs, ``step``); ties go to the weights closest to
+    uniform (Euclidean). With two runs and the same grid this equals :func:`tune_convex_weight`.
+
+    Returns:
+        ``(weights, curve)``: the best weights (one per run, summing to 1) and the metric of every grid point.
+    """
+    from patlink.evaluation.metrics import mean_metric
+
+    grid = simplex_grid(len(runs), step)
+    curve = {w: mean_metric(qrels, fuse(runs, "convex", list(w)), metric) for w in grid}
+    uniform = 1.0 / len(runs)
+    best = max(grid, key=lambda w: (round(curve[w], 12), -round(sum((x - uniform) ** 2 for x in w), 12)))
+    return [float(x) for x in best], curve
+
+
+class FusionRetriever:
+    """Min-max convex fusion of any number of retrievers: ``s = Σ_i w_i · minmax(s_i)`` per query (ranx ``wsum``).
+
+    ``patlink eval --method runs/NAME+bm25+dense`` builds one (the trained linker, BM25 and zero-shot dense) with
+    weights tuned on validation links by :func:`tune_convex_weights`. Each retriever returns ``depth`` documents per
+    query before fusion; a document missing from one run gets 0 from it.
+
+    Raises:
+        ValueError: fewer than two retrievers, or a weights/retrievers length mismatch.
+    """
+
+    def __init__(self, retrievers: Sequence[Retriever], weights: Sequence[float] | None = None,
+                 name: str | None = None, depth: int = 1000):
+        if len(retrievers) < 2:
+            raise ValueError("fusion needs at least two retrievers")
+        w = list(weights) if weights is not None else [1.0 / len(retrievers)] * len(retrievers)
+        if len(w) != len(retrievers):
+            raise ValueError(f"{len(w)} weights for {len(retrievers)} retrievers")
+        self.retrievers, self.weights, self.depth = list(retrievers), w, depth
+        self.name = name or "+".join(getattr(r, "name", type(r).__name__) for r in retrievers)
+
+    def index(self, docs: dict[str, str]) -> None:
+        for r in self.retrievers:
+            r.index(docs)
+        self.n_docs = len(docs)
+
+    def runs(self, queries: dict[str, str], depth: int | None = None) -> list[Run]:
+        d = depth or self.depth
+        return [r.search(queries, d) for r in self.retrievers]
+
+    def search(self, queries: dict[str, str], top_k: int = 100) -> Run:
+        fused = fuse(self.runs(queries, max(top_k, self.depth)), "convex", self.weights)
+        return {q: dict(sorted(d.items(), key=lambda kv: -kv[1])[:top_k]) for q, d in fused.items()}
 
 
 class HybridRetriever:
