@@ -20,6 +20,19 @@ def test_bm25_ranks_the_lexical_match_first():
     assert s.shape == (1, 4) and s[0].argmax() == 0
 
 
+def test_bm25_stems_english():
+    """Snowball stemming is on by default (PyStemmer is a dependency): plural and -ing forms match."""
+    from patlink.retrieval.bm25 import BM25Config
+
+    r = BM25Retriever()
+    r.index(DOCS)
+    assert next(iter(r.search({"q": "turbines cooled"}, top_k=1)["q"])) == "d2"
+    assert next(iter(r.search({"q": "controls heated"}, top_k=1)["q"])) == "d3"
+    plain = BM25Retriever(config=BM25Config(stem=False))
+    plain.index(DOCS)
+    assert not any(plain.search({"q": "turbines cooled"}, top_k=4)["q"].values())  # no term matches unstemmed
+
+
 def test_rrf_fusion_by_hand():
     a = {"q": {"x": 3.0, "y": 2.0, "z": 1.0}}
     b = {"q": {"y": 9.0, "z": 8.0, "x": 7.0}}

@@ -1,4 +1,4 @@
-"""BM25 lexical retrieval with ``bm25s`` (Lucene variant; English stop words; Snowball stemming if PyStemmer)."""
+"""BM25 lexical retrieval with ``bm25s`` (Lucene variant; English stop words; English Snowball stemming, PyStemmer)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ __all__ = ["BM25Config", "BM25Retriever"]
 
 @dataclass
 class BM25Config:
-    """BM25 parameters: ``k1`` term-frequency saturation, ``b`` length normalisation, Lucene IDF."""
+    """BM25 parameters: ``k1`` term-frequency saturation, ``b`` length normalisation, Lucene IDF, English stop words,
+    ``stem``: English Snowball stemming (PyStemmer, a dependency; on pap2pat claims it moves patent→paper MRR from
+    0.812 to 0.837, so it is never switched off silently)."""
 
     k1: float = 1.5
     b: float = 0.75
@@ -27,10 +29,10 @@ def _stemmer(enabled: bool):
         return None
     try:
         import Stemmer  # PyStemmer
-
-        return Stemmer.Stemmer("english")
-    except ImportError:  # stemming is an optional nicety
-        return None
+    except ImportError as e:  # results would change silently: refuse instead
+        raise ImportError("BM25 stemming needs PyStemmer (a patlink dependency): `pip install PyStemmer`, or "
+                          "use BM25Config(stem=False) knowingly") from e
+    return Stemmer.Stemmer("english")
 
 
 class BM25Retriever:
