@@ -111,7 +111,7 @@ def register(app: typer.Typer) -> None:
                 cfg = TrainConfig(epochs=epochs, seed=seed, negatives="adversarial")
                 err_console.print(f"[dim]training the linker ({epochs} epochs) → {run_dir}[/dim]")
                 train_linker(dsc, splits, cfg, run_dir, resume=True)
-                methods += [str(run_dir), f"{run_dir}+bm25"]
+                methods += [str(run_dir), f"{run_dir}+bm25", f"{run_dir}+bm25+dense"]
             _evaluate_section(dsc, methods, splits, boot, seed, out / "pap2pat-abstract-claims",
                               "pap2pat test, abstract → claims", "paper abstract → patent claims")
 
