@@ -16,7 +16,7 @@ from pathlib import Path
 from patlink.evaluation.metrics import compare_runs, pair_matrix
 from patlink.io import atomic_write_text
 
-__all__ = ["metrics_table_rows", "write_report", "atomic_write_text", "TABLE_METRICS", "format_metric"]
+__all__ = ["metrics_table_rows", "write_report", "atomic_write_text", "TABLE_METRICS", "format_metric", "run_file_stem"]
 
 TABLE_METRICS = ("mrr", "map", "ndcg@10", "recall@10", "recall@100", "rcap@10", "p@10", "roc_auc", "pr_auc")
 DIRECTION_TITLES = {"item2patent": "item → patent", "patent2item": "patent → item"}
@@ -48,6 +48,11 @@ def metrics_table_rows(results: dict, direction: str, metrics=TABLE_METRICS, ci:
             m_ = per_dir[direction]["metrics"]
             rows.append([method] + [format_compact(m_, m) if compact else format_metric(m_, m, ci) for m in metrics])
     return rows
+
+
+def run_file_stem(method: str) -> str:
+    """File-name stem of a method's TREC run under ``--out DIR/runs/`` (``runs/cv+bm25`` → ``runs_cv_bm25``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in method)
 
 
 def _write_trec(path: Path, run: dict, name: str) -> None:
@@ -127,7 +132,7 @@ def write_report(results: dict, out_dir: str | os.PathLike, title: str, context:
     if save_runs:
         for m, per in results.items():
             for d, r in per.items():
-                safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in m)
+                safe = run_file_stem(m)
                 _write_trec(out / "runs" / f"{safe}.{d}.trec", r["run"], safe)
     plot_paths: list[Path] = []
     if plots:
