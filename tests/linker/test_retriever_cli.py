@@ -71,6 +71,15 @@ def test_cli_train_on_beir_fixture(tmp_path, monkeypatch):
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert len(m["epochs"]) == 2 and m["epochs"][1]["hard_negatives"] == 5
     assert (tmp_path / "run" / "best" / "linker.json").exists()
+    # link with the linker fused with BM25 and dense: weights tuned on the run's validation links (split.json)
+    from patlink.cli.eval_cmd import link_fusion_weights
+
+    multi = f"{tmp_path / 'run'}+bm25+dense"
+    w = link_fusion_weights(ds, multi, "item2patent")
+    assert w is not None and len(w) == 3 and sum(w) == pytest.approx(1)
+    assert link_fusion_weights(ds, "bm25", "item2patent") is None
+    assert main(["link", "--beir", str(beir), "--method", multi, "--top", "3", "--json",
+                 ds.item_texts()["i0"]]) == 0
     # resume of a finished run: nothing left to do, same result
     assert main(["train", "--beir", str(beir), "--out", str(tmp_path / "run"), "--config", str(cfg),
                  "--epochs", "2", "--negatives", "adversarial", "--resume", "--no-plots"]) == 0

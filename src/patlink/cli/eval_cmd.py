@@ -141,6 +141,30 @@ def _flat_json(results: dict) -> dict:
     return out
 
 
+def link_fusion_weights(ds, method: str, direction: str) -> list[float] | None:
+    """Weights of ``runs/NAME+bm25+dense`` for ``patlink link``: tuned on the validation links the linker was
+    trained with (``runs/NAME/split.json``), as ``patlink eval`` does; ``None`` (equal weights, with a warning)
+    when the run has no validation links in this dataset. ``None`` for any other method."""
+    import json
+    from pathlib import Path
+
+    from patlink.evaluation.linkage import tune_fusion_weights
+    from patlink.retrieval.factory import get_retriever, is_multi_fusion
+
+    if not is_multi_fusion(method):
+        return None
+    split_file = Path(method.partition("+")[0]) / "split.json"
+    val = []
+    if split_file.is_file():
+        known = set(ds.links)
+        val = [tuple(x) for x in json.loads(split_file.read_text()).get("val", []) if tuple(x) in known]
+    if not val:
+        err_console.print(f"[yellow]{split_file} lists no validation links of {ds.name}: fusing with equal "
+                          "weights[/yellow]")
+        return None
+    return tune_fusion_weights(ds, val, get_retriever(method, direction), direction)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_cmd(
@@ -250,7 +274,7 @@ def register(app: typer.Typer) -> None:
         from patlink.retrieval.factory import get_retriever
 
         direction = "patent2item" if reverse else "item2patent"
-        retriever = get_retriever(method, direction)
+        retriever = get_retriever(method, direction, weights=link_fusion_weights(ds, method, direction))
         docs = ds.item_texts() if reverse else ds.patent_texts()
         docs = {k: v for k, v in docs.items() if v.strip()}
         retriever.index(docs)
