@@ -73,11 +73,12 @@ def test_cli_train_on_beir_fixture(tmp_path, monkeypatch):
     assert (tmp_path / "run" / "best" / "linker.json").exists()
     # link with the linker fused with BM25 and dense: weights tuned on the run's validation links (split.json)
     from patlink.cli.eval_cmd import link_fusion_weights
+    from patlink.retrieval.factory import get_retriever
 
     multi = f"{tmp_path / 'run'}+bm25+dense"
-    w = link_fusion_weights(ds, multi, "item2patent")
+    w = link_fusion_weights(ds, multi, get_retriever(multi), "item2patent")
     assert w is not None and len(w) == 3 and sum(w) == pytest.approx(1)
-    assert link_fusion_weights(ds, "bm25", "item2patent") is None
+    assert link_fusion_weights(ds, "bm25", get_retriever("bm25"), "item2patent") is None
     assert main(["link", "--beir", str(beir), "--method", multi, "--top", "3", "--json",
                  ds.item_texts()["i0"]]) == 0
     # resume of a finished run: nothing left to do, same result

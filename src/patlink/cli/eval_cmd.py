@@ -15,7 +15,8 @@ from patlink.cli.common import (
 
 METHOD_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex | runs/NAME (trained linker) | "
                "runs/NAME+bm25 | runs/NAME+bm25+dense (weights tuned on validation) | PATH (sentence-transformers "
-               "folder); dense/hybrid/PATH take @N to read long texts as N windows of 256 tokens (dense@8, hybrid@8); comma-separate several to compare them. "
+               "folder); dense/hybrid/PATH take @N to read long texts as N windows of 256 tokens (dense@8, "
+               "hybrid@8); comma-separate several to compare them. "
                "With --protocol new-product (and for `link` on patents without text): profile-mean | profile-bm25 | "
                "knn | knn:K | popularity | hybrid | bm25/dense (= profile-bm25/profile-mean without patent text) | "
                "profile-linker:runs/NAME | knn-linker:runs/NAME (kNN on a linker trained with set_scoring=members); "
@@ -141,15 +142,16 @@ def _flat_json(results: dict) -> dict:
     return out
 
 
-def link_fusion_weights(ds, method: str, direction: str) -> list[float] | None:
+def link_fusion_weights(ds, method: str, fusion, direction: str) -> list[float] | None:
     """Weights of ``runs/NAME+bm25+dense`` for ``patlink link``: tuned on the validation links the linker was
-    trained with (``runs/NAME/split.json``), as ``patlink eval`` does; ``None`` (equal weights, with a warning)
-    when the run has no validation links in this dataset. ``None`` for any other method."""
+    trained with (``runs/NAME/split.json``) with ``fusion`` (its :class:`~patlink.retrieval.fusion.FusionRetriever`),
+    as ``patlink eval`` does; ``None`` (keep equal weights, with a warning) when the run has no validation links in
+    this dataset. ``None`` for any other method."""
     import json
     from pathlib import Path
 
     from patlink.evaluation.linkage import tune_fusion_weights
-    from patlink.retrieval.factory import get_retriever, is_multi_fusion
+    from patlink.retrieval.factory import is_multi_fusion
 
     if not is_multi_fusion(method):
         return None
@@ -162,7 +164,7 @@ def link_fusion_weights(ds, method: str, direction: str) -> list[float] | None:
         err_console.print(f"[yellow]{split_file} lists no validation links of {ds.name}: fusing with equal "
                           "weights[/yellow]")
         return None
-    return tune_fusion_weights(ds, val, get_retriever(method, direction), direction)
+    return tune_fusion_weights(ds, val, fusion, direction)
 
 
 def register(app: typer.Typer) -> None:
@@ -274,7 +276,10 @@ def register(app: typer.Typer) -> None:
         from patlink.retrieval.factory import get_retriever
 
         direction = "patent2item" if reverse else "item2patent"
-        retriever = get_retriever(method, direction, weights=link_fusion_weights(ds, method, direction))
+        retriever = get_retriever(method, direction)
+        weights = link_fusion_weights(ds, method, retriever, direction)
+        if weights is not None:
+            retriever.weights = weights
         docs = ds.item_texts() if reverse else ds.patent_texts()
         docs = {k: v for k, v in docs.items() if v.strip()}
         retriever.index(docs)

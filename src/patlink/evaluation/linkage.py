@@ -71,31 +71,42 @@ def _queries_docs(direction: Direction, items: dict[str, str], patents: dict[str
     return (items, patents) if direction == "item2patent" else (patents, items)
 
 
+def _validation_runs(ds: Dataset, val_links: Sequence[tuple[str, str]], retrievers, direction: Direction,
+                     depth: int) -> tuple[list[Run], dict]:
+    """Each retriever's run over the validation pool (the validation split's items and patents) and its qrels."""
+    items, patents = pools_for(ds, val_links, "split")
+    queries, docs = _queries_docs(direction, items, patents)
+    qrels = ds.qrels(val_links, direction)
+    queries = {q: queries[q] for q in qrels}
+    runs = []
+    for r in retrievers:
+        r.index(docs)
+        runs.append(r.search(queries, depth))
+    return runs, qrels
+
+
 def tune_hybrid_alpha(ds: Dataset, val_links: Sequence[tuple[str, str]], first, second,
                       direction: Direction = "item2patent", metric: str = "mrr", depth: int = 1000) -> float:
     """Tune the convex weight of ``first`` (vs ``second``) on validation links (pool = validation split)."""
     from patlink.retrieval.fusion import tune_convex_weight
 
-    items, patents = pools_for(ds, val_links, "split")
-    queries, docs = _queries_docs(direction, items, patents)
-    first.index(docs)
-    second.index(docs)
-    qrels = ds.qrels(val_links, direction)
-    return tune_convex_weight(first.search(queries, depth), second.search(queries, depth), qrels, metric)
+    (run_a, run_b), qrels = _validation_runs(ds, val_links, (first, second), direction, depth)
+    return tune_convex_weight(run_a, run_b, qrels, metric)
 
 
 def tune_fusion_weights(ds: Dataset, val_links: Sequence[tuple[str, str]], fusion,
                         direction: Direction = "item2patent", metric: str = "mrr", depth: int = 1000,
                         step: float = 0.1) -> list[float]:
     """Convex weights of a :class:`~patlink.retrieval.fusion.FusionRetriever`'s runs, tuned on validation links
-    (pool = validation split) over the weight simplex (:func:`~patlink.retrieval.fusion.tune_convex_weights`)."""
+    (pool = validation split) over the weight simplex (:func:`~patlink.retrieval.fusion.tune_convex_weights`).
+
+    Returns:
+        One weight per retriever of ``fusion`` (summing to 1); ``fusion`` itself is left unchanged (its
+        retrievers are indexed on the validation pool: index them again before searching another pool).
+    """
     from patlink.retrieval.fusion import tune_convex_weights
 
-    items, patents = pools_for(ds, val_links, "split")
-    queries, docs = _queries_docs(direction, items, patents)
-    qrels = ds.qrels(val_links, direction)
-    fusion.index(docs)
-    runs = fusion.runs({q: queries[q] for q in qrels}, depth)
+    runs, qrels = _validation_runs(ds, val_links, fusion.retrievers, direction, depth)
     return tune_convex_weights(runs, qrels, metric, step)[0]
 
 
@@ -111,8 +122,12 @@ def evaluate_linkage(
 
     Returns:
         ``{direction: {"metrics": evaluate_run(...) dict, "run": Run, "pool": {"queries", "documents"},
-        "method": name, "alpha": α or None, "weights": fusion weights of ``runs/NAME+A+B`` or None}}``. Queries with empty text are reported in ``pool``
-        (``empty_queries``) and still evaluated (they score 0 unless the method ranks them by chance).
+        "method": name, "alpha": α or None, "weights": fusion weights of ``runs/NAME+A+B`` or None}}``. Queries
+        with empty text are reported in ``pool`` (``empty_queries``) and still evaluated (they score 0 unless the
+        method ranks them by chance).
+
+    Raises:
+        ValueError: ``runs/NAME+A+B`` (weights tuned on validation) without validation links.
     """
     from patlink.retrieval.factory import get_retriever, is_multi_fusion, split_chunks
 
@@ -128,13 +143,12 @@ def evaluate_linkage(
             probe = get_retriever(method, direction, alpha=0.5)
             if hasattr(probe, "first") and not _has_stored_alpha(method):
                 alpha = tune_hybrid_alpha(ds, val_links, probe.first, probe.second, direction, depth=cfg.depth)
+        retriever = get_retriever(method, direction, alpha=alpha, show_progress=show_progress)
         if multi:
             if not val_links:
                 raise ValueError(f"{method!r} fuses several runs with weights tuned on validation links, and this "
                                  "split has none")
-            weights = tune_fusion_weights(ds, val_links, get_retriever(method, direction), direction,
-                                          depth=cfg.depth)
-        retriever = get_retriever(method, direction, alpha=alpha, weights=weights, show_progress=show_progress)
+            weights = retriever.weights = tune_fusion_weights(ds, val_links, retriever, direction, depth=cfg.depth)
         queries, docs = _queries_docs(direction, items, patents)
         retriever.index(docs)
         qrels = ds.qrels(eval_links, direction)

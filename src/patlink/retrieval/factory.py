@@ -27,8 +27,8 @@ from patlink.retrieval.base import Retriever
 __all__ = ["METHODS_HELP", "get_retriever", "is_linker_dir", "is_multi_fusion", "split_chunks"]
 
 METHODS_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex | runs/NAME (trained linker) | "
-                "runs/NAME+bm25 | runs/NAME+bm25+dense | PATH (sentence-transformers folder); dense/hybrid/PATH take @N to read long texts "
-                "as N windows (dense@8)")
+                "runs/NAME+bm25 | runs/NAME+bm25+dense | PATH (sentence-transformers folder); dense/hybrid/PATH "
+                "take @N to read long texts as N windows (dense@8)")
 
 
 def split_chunks(method: str) -> tuple[str, int]:
@@ -43,7 +43,7 @@ def split_chunks(method: str) -> tuple[str, int]:
     return base, int(n)
 
 
-FUSABLE = ("bm25", "dense")
+_FUSABLE = ("bm25", "dense")
 
 
 def is_multi_fusion(method: str) -> bool:
@@ -59,7 +59,7 @@ def is_multi_fusion(method: str) -> bool:
     parts = extra.split("+")
     for p in parts:
         name = split_chunks(p)[0].lower()
-        if name not in FUSABLE and not name.startswith("dense:"):
+        if name not in _FUSABLE and not name.startswith("dense:"):
             raise ValueError(f"cannot fuse {p!r} with a linker in {method!r}; fuse with bm25, dense, dense@N or "
                              "dense:MODEL (e.g. runs/NAME+bm25+dense)")
     return [p.lower() for p in parts] != ["bm25"]
