@@ -130,4 +130,11 @@ def test_cli_train_and_eval_folds(tmp_path, monkeypatch):
         assert rep["pools"][m]["item2patent"]["folds"] == 2
     weights = rep["methods"][multi]["item2patent"]["weights"]  # linker, bm25, dense per fold, tuned on validation
     assert len(weights) == 2 and all(len(w) == 3 and sum(w) == pytest.approx(1) for w in weights)
+    cv = rep["cv"]  # what `patlink compare` needs to combine partitions: each query's fold, fold sizes, seed
+    assert cv["folds"] == 2 and cv["seed"] == 0 and sorted(set(cv["query_fold"]["item2patent"].values())) == [0, 1]
+    assert len(cv["query_fold"]["item2patent"]) == 24
+    assert [s["test"] for s in cv["fold_sizes"]] == [12, 12]
+    assert all(s["train"] + s["val"] + s["test"] == 24 for s in cv["fold_sizes"])
+    assert (out / "runs" / "qrels.item2patent.trec").is_file()
+    assert main(["compare", str(out), "-m", "bm25", "-m", str(run), "--reference", "bm25", "--resamples", "100"]) == 0
     assert main(["eval", "--beir", str(beir), "--folds", "30", "--method", "bm25"]) == 2  # k > number of pairs

@@ -96,7 +96,12 @@ def run_crossval(ds, methods: list[str], folds: int, seed: int = 0, split: str =
         res = run_eval(ds, list(fm.values()), {"train": sp.train, "val": sp.val, "test": sp.test}, split,
                        directions, protocol, distractors, 0, depth, seed, show_progress=show_progress, pool=pool)
         per_fold.append({m: res[fm[m]] for m in methods})
-    return pool_fold_results(per_fold, n_bootstrap=n_bootstrap, seed=seed)
+    pooled = pool_fold_results(per_fold, n_bootstrap=n_bootstrap, seed=seed)
+    for per in pooled.values():  # fold sizes in links, for the corrected repeated-CV t-test (`patlink compare`)
+        for r in per.values():
+            for fi, sp in zip(r["folds"], parts):
+                fi.update(n_train=len(sp.train), n_val=len(sp.val), n_test=len(sp.test))
+    return pooled
 
 
 def print_fold_mrr(results: dict) -> None:
@@ -226,7 +231,8 @@ def register(app: typer.Typer) -> None:
                                {"dataset": ds.name, "item view": ",".join(ds.item_view),
                                 "patent view": ",".join(ds.patent_view), "split": split, "protocol": protocol,
                                 "pool": pool or "default",
-                                "distractors": distractors or "none"})
+                                "distractors": distractors or "none", "seed": seed,
+                                **({"folds": folds} if folds else {})})
         if json_out:
             flat = _flat_json(results)
             print_json(flat[methods[0]] if len(methods) == 1 else flat)

@@ -56,7 +56,8 @@ def pool_fold_results(per_fold: Sequence[dict], cutoffs: Sequence[int] = (1, 5, 
         The same shape (so reports, tables and paired tests work unchanged): ``run`` and ``qrels`` are the unions
         over folds, ``metrics`` are recomputed on them (pair AUCs only when every fold ranked the same candidate
         pool, e.g. ``--pool all``), ``pool["queries"]`` is the total, and ``folds`` lists each fold's
-        ``{"mrr", "n_queries", "alpha", "weights", "method"}``.
+        ``{"mrr", "n_queries", "alpha", "weights", "method"}``; ``query_fold`` maps each (pooled) query id to the
+        fold that tested it.
 
     Raises:
         ValueError: if ``per_fold`` is empty or folds have different methods/directions.
@@ -86,10 +87,12 @@ def pool_fold_results(per_fold: Sequence[dict], cutoffs: Sequence[int] = (1, 5, 
                 raise ValueError(f"fold results differ: {m!r}/{d!r} missing in a fold ({e})") from None
             qrels: dict = {}
             run: dict = {}
+            query_fold: dict[str, int] = {}
             for f, r in enumerate(rs):
                 tag = (lambda q, f=f: f"{q}@fold{f}") if shared.get(d) else (lambda q: q)
                 qrels.update({tag(q): v for q, v in r["qrels"].items()})
                 run.update({tag(q): v for q, v in r["run"].items()})
+                query_fold.update({tag(q): f for q in r["qrels"]})
             same_pool = all(r.get("doc_ids") == rs[0].get("doc_ids") for r in rs)
             doc_ids = rs[0].get("doc_ids") if same_pool else None
             metrics = evaluate_run(qrels, run, cutoffs, n_bootstrap, seed, doc_ids=doc_ids)
@@ -104,6 +107,7 @@ def pool_fold_results(per_fold: Sequence[dict], cutoffs: Sequence[int] = (1, 5, 
                 "alpha": None if all(a is None for a in alphas) else alphas,
                 "weights": None if all(w is None for w in weights) else weights,
                 "metrics": metrics, "run": run, "qrels": qrels, "doc_ids": doc_ids, "pool": pool,
+                "query_fold": query_fold,
                 "folds": [{"mrr": r["metrics"]["mrr"], "n_queries": r["metrics"]["n_queries"],
                            "alpha": r.get("alpha"), "weights": r.get("weights"), "method": r["method"]}
                           for r in rs],

@@ -105,6 +105,19 @@ def _plots(results: dict, direction: str, out: Path) -> list[Path]:
     return paths
 
 
+def _cv_facts(results: dict, context: dict) -> dict | None:
+    """Cross-validation facts of pooled results (``patlink eval --folds K``): K, the partition seed, the fold that
+    tested each query and the fold sizes in links, so that reports of several partitions can be combined
+    (:mod:`patlink.evaluation.repeated`). ``None`` for a single split."""
+    first = next((r for per in results.values() for r in per.values() if r.get("query_fold")), None)
+    if first is None:
+        return None
+    qf = {d: r["query_fold"] for d, r in next(iter(results.values())).items() if r.get("query_fold")}
+    sizes = [{k: f[f"n_{k}"] for k in ("train", "val", "test") if f"n_{k}" in f} for f in first.get("folds", [])]
+    return {"folds": len(first.get("folds", [])), "seed": context.get("seed"), "query_fold": qf,
+            "fold_sizes": sizes if all(sizes) else []}
+
+
 def write_report(results: dict, out_dir: str | os.PathLike, title: str, context: dict | None = None,
                  compare: bool = True, plots: bool = True, save_runs: bool = True) -> dict:
     """Write ``metrics.json``, ``report.md``, ``runs/*.trec`` and ``curves_*.png`` into ``out_dir``.
@@ -128,12 +141,20 @@ def write_report(results: dict, out_dir: str | os.PathLike, title: str, context:
     payload = {"title": title, "context": context or {}, "methods": resolved, "metrics": metrics,
                "comparisons": comparisons,
                "pools": {m: {d: r["pool"] for d, r in per.items()} for m, per in results.items()}}
+    cv = _cv_facts(results, context or {})
+    if cv:
+        payload["cv"] = cv
     atomic_write_text(out / "metrics.json", json.dumps(payload, indent=2, default=float))
     if save_runs:
         for m, per in results.items():
             for d, r in per.items():
                 safe = run_file_stem(m)
                 _write_trec(out / "runs" / f"{safe}.{d}.trec", r["run"], safe)
+        for d in directions:  # the judgements the runs were scored against (`patlink compare` reads them back)
+            qrels = next(per[d]["qrels"] for per in results.values() if d in per)
+            atomic_write_text(out / "runs" / f"qrels.{d}.trec",
+                              "".join(f"{q} 0 {doc} {int(rel)}\n" for q, docs in qrels.items()
+                                      for doc, rel in docs.items()))
     plot_paths: list[Path] = []
     if plots:
         for d in directions:
