@@ -138,3 +138,29 @@ def test_cli_train_and_eval_folds(tmp_path, monkeypatch):
     assert (out / "runs" / "qrels.item2patent.trec").is_file()
     assert main(["compare", str(out), "-m", "bm25", "-m", str(run), "--reference", "bm25", "--resamples", "100"]) == 0
     assert main(["eval", "--beir", str(beir), "--folds", "30", "--method", "bm25"]) == 2  # k > number of pairs
+
+
+def test_hybrid_weight_tuned_in_place_on_one_retriever(tmp_path, monkeypatch):
+    """`hybrid` with validation links: the retriever is built once, α tuned on validation set on it, and the
+    result equals a fresh hybrid built with that α (the name carries it)."""
+    import patlink.retrieval.factory as factory
+    from patlink.evaluation.linkage import LinkageEvalConfig, evaluate_linkage, pools_for, tune_hybrid_alpha
+
+    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path))
+    ds = make_fixture_dataset(30)
+    links = sorted(ds.links)
+    val, test = links[:10], links[10:]
+    built = []
+    original = factory.get_retriever
+    monkeypatch.setattr(factory, "get_retriever", lambda m, *a, **k: built.append(m) or original(m, *a, **k))
+    r = evaluate_linkage(ds, test, "hybrid", LinkageEvalConfig(directions=("item2patent",), n_bootstrap=0),
+                         val_links=val)["item2patent"]
+    assert built == ["hybrid"]
+    probe = original("hybrid", alpha=0.5)
+    alpha = tune_hybrid_alpha(ds, val, probe.first, probe.second, "item2patent")
+    assert r["alpha"] == alpha and r["method"] == f"hybrid:convex(α={alpha:.2f})"
+    fresh = original("hybrid", alpha=alpha)
+    items, patents = pools_for(ds, test, "split")
+    fresh.index(patents)
+    run = fresh.search({i: items[i] for i, _ in test}, len(patents))
+    assert {q: list(d) for q, d in run.items()} == {q: list(d) for q, d in r["run"].items()}

@@ -139,11 +139,18 @@ def evaluate_linkage(
         alpha = weights = None
         low = split_chunks(method)[0].lower()
         needs_alpha = not multi and (low in ("hybrid", "hybrid-convex") or low.endswith("+bm25"))
-        if needs_alpha and val_links:
-            probe = get_retriever(method, direction, alpha=0.5)
-            if hasattr(probe, "first") and not _has_stored_alpha(method):
-                alpha = tune_hybrid_alpha(ds, val_links, probe.first, probe.second, direction, depth=cfg.depth)
-        retriever = get_retriever(method, direction, alpha=alpha, show_progress=show_progress)
+        retriever = None
+        if needs_alpha and val_links and not _has_stored_alpha(method):
+            # a two-run convex fusion: built once, its weight tuned in place on the validation links
+            retriever = get_retriever(method, direction, alpha=0.5, show_progress=show_progress)
+            if hasattr(retriever, "first"):
+                alpha = tune_hybrid_alpha(ds, val_links, retriever.first, retriever.second, direction,
+                                          depth=cfg.depth)
+                retriever.set_alpha(alpha)
+            else:
+                retriever = None
+        if retriever is None:
+            retriever = get_retriever(method, direction, alpha=alpha, show_progress=show_progress)
         if multi:
             if not val_links:
                 raise ValueError(f"{method!r} fuses several runs with weights tuned on validation links, and this "

@@ -166,6 +166,12 @@ class HybridRetriever:
         self.first, self.second, self.method, self.alpha, self.depth = first, second, method, alpha, depth
         self.name = f"hybrid:{method}" + (f"(α={alpha:.2f})" if method == "convex" else "")
 
+    def set_alpha(self, alpha: float) -> None:
+        """Set the convex weight of the first run (e.g. once tuned on validation); the name follows."""
+        if self.method == "convex":
+            self.name = self.name.replace(f"(α={self.alpha:.2f})", f"(α={alpha:.2f})")
+        self.alpha = alpha
+
     def index(self, docs: dict[str, str]) -> None:
         self.first.index(docs)
         self.second.index(docs)
