@@ -43,6 +43,9 @@ def test_eval_both_directions_and_report(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert "patent2item" in out and out["patent2item"]["n_queries"] == out["n_queries"]
     assert (tmp_path / "r" / "report.md").is_file() and (tmp_path / "r" / "curves_item2patent.png").is_file()
+    cv = json.loads((tmp_path / "r" / "metrics.json").read_text())["cv"]  # a single split = one fold, seed 0
+    assert cv["folds"] == 1 and cv["seed"] == 0 and len(cv["query_fold"]["item2patent"]) == out["n_queries"]
+    assert cv["fold_sizes"][0]["test"] == out["n_queries"] and cv["fold_sizes"][0]["train"] > 0
 
 
 def test_link_prints_ranked_patents(capsys):

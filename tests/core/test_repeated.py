@@ -153,3 +153,29 @@ def test_compare_cli(tmp_path, capsys):
     assert saved[0]["mean"]["lnk"] == pytest.approx(1.0) and saved[0]["tests"]["lnk"]["better"] == 3
     assert main(["compare", str(tmp_path / "nope"), "-m", "A", "--reference", "A"]) == 2
     assert main(["compare", str(r0), "-m", "A", "-m", "B", "--reference", "B", "--seeds", "0,1"]) == 2
+
+
+def test_repeated_single_splits_average_each_query_over_the_splits_that_tested_it(tmp_path):
+    """Repeated holdout (e.g. graph splits of many-to-many data with several seeds): test sets differ, so every
+    query tested at least once is kept, averaged over the splits that tested it; J = R holdouts for the corrected
+    t-test."""
+    from patlink.evaluation.report import write_report
+
+    def single(name, a, b, seed):
+        res = {"A": {"item2patent": _fold(a)}, "B": {"item2patent": _fold(b)}}
+        cv = {"folds": 1, "seed": seed, "query_fold": {"item2patent": {q: 0 for q in a}},
+              "fold_sizes": [{"train": 8, "val": 2, "test": len(a)}]}
+        write_report(res, tmp_path / name, "t", {"dataset": "none", "seed": seed}, plots=False, cv=cv)
+        return load_report(tmp_path / name)
+
+    reps = [single("s0", {"q1": "a", "q2": "a"}, {"q1": "b", "q2": "a"}, 0),
+            single("s1", {"q2": "b", "q3": "a"}, {"q2": "c", "q3": "b"}, 1),
+            single("s2", {"q1": "a", "q3": "a"}, {"q1": "a", "q3": "a"}, 2)]
+    (c,) = compare_reports(reps, {"A": ["A"], "B": ["B"]}, reference="B", n_resamples=200)
+    assert c.match == "any" and c.queries == ["q1", "q2", "q3"] and not c.dropped
+    assert c.scores["A"] == pytest.approx([1.0, 0.75, 1.0])          # q2: (1 + 1/2) / 2
+    assert c.scores["B"] == pytest.approx([0.75, (1 + 1 / 3) / 2, 0.75])
+    assert c.per_fold["A"].shape == (3, 1) and c.per_fold["A"][1, 0] == pytest.approx(0.75)
+    assert c.fold_sizes == (10.0, 2.0) and c.tests["A"]["n_folds"] == 3
+    with pytest.raises(ValueError, match="no query is common"):
+        compare_reports(reps, {"A": ["A"], "B": ["B"]}, reference="B", match="common")

@@ -49,6 +49,10 @@ def register(app: typer.Typer) -> None:
         seeds: Annotated[str | None, typer.Option(
             help="Partition seed of each report, comma-separated, for cross-validation reports written before "
                  "patlink stored their folds (the folds are then recomputed from the bundled dataset).")] = None,
+        match: Annotated[str, typer.Option(
+            help="common: queries tested in every report (cross-validation partitions); any: every query tested "
+                 "at least once, averaged over the reports that tested it (repeated single splits, e.g. graph "
+                 "splits with several --seed); auto: common for K-fold reports, else any.")] = "auto",
         resamples: Annotated[int, typer.Option(help="Monte Carlo draws of the randomization test.")] = 10_000,
         out: Annotated[Path | None, typer.Option(help="Write comparison.md and comparison.json here.")] = None,
         json_out: JsonOpt = False,
@@ -64,6 +68,8 @@ def register(app: typer.Typer) -> None:
           patlink compare reports/cv5 -m hybrid -m runs/cv5+bm25 --reference hybrid
           patlink compare reports/cv-s0 reports/cv-s1 reports/cv-s2 -m hybrid \\
               -m "linker+bm25=runs/cv-s0+bm25,runs/cv-s1+bm25,runs/cv-s2+bm25" --reference hybrid
+          patlink compare reports/hw-s0 reports/hw-s1 reports/hw-s2 -m bm25 -m hybrid --reference bm25
+              (three `patlink eval --seed S` graph splits: repeated holdout)
         """
         from patlink.evaluation.repeated import compare_reports, format_comparison, load_report
 
@@ -81,7 +87,7 @@ def register(app: typer.Typer) -> None:
         try:
             reps = [load_report(r, seed=s) for r, s in zip(reports, seed_list)]
             comps = compare_reports(reps, parse_methods(method), reference, metric, directions,
-                                    n_resamples=resamples)
+                                    n_resamples=resamples, match=match)
         except (FileNotFoundError, ValueError) as e:
             raise PatlinkError(str(e)) from None
         md = format_comparison(comps)

@@ -227,12 +227,17 @@ def register(app: typer.Typer) -> None:
             from patlink.evaluation.report import write_report
 
             what = f"{folds}-fold cross-validation, {split} parts pooled" if folds else split
+            cv = None if folds else {  # a single split = one fold, so `patlink compare` can combine seeds
+                "folds": 1, "seed": None if split_dir else seed,
+                "query_fold": {d: {q: 0 for q in r["qrels"]} for d, r in next(iter(results.values())).items()},
+                "fold_sizes": [{"train": len(splits["train"]), "val": len(splits.get("val", [])),
+                                "test": len(splits.get(split, []))}]}
             rep = write_report(results, out, f"patlink eval — {ds.name} ({what}, protocol {protocol})",
                                {"dataset": ds.name, "item view": ",".join(ds.item_view),
                                 "patent view": ",".join(ds.patent_view), "split": split, "protocol": protocol,
                                 "pool": pool or "default",
                                 "distractors": distractors or "none", "seed": seed,
-                                **({"folds": folds} if folds else {})})
+                                **({"folds": folds} if folds else {})}, cv=cv)
         if json_out:
             flat = _flat_json(results)
             print_json(flat[methods[0]] if len(methods) == 1 else flat)

@@ -226,11 +226,13 @@ class RepeatedComparison:
         n_repeats: reports combined.
         queries: query ids present in every report and method (the paired unit).
         scores: label → ``(n_queries,)`` per-query metric averaged over repeats.
-        per_repeat: label → mean metric in each repeat (``(R,)``).
-        per_fold: label → ``(R, K)`` fold means, when every report has fold facts, else absent.
+        per_repeat: label → mean metric in each repeat over that report's own queries (``(R,)``).
+        per_fold: label → ``(R, K)`` fold means, when every report has fold facts, else absent (NaN for folds a
+            report does not have; a single split is one fold).
         tests: label → tests against the reference (:func:`paired_tests` keys plus ``corrected_t``,
             ``corrected_p`` when fold facts exist, and ``delta``).
-        dropped: queries seen in some report/method but not all (not compared; listed, not silent).
+        dropped: queries seen in some report but not all (with ``match="common"``; listed, not silent).
+        match: ``common`` or ``any`` (see :func:`compare_reports`).
     """
 
     direction: str
@@ -244,11 +246,12 @@ class RepeatedComparison:
     tests: dict[str, dict] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     fold_sizes: tuple[float, float] | None = None
+    match: str = "common"
 
     def to_dict(self) -> dict:
         return {
             "direction": self.direction, "metric": self.metric, "n_repeats": self.n_repeats,
-            "reference": self.reference, "n_queries": len(self.queries), "n_dropped": len(self.dropped),
+            "reference": self.reference, "match": self.match, "n_queries": len(self.queries), "n_dropped": len(self.dropped),
             "dropped": self.dropped[:100],
             "mean": {k: float(v.mean()) for k, v in self.scores.items()},
             "per_repeat": {k: v.tolist() for k, v in self.per_repeat.items()},
@@ -281,7 +284,7 @@ def _per_query(qrels: dict, run: dict, metric: str) -> dict[str, float]:
 def compare_reports(reports: Sequence[Report], methods: Mapping[str, Sequence[str]], reference: str,
                     metric: str = "mrr", directions: Sequence[str] = DIRECTIONS,
                     qrels: Mapping[str, dict] | None = None, n_resamples: int = 10_000,
-                    seed: int = 0) -> list[RepeatedComparison]:
+                    seed: int = 0, match: str = "auto") -> list[RepeatedComparison]:
     """Compare every method with ``reference`` over one or more reports (repeats of a cross-validation).
 
     Args:
@@ -291,7 +294,11 @@ def compare_reports(reports: Sequence[Report], methods: Mapping[str, Sequence[st
         metric: a per-query metric (``mrr``, ``map``, ``ndcg@10``, ``recall@10``, …).
         directions: which directions to compare; those without run files for every method are skipped.
         qrels: direction → qrels; default: ``runs/qrels.{direction}.trec`` of each report, else the links of the
-            bundled dataset named in the report.
+            bundled dataset named in the report. Only the queries a report's runs answer are its queries.
+        match: ``common`` = compare the queries tested in every report (cross-validation: every query is tested
+            once per partition); ``any`` = every query tested in at least one report, each averaged over the
+            reports that tested it (repeated single splits, e.g. graph splits of many-to-many data with
+            several ``--seed``); ``auto`` = ``common`` when every report is a K ≥ 2 cross-validation, else ``any``.
 
     Returns:
         One :class:`RepeatedComparison` per direction found.
@@ -316,29 +323,41 @@ def compare_reports(reports: Sequence[Report], methods: Mapping[str, Sequence[st
             continue
         per_rep: list[dict[str, dict[str, float]]] = []
         for r_i, rep in enumerate(reports):
-            q = (qrels or {}).get(d) or _report_qrels(rep, d)
-            per_rep.append({label: _per_query(q, read_trec_run(rep.run_file(per[r_i], d)), metric)
-                            for label, per in names.items()})
-        common = set.intersection(*(set(s) for r in per_rep for s in r.values()))
-        seen = set.union(*(set(s) for r in per_rep for s in r.values()))
-        if not common:
-            raise ValueError(f"{d}: no query is common to all reports and methods (query ids differ: e.g. "
-                             f"new-product patent queries are renamed ID@fold per partition)")
-        qs = sorted(common)
-        scores = {label: np.mean([[r[label][q] for q in qs] for r in per_rep], axis=0) for label in names}
-        per_repeat = {label: np.array([np.mean([r[label][q] for q in qs]) for r in per_rep]) for label in names}
+            runs = {label: read_trec_run(rep.run_file(per[r_i], d)) for label, per in names.items()}
+            tested = set().union(*runs.values())  # a report's queries: those its runs answer (not all links)
+            q_all = (qrels or {}).get(d) or _report_qrels(rep, d)
+            q = {k: v for k, v in q_all.items() if k in tested}
+            if not q:
+                raise ValueError(f"{rep.path}: no query of the {d} runs has a relevance judgement")
+            per_rep.append({label: _per_query(q, run, metric) for label, run in runs.items()})
+        sets = [set(next(iter(r.values()))) for r in per_rep]
+        mode = match if match != "auto" else (
+            "common" if all(rep.cv and int(rep.cv.get("folds", 1)) >= 2 for rep in reports) else "any")
+        if mode not in ("common", "any"):
+            raise ValueError(f"unknown match {match!r}; use auto, common or any")
+        chosen = set.intersection(*sets) if mode == "common" else set.union(*sets)
+        if not chosen:
+            raise ValueError(f"{d}: no query is common to all reports (query ids differ: e.g. new-product patent "
+                             f"queries are renamed ID@fold per partition; single splits: use match='any')")
+        qs = sorted(chosen)
+        # per query: the mean over the reports that tested it (all of them with match='common')
+        scores = {label: np.array([np.mean([r[label][q] for r in per_rep if q in r[label]]) for q in qs])
+                  for label in names}
+        per_repeat = {label: np.array([np.mean(list(r[label].values())) for r in per_rep]) for label in names}
         comp = RepeatedComparison(d, metric, len(reports), reference, qs, scores, per_repeat,
-                                  dropped=sorted(seen - common))
+                                  dropped=sorted(set.union(*sets) - chosen), match=mode)
         if all(rep.cv and rep.cv.get("query_fold", {}).get(d) for rep in reports):
-            k = int(reports[0].cv["folds"])
-            folds = {label: np.zeros((len(reports), k)) for label in names}
+            k = max(int(rep.cv["folds"]) for rep in reports)
+            folds = {label: np.full((len(reports), k), np.nan) for label in names}
             for r_i, rep in enumerate(reports):
                 qf = rep.cv["query_fold"][d]
-                fold_of = {q: qf.get(q, _fold_suffix(q)) for q in qs}
-                for f in range(k):
-                    fq = [q for q in qs if fold_of[q] == f]
+                own = list(per_rep[r_i][reference])
+                fold_of = {q: qf.get(q, _fold_suffix(q)) for q in own}
+                for f in range(int(rep.cv["folds"])):
+                    fq = [q for q in own if fold_of[q] == f]
                     for label in names:
-                        folds[label][r_i, f] = np.mean([per_rep[r_i][label][q] for q in fq]) if fq else np.nan
+                        if fq:
+                            folds[label][r_i, f] = np.mean([per_rep[r_i][label][q] for q in fq])
             comp.per_fold = folds
             sizes = [s for rep in reports for s in rep.cv.get("fold_sizes", [])]
             if sizes:
@@ -395,6 +414,8 @@ def format_comparison(comps: Sequence[RepeatedComparison]) -> str:
     for c in comps:
         title = (f"## {DIRECTION_TITLES.get(c.direction, c.direction)} — {c.metric}, {c.n_repeats} "
                  f"report{'s' if c.n_repeats > 1 else ''}, {len(c.queries)} queries")
+        if c.match == "any":
+            title += " (each averaged over the reports that tested it)"
         lines += [title, ""]
         rep_cols = " | ".join(f"repeat {r}" for r in range(c.n_repeats)) if c.n_repeats > 1 else ""
         head = f"| method | {c.metric} (mean over repeats) |" + (f" {rep_cols} |" if rep_cols else "") + \

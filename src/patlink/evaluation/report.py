@@ -119,8 +119,11 @@ def _cv_facts(results: dict, context: dict) -> dict | None:
 
 
 def write_report(results: dict, out_dir: str | os.PathLike, title: str, context: dict | None = None,
-                 compare: bool = True, plots: bool = True, save_runs: bool = True) -> dict:
+                 compare: bool = True, plots: bool = True, save_runs: bool = True, cv: dict | None = None) -> dict:
     """Write ``metrics.json``, ``report.md``, ``runs/*.trec`` and ``curves_*.png`` into ``out_dir``.
+
+    ``cv`` (stored as ``metrics.json["cv"]``): which fold tested each query, fold sizes and seed, for
+    ``patlink compare``; derived from pooled cross-validation results when not given.
 
     Returns:
         ``{"metrics": {method: {direction: metrics}}, "comparisons": {...}, "report": path, "plots": [...]}``.
@@ -141,7 +144,7 @@ def write_report(results: dict, out_dir: str | os.PathLike, title: str, context:
     payload = {"title": title, "context": context or {}, "methods": resolved, "metrics": metrics,
                "comparisons": comparisons,
                "pools": {m: {d: r["pool"] for d, r in per.items()} for m, per in results.items()}}
-    cv = _cv_facts(results, context or {})
+    cv = cv or _cv_facts(results, context or {})
     if cv:
         payload["cv"] = cv
     atomic_write_text(out / "metrics.json", json.dumps(payload, indent=2, default=float))
