@@ -64,25 +64,32 @@ class Report:
         return self.path / "runs" / f"{run_file_stem(method)}.{direction}.trec"
 
 
+def _read_trec_table(path: str | Path, layout: str, value_col: int, cast, what: str) -> dict[str, dict]:
+    """``{qid: {docid: cast(column value_col)}}`` from a whitespace-separated TREC file whose lines read
+    ``layout``; a malformed line raises ``ValueError`` with the file and line number."""
+    n_fields = len(layout.split())
+    table: dict[str, dict] = {}
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != n_fields:
+                raise ValueError(f"{path}:{n}: expected '{layout}', got {line.strip()!r}")
+            try:
+                table.setdefault(parts[0], {})[parts[2]] = cast(parts[value_col])
+            except ValueError:
+                raise ValueError(f"{path}:{n}: {what} {parts[value_col]!r} is not valid") from None
+    return table
+
+
 def read_trec_run(path: str | Path) -> dict[str, dict[str, float]]:
     """A TREC run file (``qid Q0 docid rank score tag``) as ``{qid: {docid: score}}``.
 
     Raises:
         ValueError: on a line without 6 fields or with a non-numeric score (file and line number given).
     """
-    run: dict[str, dict[str, float]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            if len(parts) != 6:
-                raise ValueError(f"{path}:{n}: expected 'qid Q0 docid rank score tag', got {line.strip()!r}")
-            try:
-                run.setdefault(parts[0], {})[parts[2]] = float(parts[4])
-            except ValueError:
-                raise ValueError(f"{path}:{n}: score {parts[4]!r} is not a number") from None
-    return run
+    return _read_trec_table(path, "qid Q0 docid rank score tag", 4, float, "score")
 
 
 def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
@@ -91,19 +98,7 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     Raises:
         ValueError: on a line without 4 fields or a non-integer relevance (file and line number given).
     """
-    qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            if len(parts) != 4:
-                raise ValueError(f"{path}:{n}: expected 'qid 0 docid relevance', got {line.strip()!r}")
-            try:
-                qrels.setdefault(parts[0], {})[parts[2]] = int(parts[3])
-            except ValueError:
-                raise ValueError(f"{path}:{n}: relevance {parts[3]!r} is not an integer") from None
-    return qrels
+    return _read_trec_table(path, "qid 0 docid relevance", 3, int, "relevance")
 
 
 def _fold_facts(dataset: str, folds: int, seed: int, protocol: str) -> dict:
