@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from patlink.hydrate.config import HttpConfig
-from patlink.hydrate.http import HttpClient, HttpError, redact
+from patlink.http import HttpClient, HttpConfig, HttpError, redact
 
 
 def _client(**kw):
@@ -91,3 +90,25 @@ def test_rate_limit_sleeps_between_requests(local_server):
         client.get(srv.url)
         client.get(srv.url)
     assert len(sleeps) == 1 and 9.0 < sleeps[0] <= 10.0
+
+
+def test_get_limited_streams_under_a_size_limit_and_retries_like_request(local_server):
+    """The pipeline's page fetcher uses this: a body over the limit fails at once (kind too_large, not retried);
+    a 503 is retried with deterministic waits when jitter is 0."""
+    calls = {"n": 0}
+
+    def route(method, path, headers, body):
+        calls["n"] += 1
+        if path.startswith("/big"):
+            return 200, {"Content-Type": "text/html"}, b"x" * 5000
+        return (503, {}, b"busy") if calls["n"] == 1 else (200, {"Content-Type": "text/html; charset=utf-8"}, b"ok")
+
+    srv = local_server(route)
+    sleeps: list[float] = []
+    cfg = HttpConfig(timeout_s=5, max_retries=2, backoff_base_s=0.25, jitter=0.0)
+    with HttpClient(cfg, sleep=sleeps.append) as client:
+        r = client.get_limited(srv.url + "/page", max_bytes=100)
+        assert (r.body, r.status_code, r.content_type) == (b"ok", 200, "text/html") and sleeps == [0.25]
+        with pytest.raises(HttpError) as e:
+            client.get_limited(srv.url + "/big", max_bytes=100)
+    assert e.value.kind == "too_large" and e.value.attempts == 1 and calls["n"] == 3

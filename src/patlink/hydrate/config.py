@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from patlink.http import HttpConfig  # the HTTP client is shared with the data pipeline
+
 __all__ = [
     "SOURCES",
     "BigQueryConfig",
@@ -28,29 +30,6 @@ def default_db_path() -> Path:
     from patlink.config import cache_dir
 
     return cache_dir() / "hydrate.duckdb"
-
-
-@dataclass
-class HttpConfig:
-    """HTTP client behaviour (:class:`patlink.hydrate.http.HttpClient`).
-
-    Attributes:
-        timeout_s: connect/read/write/pool timeout of one request, seconds.
-        max_retries: retries after the first attempt on transport errors, HTTP 429 and 5xx (total attempts =
-            ``max_retries + 1``). Other 4xx are not retried.
-        backoff_base_s: first back-off, seconds; attempt ``k`` waits ``backoff_base_s * 2**k`` (capped) plus up to
-            10 % jitter, or the server's ``Retry-After`` when it sends one (capped by ``backoff_max_s``).
-        backoff_max_s: cap of one back-off wait, seconds.
-        min_interval_s: rate limit, minimum seconds between the starts of two requests (0 = unlimited).
-        user_agent: ``User-Agent`` header.
-    """
-
-    timeout_s: float = 30.0
-    max_retries: int = 4
-    backoff_base_s: float = 1.0
-    backoff_max_s: float = 60.0
-    min_interval_s: float = 0.0
-    user_agent: str = "patlink-hydrate/0.1 (+https://github.com/patlink)"
 
 
 @dataclass

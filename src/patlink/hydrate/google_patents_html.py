@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from patlink.data.numbers import normalize_publication_number, parse_publication_number
+from patlink.http import HttpClient, HttpError
 from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date
 from patlink.hydrate.config import GooglePatentsConfig, HttpConfig
-from patlink.hydrate.http import HttpClient, HttpError
 from patlink.hydrate.records import PatentRecord, clean_text, flat_text
 
 __all__ = ["GooglePatentsSource", "index_html_dir", "parse_google_patents_html"]

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from patlink.data.numbers import normalize_publication_number
+from patlink.http import HttpClient, HttpError
 from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date, office_id
 from patlink.hydrate.config import HttpConfig, PatentsViewConfig
-from patlink.hydrate.http import HttpClient, HttpError
 from patlink.hydrate.records import PatentRecord, clean_text
 
 __all__ = ["PATENT_FIELDS", "PatentsViewSource"]

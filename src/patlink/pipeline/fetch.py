@@ -1,7 +1,7 @@
 """Polite HTTP fetching (§2.2.3): timeouts, retries with exponential back-off, a size limit, robots.txt, http(s) only.
 
-:class:`Fetcher` wraps one ``httpx.Client``. A transient failure (timeout, connection error, HTTP 429 or 5xx) is
-retried ``FetchConfig.retries`` times with delays ``backoff_s, 2*backoff_s, ...`` (``Retry-After`` honoured up to
+:class:`Fetcher` wraps patlink's one HTTP client (:class:`patlink.http.HttpClient`). A transient failure
+(timeout, connection error, HTTP 429 or 5xx) is retried ``FetchConfig.retries`` times with delays ``backoff_s, 2*backoff_s, ...`` (``Retry-After`` honoured up to
 30 s); anything else raises :class:`FetchError` at once: other 4xx statuses, more than ``max_redirects``
 redirects (redirect loops), a body over ``max_bytes``, a scheme other than http/https, a path robots.txt
 disallows for our user agent.
@@ -18,7 +18,7 @@ import httpx
 
 from patlink.pipeline.config import FetchConfig
 
-__all__ = ["Fetcher", "FetchResult", "FetchError", "check_url"]
+__all__ = ["FetchError", "FetchResult", "Fetcher", "check_url"]
 
 
 class FetchError(Exception):
@@ -62,27 +62,30 @@ def check_url(url: str, allowed_schemes: tuple[str, ...] = ("http", "https")) ->
 class Fetcher:
     """Fetch URLs politely. Use as a context manager or call :meth:`close`.
 
+    The requests go through :class:`patlink.http.HttpClient` (timeouts, retries with exponential back-off and
+    ``Retry-After``, size limit); this class adds the URL-scheme rule, robots.txt and the one-line reasons that
+    the pipeline database records.
+
     Args:
         config: timeouts, retries, limits, user agent.
         sleep: the delay function (tests pass a no-op to skip back-off waits).
     """
 
     def __init__(self, config: FetchConfig | None = None, sleep=time.sleep):
-        self.config = config or FetchConfig()
-        c = self.config
-        self._sleep = sleep
-        self.client = httpx.Client(
-            timeout=httpx.Timeout(c.timeout_s, connect=c.connect_timeout_s),
-            follow_redirects=True,
-            max_redirects=c.max_redirects,
-            headers={"User-Agent": c.user_agent},
-        )
+        from patlink.http import HttpClient, HttpConfig
+
+        self.config = c = config or FetchConfig()
+        self.http = HttpClient(HttpConfig(timeout_s=c.timeout_s, connect_timeout_s=c.connect_timeout_s,
+                                          max_retries=c.retries, backoff_base_s=c.backoff_s, backoff_max_s=30.0,
+                                          jitter=0.0, max_redirects=c.max_redirects, user_agent=c.user_agent),
+                               sleep=sleep)
+        self.client = self.http.client
         self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
 
     def close(self) -> None:
-        self.client.close()
+        self.http.close()
 
-    def __enter__(self) -> "Fetcher":
+    def __enter__(self) -> Fetcher:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -115,22 +118,6 @@ class Fetcher:
         return True if rp is None else rp.can_fetch(self.config.user_agent, url)
 
     # -- fetching --------------------------------------------------------------------------------------------
-    def _get_once(self, url: str) -> FetchResult:
-        c = self.config
-        with self.client.stream("GET", url) as r:
-            declared = r.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > c.max_bytes:
-                raise FetchError(f"body of {declared} bytes exceeds the {c.max_bytes}-byte limit: {url}")
-            if r.status_code >= 400:
-                raise _HTTPStatus(r.status_code, r.headers.get("retry-after"))
-            buf = bytearray()
-            for part in r.iter_bytes():
-                buf.extend(part)
-                if len(buf) > c.max_bytes:
-                    raise FetchError(f"body exceeds the {c.max_bytes}-byte limit: {url}")
-            ctype = r.headers.get("content-type", "").split(";")[0].strip().lower()
-            return FetchResult(url, str(r.url), r.status_code, ctype, bytes(buf))
-
     def fetch(self, url: str) -> FetchResult:
         """GET ``url`` under the configured rules.
 
@@ -138,39 +125,23 @@ class Fetcher:
             FetchError: with a one-line reason (scheme, robots.txt, HTTP status, redirects, size, timeout after
                 retries, connection failure after retries).
         """
+        from patlink.http import HttpError
+
         c = self.config
         url = check_url(url, c.allowed_schemes)
         if not self.allowed(url):
             raise FetchError(f"disallowed by robots.txt: {url}")
-        last: str = ""
-        for attempt in range(c.retries + 1):
-            delay = c.backoff_s * (2 ** attempt)
-            try:
-                res = self._get_once(url)
-                if urlsplit(res.final_url).scheme not in c.allowed_schemes:  # pragma: no cover - httpx refuses
-                    raise FetchError(f"redirected to a non-http(s) URL: {res.final_url}")
-                return res
-            except httpx.TooManyRedirects:
-                raise FetchError(f"more than {c.max_redirects} redirects (loop?): {url}") from None
-            except _HTTPStatus as e:
-                last = f"HTTP {e.status}: {url}"
-                if e.status != 429 and e.status < 500:
-                    raise FetchError(last) from None
-                if e.retry_after and e.retry_after.isdigit():
-                    delay = min(float(e.retry_after), 30.0)
-            except httpx.TimeoutException:
-                last = f"timed out after {c.timeout_s:g} s: {url}"
-            except httpx.TransportError as e:
-                last = f"connection failed ({type(e).__name__}): {url}"
-            except httpx.HTTPError as e:  # invalid URL, decoding errors ...
-                raise FetchError(f"{type(e).__name__}: {e}: {url}") from None
-            if attempt < c.retries:
-                self._sleep(delay)
-        raise FetchError(f"{last} (after {c.retries + 1} attempts)")
-
-
-class _HTTPStatus(Exception):
-    def __init__(self, status: int, retry_after: str | None):
-        super().__init__(status)
-        self.status = status
-        self.retry_after = retry_after
+        try:
+            res = self.http.get_limited(url, c.max_bytes)
+        except HttpError as e:
+            tries = f" (after {e.attempts} attempts)" if e.attempts > 1 else ""
+            reason = {"status": f"HTTP {e.status}: {url}",
+                      "timeout": f"timed out after {c.timeout_s:g} s: {url}",
+                      "transport": f"connection failed: {url}",
+                      "redirects": f"more than {c.max_redirects} redirects (loop?): {url}"}.get(e.kind, str(e))
+            raise FetchError(reason + tries) from None
+        except httpx.HTTPError as e:  # invalid URL, decoding errors ...
+            raise FetchError(f"{type(e).__name__}: {e}: {url}") from None
+        if urlsplit(res.final_url).scheme not in c.allowed_schemes:  # pragma: no cover - httpx refuses
+            raise FetchError(f"redirected to a non-http(s) URL: {res.final_url}")
+        return FetchResult(res.url, res.final_url, res.status_code, res.content_type, res.body)
