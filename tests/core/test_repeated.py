@@ -83,6 +83,9 @@ def test_paired_tests_agree_with_ranx_and_handle_ties():
     assert t["t_test"] == pytest.approx(ranx_p, rel=1e-6)
     assert t["better"] == int((sa > sb).sum()) and t["worse"] == int((sa < sb).sum())
     assert 0 < t["randomization"] <= 1 and 0 < t["wilcoxon"] <= 1
+    assert t["randomization_floor"] == pytest.approx(2 / 2001)
+    big = paired_tests(np.linspace(1, 2, 40), np.linspace(0.5, 1, 40), n_resamples=999)  # all flips smaller: floor
+    assert big["randomization"] == pytest.approx(big["randomization_floor"])
     same = paired_tests(sa, sa)
     assert same["t_test"] == same["randomization"] == same["wilcoxon"] == 1.0
     with pytest.raises(ValueError, match="one length"):

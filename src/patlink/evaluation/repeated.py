@@ -186,10 +186,11 @@ def paired_tests(a: np.ndarray, b: np.ndarray, n_resamples: int = 10_000, seed: 
     """Paired tests of per-query scores ``a`` vs ``b`` (each ``(n_queries,)`` float, same query order).
 
     Returns:
-        ``{"t_test": p, "randomization": p, "wilcoxon": p, "better": n, "worse": n}``: scipy's paired Student
-        t-test (what ranx's ``student`` test computes), a paired randomization test of the mean difference
-        (``scipy.stats.permutation_test``, sign flips, ``n_resamples`` Monte Carlo draws, exact when fewer
-        flips exist), and the Wilcoxon signed-rank test; p-values two-sided, 1.0 when ``a == b`` everywhere.
+        ``{"t_test": p, "randomization": p, "randomization_floor": p, "wilcoxon": p, "better": n, "worse": n}``:
+        scipy's paired Student t-test (what ranx's ``student`` test computes), a paired randomization test of the
+        mean difference (``scipy.stats.permutation_test``, sign flips, ``n_resamples`` Monte Carlo draws, exact
+        when fewer flips exist; ``randomization_floor`` = the smallest p it can give, ``2 / (n_resamples + 1)``)
+        and the Wilcoxon signed-rank test; p-values two-sided, 1.0 when ``a == b`` everywhere.
 
     Raises:
         ValueError: if the shapes differ or fewer than 2 queries are given.
@@ -208,7 +209,7 @@ def paired_tests(a: np.ndarray, b: np.ndarray, n_resamples: int = 10_000, seed: 
     perm = permutation_test((d,), np.mean, permutation_type="samples", n_resamples=n_resamples,
                             alternative="two-sided", random_state=seed)
     return {"t_test": float(ttest_rel(a, b).pvalue), "randomization": float(perm.pvalue),
-            "wilcoxon": float(wilcoxon(a, b).pvalue), **out}
+            "randomization_floor": 2.0 / (n_resamples + 1), "wilcoxon": float(wilcoxon(a, b).pvalue), **out}
 
 
 @dataclass
@@ -425,8 +426,10 @@ def format_comparison(comps: Sequence[RepeatedComparison]) -> str:
             if t is None:
                 row += " (reference) | | | | |" + (" | |" if c.per_fold else "")
             else:
+                floor = t.get("randomization_floor", 0.0)
+                rand = f"≤ {floor:.1g}" if t["randomization"] <= floor * (1 + 1e-9) else _p(t["randomization"])
                 row += (f" {t['delta']:+.4f} | {t['better']} / {t['worse']} | {_p(t['t_test'])} | "
-                        f"{_p(t['randomization'])} | {_p(t['wilcoxon'])} |")
+                        f"{rand} | {_p(t['wilcoxon'])} |")
                 if c.per_fold:
                     row += (f" {_p(t['corrected_p'])} (t = {t['corrected_t']:.2f}) | {t['folds_ahead']} of "
                             f"{t['n_folds']} |" if "corrected_p" in t else " | |")
