@@ -138,6 +138,25 @@ def test_cli_train_and_eval_folds(tmp_path, monkeypatch):
     assert (out / "runs" / "qrels.item2patent.trec").is_file()
     assert main(["compare", str(out), "-m", "bm25", "-m", str(run), "--reference", "bm25", "--resamples", "100"]) == 0
     assert main(["eval", "--beir", str(beir), "--folds", "30", "--method", "bm25"]) == 2  # k > number of pairs
+    # the folds of another partition would score links the fold models were trained on: refused, not evaluated
+    assert main(["eval", "--beir", str(beir), "--folds", "2", "--seed", "1", "--method", str(run)]) == 2
+
+
+def test_eval_refuses_a_run_on_links_it_was_trained_on(tmp_path):
+    from patlink.evaluation.linkage import check_not_trained_on
+
+    run = tmp_path / "r"
+    (run / "best").mkdir(parents=True)
+    (run / "best" / "linker.json").write_text("{}")
+    (run / "split.json").write_text(json.dumps({"train": [["i1", "p1"]], "val": [["i2", "p2"]],
+                                                "test": [["i3", "p3"]]}))
+    check_not_trained_on(f"{run}+bm25", [("i3", "p3")])                    # its own test split: fine
+    check_not_trained_on(f"{run}+bm25", [("i2", "p2")], split="val")       # validating where it validated: fine
+    check_not_trained_on("bm25", [("i1", "p1")])                           # untrained methods: nothing to check
+    with pytest.raises(ValueError, match="trained or validated on 1 of the 2 test links"):
+        check_not_trained_on(f"{run}+bm25+dense", [("i3", "p3"), ("i1", "p1")])
+    with pytest.raises(ValueError, match="1 of the 1 test links"):
+        check_not_trained_on(f"knn-linker:{run}", [("i2", "p2")])          # selected on validation: also leakage
 
 
 def test_hybrid_weight_tuned_in_place_on_one_retriever(tmp_path, monkeypatch):

@@ -42,11 +42,16 @@ def run_eval(ds, methods: list[str], splits: dict, split: str = "test", directio
              protocol: str = "graph", distractors: str | None = None, n_bootstrap: int = 1000, depth: int = 1000,
              seed: int = 0, show_progress: bool = True, pool: str | None = None) -> dict:
     """Evaluate each method; returns ``{method: {direction: result}}`` (see :func:`evaluate_linkage`)."""
-    from patlink.evaluation.linkage import LinkageEvalConfig, evaluate_linkage
+    from patlink.evaluation.linkage import LinkageEvalConfig, check_not_trained_on, evaluate_linkage
 
     eval_links = splits.get(split) or []
     if not eval_links:
         raise PatlinkError(f"split {split!r} has no links")
+    for m in methods:  # a trained run must never score links it was trained on (e.g. another --seed's split)
+        try:
+            check_not_trained_on(m, eval_links, split)
+        except ValueError as e:
+            raise PatlinkError(str(e)) from None
     distractor_texts: dict[str, str] = {}
     if distractors:
         from patlink.data import load_dataset

@@ -19,7 +19,8 @@ from patlink.data.dataset import Dataset, Direction
 from patlink.evaluation.metrics import evaluate_run
 from patlink.retrieval.base import Run
 
-__all__ = ["LinkageEvalConfig", "evaluate_linkage", "pools_for", "tune_fusion_weights", "tune_hybrid_alpha"]
+__all__ = ["LinkageEvalConfig", "check_not_trained_on", "evaluate_linkage", "pools_for", "tune_fusion_weights",
+           "tune_hybrid_alpha"]
 
 
 @dataclass
@@ -175,6 +176,37 @@ def evaluate_linkage(
                      "empty_documents": sum(1 for t in docs.values() if not t.strip())},
         }
     return out
+
+
+def check_not_trained_on(method: str, eval_links: Sequence[tuple[str, str]], split: str = "test") -> None:
+    """Refuse to evaluate a trained linker on links it was trained (or validated) on.
+
+    Every ``+``-part of ``method`` that is a trained run (``runs/NAME``, ``knn-linker:runs/NAME``, …) is checked
+    against the ``train`` and ``val`` links of its ``split.json`` (only ``train`` when ``split == "val"``: a run is
+    meant to be validated there). A run trained on another partition (``patlink train --seed 0`` evaluated with
+    ``patlink eval --seed 1``, or ``--folds`` folds of another seed) would otherwise score its own training pairs.
+
+    Raises:
+        ValueError: naming the run, how many evaluated links it saw and how to fix it.
+    """
+    import json
+    from pathlib import Path
+
+    from patlink.retrieval.factory import is_linker_dir
+
+    evaluated = {tuple(x) for x in eval_links}
+    for part in method.split("+"):
+        path = part.rpartition(":")[2] if ":" in part else part
+        if not path or not is_linker_dir(path) or not (Path(path) / "split.json").is_file():
+            continue
+        sp = json.loads((Path(path) / "split.json").read_text())
+        seen = {tuple(x) for k in (("train",) if split == "val" else ("train", "val")) for x in sp.get(k, [])}
+        leaked = seen & evaluated
+        if leaked:
+            raise ValueError(
+                f"{path} was trained or validated on {len(leaked)} of the {len(evaluated)} {split} links evaluated "
+                f"here (e.g. {sorted(leaked)[0]}): evaluate it on the split it was trained with (the same --seed, "
+                f"--split-dir or --folds/--seed as `patlink train`), or retrain it")
 
 
 def _has_stored_alpha(method: str) -> bool:
