@@ -160,10 +160,10 @@ def test_eval_refuses_a_run_on_links_it_was_trained_on(tmp_path):
 
 
 def test_hybrid_weight_tuned_in_place_on_one_retriever(tmp_path, monkeypatch):
-    """`hybrid` with validation links: the retriever is built once, α tuned on validation set on it, and the
+    """`hybrid` with validation links: the retriever is built once, its α tuned on validation and set on it; the
     result equals a fresh hybrid built with that α (the name carries it)."""
-    import patlink.retrieval.factory as factory
     from patlink.evaluation.linkage import LinkageEvalConfig, evaluate_linkage, pools_for, tune_hybrid_alpha
+    from patlink.retrieval import factory
 
     monkeypatch.setenv("PATLINK_CACHE", str(tmp_path))
     ds = make_fixture_dataset(30)
@@ -183,3 +183,37 @@ def test_hybrid_weight_tuned_in_place_on_one_retriever(tmp_path, monkeypatch):
     fresh.index(patents)
     run = fresh.search({i: items[i] for i, _ in test}, len(patents))
     assert {q: list(d) for q, d in run.items()} == {q: list(d) for q, d in r["run"].items()}
+
+
+def test_cli_repeated_cross_validation(tmp_path, monkeypatch):
+    """`train --folds 2 --repeats 2` writes OUT/seed{s}/fold{f}; `eval --folds 2 --repeats 2` evaluates each
+    partition with its own models, writes one report per partition and their comparison, and resumes."""
+    from patlink.cli.main import main
+    from patlink.data.beir import export_beir
+
+    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path / "cache"))
+    beir = export_beir(make_fixture_dataset(24), tmp_path / "beir")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"encoder": {"hidden": 32, "out_dim": 16, "max_length": 16}, "batch_size": 8,
+                               "progress": False, "full_val_metrics": False, "tune_fusion": False}))
+    run = tmp_path / "rcv"
+    assert main(["train", "--beir", str(beir), "--out", str(run), "--config", str(cfg), "--epochs", "1",
+                 "--no-plots", "--folds", "2", "--repeats", "2", "--seed", "3"]) == 0
+    for s in (3, 4):
+        for f in (0, 1):
+            assert json.loads((run / f"seed{s}" / f"fold{f}" / "config.json").read_text())["seed"] == s
+    rep = tmp_path / "rep"
+    args = ["eval", "--beir", str(beir), "--folds", "2", "--repeats", "2", "--seed", "3", "--direction",
+            "item2patent", "--method", f"bm25,{run}", "--reference", "bm25", "--bootstrap", "20", "--out", str(rep)]
+    assert main(args) == 0
+    for s in (3, 4):
+        meta = json.loads((rep / f"seed{s}" / "metrics.json").read_text())
+        assert set(meta["metrics"]) == {"bm25", f"{run}/seed{s}"} and meta["cv"]["seed"] == s
+    (comp,) = json.loads((rep / "comparison.json").read_text())
+    assert comp["n_repeats"] == 2 and comp["n_queries"] == 24 and comp["reference"] == "bm25"
+    assert str(run) in comp["tests"] and len(comp["per_fold"][str(run)]) == 2
+    stamp = (rep / "seed3" / "metrics.json").stat().st_mtime_ns
+    assert main(args) == 0  # finished partitions are reused
+    assert (rep / "seed3" / "metrics.json").stat().st_mtime_ns == stamp
+    assert main(args[:-2]) == 2  # --repeats without --out
+    assert main(["train", "--beir", str(beir), "--out", str(run), "--repeats", "2"]) == 2  # without --folds

@@ -109,6 +109,66 @@ def run_crossval(ds, methods: list[str], folds: int, seed: int = 0, split: str =
     return pooled
 
 
+def _report_context(ds, split: str, protocol: str, pool: str | None, distractors: str | None, seed: int,
+                    folds: int) -> dict:
+    return {"dataset": ds.name, "item view": ",".join(ds.item_view), "patent view": ",".join(ds.patent_view),
+            "split": split, "protocol": protocol, "pool": pool or "default", "distractors": distractors or "none",
+            "seed": seed, **({"folds": folds} if folds else {})}
+
+
+def run_repeated(ds, methods: list[str], folds: int, repeats: int, seed: int, out: Path, reference: str,
+                 split: str = "test", directions=("item2patent", "patent2item"), protocol: str = "graph",
+                 distractors: str | None = None, n_bootstrap: int = 1000, depth: int = 1000,
+                 pool: str | None = None, json_out: bool = False) -> list:
+    """Repeated K-fold cross-validation: :func:`run_crossval` on partitions ``seed … seed+repeats-1`` (a trained
+    ``runs/NAME`` read as ``runs/NAME/seed{s}``, :func:`patlink.evaluation.crossval.repeat_method`), one report per
+    partition in ``out/seed{s}``, then :func:`patlink.evaluation.repeated.compare_reports` of all of them against
+    ``reference``, written to ``out/comparison.md`` / ``.json`` and printed. A finished partition report
+    (``out/seed{s}/metrics.json`` with the same methods) is reused, so an interrupted run resumes."""
+    import json
+
+    from patlink.evaluation.crossval import repeat_method
+    from patlink.evaluation.repeated import compare_reports, format_comparison, load_report
+    from patlink.evaluation.report import write_report
+    from patlink.io import atomic_write_text
+
+    if reference not in methods:
+        raise PatlinkError(f"--reference {reference!r} is not among the methods {methods}")
+    names: dict[str, list[str]] = {m: [] for m in methods}
+    reports = []
+    for r in range(repeats):
+        s = seed + r
+        ms = {m: repeat_method(m, s) for m in methods}
+        rep_dir = out / f"seed{s}"
+        done = rep_dir / "metrics.json"
+        if done.is_file() and set(json.loads(done.read_text()).get("metrics", {})) == set(ms.values()):
+            err_console.print(f"partition {r + 1}/{repeats} (seed {s}): report {rep_dir} exists, reused")
+        else:
+            err_console.print(f"[bold]partition {r + 1}/{repeats} (seed {s})[/bold]")
+            results = run_crossval(ds, list(ms.values()), folds, s, split, directions, protocol, distractors,
+                                   n_bootstrap, depth, show_progress=not json_out, pool=pool)
+            write_report(results, rep_dir, f"patlink eval — {ds.name} ({folds}-fold cross-validation, partition "
+                                           f"seed {s}, protocol {protocol})",
+                         _report_context(ds, split, protocol, pool, distractors, s, folds))
+        for m in methods:
+            names[m].append(ms[m])
+        reports.append(load_report(rep_dir))
+    try:
+        comps = compare_reports(reports, names, reference, "mrr", directions)
+    except ValueError as e:
+        raise PatlinkError(str(e)) from None
+    md = format_comparison(comps)
+    atomic_write_text(out / "comparison.md", f"# patlink eval — {ds.name}: {repeats} × {folds}-fold "
+                                             f"cross-validation (seeds {seed}–{seed + repeats - 1})\n\n" + md)
+    atomic_write_text(out / "comparison.json", json.dumps([c.to_dict() for c in comps], indent=2))
+    if json_out:
+        print_json([c.to_dict() for c in comps])
+    else:
+        console.print(md, markup=False, highlight=False)
+        console.print(f"reports: {out}/seed*/, comparison: {out / 'comparison.md'}")
+    return comps
+
+
 def print_fold_mrr(results: dict) -> None:
     """One table: each method's MRR per fold and direction (the spread over training sets)."""
     for d in ("item2patent", "patent2item"):
@@ -200,6 +260,14 @@ def register(app: typer.Typer) -> None:
             "--folds", help="K-fold cross-validation (K >= 2): every link is tested once, per-query results pooled "
                             "over the folds (CIs and paired tests on all links). A trained method runs/NAME is "
                             "read as runs/NAME/fold{f} (written by `patlink train --folds K`).")] = 0,
+        repeats: Annotated[int, typer.Option(
+            "--repeats", help="Repeated cross-validation: with --folds K and --out DIR, evaluate R partitions "
+                              "(seeds SEED … SEED+R-1; a trained runs/NAME is read as runs/NAME/seed{s}/fold{f}, "
+                              "written by `patlink train --folds K --repeats R`), one report per partition in "
+                              "DIR/seed{s}, then `patlink compare` of all of them against --reference in "
+                              "DIR/comparison.md.")] = 1,
+        reference: Annotated[str | None, typer.Option(
+            help="With --repeats: the method every other one is tested against (default: the first).")] = None,
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for 95% CIs (0 = none).")] = 1000,
         depth: Annotated[int, typer.Option(help="Documents retrieved per query.")] = 1000,
         out: Annotated[Optional[Path], typer.Option(help="Write metrics.json, report.md, runs and plots here.")] = None,
@@ -221,6 +289,13 @@ def register(app: typer.Typer) -> None:
         methods = [m.strip() for m in method.split(",") if m.strip()]
         if pool not in (None, "split", "all"):
             raise PatlinkError(f"unknown pool {pool!r}; use 'split' or 'all'")
+        if repeats != 1:
+            if repeats < 1 or not folds or out is None:
+                raise PatlinkError("--repeats R needs R >= 1, --folds K and --out DIR (one report per partition, "
+                                   "then their comparison)")
+            run_repeated(ds, methods, folds, repeats, seed, out, reference or methods[0], split, directions,
+                         protocol, distractors, bootstrap, depth, pool, json_out)
+            return
         if folds:
             results = run_crossval(ds, methods, folds, seed, split, directions, protocol, distractors, bootstrap,
                                    depth, show_progress=not json_out, pool=pool, split_dir=split_dir)
@@ -238,11 +313,7 @@ def register(app: typer.Typer) -> None:
                 "fold_sizes": [{"train": len(splits["train"]), "val": len(splits.get("val", [])),
                                 "test": len(splits.get(split, []))}]}
             rep = write_report(results, out, f"patlink eval — {ds.name} ({what}, protocol {protocol})",
-                               {"dataset": ds.name, "item view": ",".join(ds.item_view),
-                                "patent view": ",".join(ds.patent_view), "split": split, "protocol": protocol,
-                                "pool": pool or "default",
-                                "distractors": distractors or "none", "seed": seed,
-                                **({"folds": folds} if folds else {})}, cv=cv)
+                               _report_context(ds, split, protocol, pool, distractors, seed, folds), cv=cv)
         if json_out:
             flat = _flat_json(results)
             print_json(flat[methods[0]] if len(methods) == 1 else flat)

@@ -42,6 +42,10 @@ def register(app: typer.Typer) -> None:
                             "--method OUT`.")] = 0,
         fold: Annotated[list[int] | None, typer.Option(
             "--fold", help="With --folds: train only this fold (repeatable), e.g. to run folds in parallel.")] = None,
+        repeats: Annotated[int, typer.Option(
+            "--repeats", help="Repeated cross-validation: with --folds K, train the K folds of R partitions (seeds "
+                              "SEED … SEED+R-1) into OUT/seed{s}/fold{f}; evaluate with `patlink eval --folds K "
+                              "--repeats R --method OUT`.")] = 1,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
         plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write training.png / policy.png.")] = True,
     ) -> None:
@@ -68,6 +72,15 @@ def register(app: typer.Typer) -> None:
         protocol = protocol or ("new-product" if cfg.patent_repr == "item_set" else "graph")
         if protocol not in ("graph", "new-product"):
             raise PatlinkError(f"unknown protocol {protocol!r}; use graph or new-product")
+        if repeats < 1 or (repeats > 1 and not folds):
+            raise PatlinkError("--repeats R needs R >= 1 and --folds K (R partitions of K folds)")
+        if repeats > 1:
+            for r in range(repeats):
+                s = cfg.seed + r
+                console.print(f"[bold]partition {r + 1}/{repeats} (seed {s})[/bold]")
+                _train_folds(ds, dataclasses.replace(cfg, seed=s), out / f"seed{s}", protocol, folds, fold, resume,
+                             plots)
+            return
         if folds or fold:
             _train_folds(ds, cfg, out, protocol, folds, fold, resume, plots)
             return
