@@ -182,3 +182,13 @@ def test_repeated_single_splits_average_each_query_over_the_splits_that_tested_i
     assert c.fold_sizes == (10.0, 2.0) and c.tests["A"]["n_folds"] == 3
     with pytest.raises(ValueError, match="no query is common"):
         compare_reports(reps, {"A": ["A"], "B": ["B"]}, reference="B", match="common")
+
+
+def test_a_query_a_run_does_not_answer_scores_zero(tmp_path):
+    """Queries come from the report's own qrels: a query with no ranked document (e.g. an empty text) counts as
+    RR 0, it is not silently left out."""
+    rep = _report(tmp_path, "s0", [{"q1": "a", "q2": "a"}, {"q3": "a"}], [{"q1": "b", "q2": "b"}, {"q3": "b"}], 0)
+    f = rep / "runs" / "A.item2patent.trec"
+    f.write_text("".join(line for line in f.read_text().splitlines(keepends=True) if not line.startswith("q2 ")))
+    (c,) = compare_reports([load_report(rep)], {"A": ["A"], "B": ["B"]}, reference="B", n_resamples=100)
+    assert c.queries == ["q1", "q2", "q3"] and c.scores["A"] == pytest.approx([1.0, 0.0, 1.0])

@@ -290,7 +290,7 @@ def compare_reports(reports: Sequence[Report], methods: Mapping[str, Sequence[st
         metric: a per-query metric (``mrr``, ``map``, ``ndcg@10``, ``recall@10``, …).
         directions: which directions to compare; those without run files for every method are skipped.
         qrels: direction → qrels; default: ``runs/qrels.{direction}.trec`` of each report, else the links of the
-            bundled dataset named in the report. Only the queries a report's runs answer are its queries.
+            bundled dataset named in the report narrowed to the queries the report's runs answer.
         match: ``common`` = compare the queries tested in every report (cross-validation: every query is tested
             once per partition); ``any`` = every query tested in at least one report, each averaged over the
             reports that tested it (repeated single splits, e.g. graph splits of many-to-many data with
@@ -320,9 +320,11 @@ def compare_reports(reports: Sequence[Report], methods: Mapping[str, Sequence[st
         per_rep: list[dict[str, dict[str, float]]] = []
         for r_i, rep in enumerate(reports):
             runs = {label: read_trec_run(rep.run_file(per[r_i], d)) for label, per in names.items()}
-            tested = set().union(*runs.values())  # a report's queries: those its runs answer (not all links)
-            q_all = (qrels or {}).get(d) or _report_qrels(rep, d)
-            q = {k: v for k, v in q_all.items() if k in tested}
+            given = (qrels or {}).get(d)
+            q, own = (given, True) if given else _report_qrels(rep, d)
+            if not own:  # the dataset's links: keep the queries this report evaluated (those its runs answer)
+                tested = set().union(*runs.values())
+                q = {k: v for k, v in q.items() if k in tested}
             if not q:
                 raise ValueError(f"{rep.path}: no query of the {d} runs has a relevance judgement")
             per_rep.append({label: _per_query(q, run, metric) for label, run in runs.items()})
@@ -385,17 +387,19 @@ def _fold_suffix(qid: str) -> int | None:
     return int(tail) if sep and tail.isdigit() else None
 
 
-def _report_qrels(rep: Report, direction: str) -> dict:
+def _report_qrels(rep: Report, direction: str) -> tuple[dict, bool]:
+    """The report's own qrels (``runs/qrels.<direction>.trec``, True) or, for reports written before patlink
+    stored them, every link of the bundled dataset named in the report (False: the caller narrows them)."""
     f = rep.path / "runs" / f"qrels.{direction}.trec"
     if f.is_file():
-        return read_qrels(f)
+        return read_qrels(f), True
     from patlink.data.registry import load_dataset
 
     name = rep.meta.get("context", {}).get("dataset")
     if not name:
         raise ValueError(f"{rep.path}: no runs/qrels.{direction}.trec and no dataset named in metrics.json")
     ds = load_dataset(name)
-    return ds.qrels(list(ds.links), direction)  # type: ignore[arg-type]
+    return ds.qrels(list(ds.links), direction), False  # type: ignore[arg-type]
 
 
 def _p(x: float) -> str:
