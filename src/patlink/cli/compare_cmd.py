@@ -71,7 +71,7 @@ def register(app: typer.Typer) -> None:
           patlink compare reports/hw-s0 reports/hw-s1 reports/hw-s2 -m bm25 -m hybrid --reference bm25
               (three `patlink eval --seed S` graph splits: repeated holdout)
         """
-        from patlink.evaluation.repeated import compare_reports, format_comparison, load_report
+        from patlink.evaluation.repeated import compare_reports, format_comparison, load_report, write_comparison
 
         seed_list: list[int | None] = [None] * len(reports)
         if seeds:
@@ -90,16 +90,10 @@ def register(app: typer.Typer) -> None:
                                     n_resamples=resamples, match=match)
         except (FileNotFoundError, ValueError) as e:
             raise PatlinkError(str(e)) from None
-        md = format_comparison(comps)
         if out is not None:
-            import json
-
-            from patlink.io import atomic_write_text
-
-            out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(out / "comparison.md", "# patlink compare: " + ", ".join(map(str, reports)) +
-                              "\n\n" + md)
-            atomic_write_text(out / "comparison.json", json.dumps([c.to_dict() for c in comps], indent=2))
+            md = write_comparison(comps, out, "patlink compare: " + ", ".join(map(str, reports)))
+        else:
+            md = format_comparison(comps)
         if json_out:
             print_json([c.to_dict() for c in comps])
             return

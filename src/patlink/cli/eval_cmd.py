@@ -125,12 +125,9 @@ def run_repeated(ds, methods: list[str], folds: int, repeats: int, seed: int, ou
     partition in ``out/seed{s}``, then :func:`patlink.evaluation.repeated.compare_reports` of all of them against
     ``reference``, written to ``out/comparison.md`` / ``.json`` and printed. A finished partition report
     (``out/seed{s}/metrics.json`` with the same methods) is reused, so an interrupted run resumes."""
-    import json
-
     from patlink.evaluation.crossval import repeat_method
-    from patlink.evaluation.repeated import compare_reports, format_comparison, load_report
+    from patlink.evaluation.repeated import compare_reports, load_report, write_comparison
     from patlink.evaluation.report import write_report
-    from patlink.io import atomic_write_text
 
     if reference not in methods:
         raise PatlinkError(f"--reference {reference!r} is not among the methods {methods}")
@@ -140,8 +137,8 @@ def run_repeated(ds, methods: list[str], folds: int, repeats: int, seed: int, ou
         s = seed + r
         ms = {m: repeat_method(m, s) for m in methods}
         rep_dir = out / f"seed{s}"
-        done = rep_dir / "metrics.json"
-        if done.is_file() and set(json.loads(done.read_text()).get("metrics", {})) == set(ms.values()):
+        rep = load_report(rep_dir) if (rep_dir / "metrics.json").is_file() else None
+        if rep is not None and set(rep.methods) == set(ms.values()):
             err_console.print(f"partition {r + 1}/{repeats} (seed {s}): report {rep_dir} exists, reused")
         else:
             err_console.print(f"[bold]partition {r + 1}/{repeats} (seed {s})[/bold]")
@@ -150,17 +147,16 @@ def run_repeated(ds, methods: list[str], folds: int, repeats: int, seed: int, ou
             write_report(results, rep_dir, f"patlink eval — {ds.name} ({folds}-fold cross-validation, partition "
                                            f"seed {s}, protocol {protocol})",
                          _report_context(ds, split, protocol, pool, distractors, s, folds))
+            rep = load_report(rep_dir)
         for m in methods:
             names[m].append(ms[m])
-        reports.append(load_report(rep_dir))
+        reports.append(rep)
     try:
         comps = compare_reports(reports, names, reference, "mrr", directions)
     except ValueError as e:
         raise PatlinkError(str(e)) from None
-    md = format_comparison(comps)
-    atomic_write_text(out / "comparison.md", f"# patlink eval — {ds.name}: {repeats} × {folds}-fold "
-                                             f"cross-validation (seeds {seed}–{seed + repeats - 1})\n\n" + md)
-    atomic_write_text(out / "comparison.json", json.dumps([c.to_dict() for c in comps], indent=2))
+    md = write_comparison(comps, out, f"patlink eval — {ds.name}: {repeats} × {folds}-fold cross-validation "
+                                      f"(seeds {seed}–{seed + repeats - 1})")
     if json_out:
         print_json([c.to_dict() for c in comps])
     else:
@@ -217,19 +213,15 @@ def link_fusion_weights(ds, method: str, fusion, direction: str) -> list[float] 
     trained with (``runs/NAME/split.json``) with ``fusion`` (its :class:`~patlink.retrieval.fusion.FusionRetriever`),
     as ``patlink eval`` does; ``None`` (keep equal weights, with a warning) when the run has no validation links in
     this dataset. ``None`` for any other method."""
-    import json
-    from pathlib import Path
-
     from patlink.evaluation.linkage import tune_fusion_weights
-    from patlink.retrieval.factory import is_multi_fusion
+    from patlink.retrieval.factory import is_multi_fusion, run_split
 
     if not is_multi_fusion(method):
         return None
-    split_file = Path(method.partition("+")[0]) / "split.json"
-    val = []
-    if split_file.is_file():
-        known = set(ds.links)
-        val = [tuple(x) for x in json.loads(split_file.read_text()).get("val", []) if tuple(x) in known]
+    run_dir = Path(method.partition("+")[0])
+    split_file = run_dir / "split.json"
+    known = set(ds.links)
+    val = [x for x in run_split(run_dir).get("val", []) if x in known]
     if not val:
         err_console.print(f"[yellow]{split_file} lists no validation links of {ds.name}: fusing with equal "
                           "weights[/yellow]")

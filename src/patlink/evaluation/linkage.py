@@ -189,23 +189,20 @@ def check_not_trained_on(method: str, eval_links: Sequence[tuple[str, str]], spl
     Raises:
         ValueError: naming the run, how many evaluated links it saw and how to fix it.
     """
-    import json
-    from pathlib import Path
-
-    from patlink.retrieval.factory import is_linker_dir
+    from patlink.retrieval.factory import is_linker_dir, run_split
 
     evaluated = {tuple(x) for x in eval_links}
     for part in method.split("+"):
-        path = part.rpartition(":")[2] if ":" in part else part
-        if not path or not is_linker_dir(path) or not (Path(path) / "split.json").is_file():
+        path = part.rpartition(":")[2]
+        if not path or not is_linker_dir(path):
             continue
-        sp = json.loads((Path(path) / "split.json").read_text())
-        seen = {tuple(x) for k in (("train",) if split == "val" else ("train", "val")) for x in sp.get(k, [])}
+        sp = run_split(path)
+        seen = {x for k in (("train",) if split == "val" else ("train", "val")) for x in sp.get(k, [])}
         leaked = seen & evaluated
         if leaked:
             raise ValueError(
                 f"{path} was trained or validated on {len(leaked)} of the {len(evaluated)} {split} links evaluated "
-                f"here (e.g. {sorted(leaked)[0]}): evaluate it on the split it was trained with (the same --seed, "
+                f"here (e.g. {min(leaked)}): evaluate it on the split it was trained with (the same --seed, "
                 f"--split-dir or --folds/--seed as `patlink train`), or retrain it")
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["RepeatedComparison", "Report", "compare_reports", "corrected_resampled_ttest", "format_comparison",
-           "load_report", "paired_tests", "read_qrels", "read_trec_run"]
+           "load_report", "paired_tests", "read_qrels", "read_trec_run", "write_comparison"]
 
 DIRECTIONS = ("item2patent", "patent2item")
 
@@ -447,3 +447,16 @@ def format_comparison(comps: Sequence[RepeatedComparison]) -> str:
                        f"{next(iter(c.per_fold.values())).shape[1]} fold differences, n_test / n_train = "
                        f"{c.fold_sizes[1]:.0f} / {c.fold_sizes[0]:.0f}."), ""]
     return "\n".join(lines)
+
+
+def write_comparison(comps: Sequence[RepeatedComparison], out_dir: str | Path, title: str) -> str:
+    """Write ``comparison.md`` (``# title`` + :func:`format_comparison`) and ``comparison.json`` (each
+    :meth:`RepeatedComparison.to_dict`) atomically into ``out_dir`` (created); returns the Markdown tables."""
+    from patlink.io import atomic_write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md = format_comparison(comps)
+    atomic_write_text(out / "comparison.md", f"# {title}\n\n{md}")
+    atomic_write_text(out / "comparison.json", json.dumps([c.to_dict() for c in comps], indent=2))
+    return md

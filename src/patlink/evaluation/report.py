@@ -109,10 +109,11 @@ def _cv_facts(results: dict, context: dict) -> dict | None:
     """Cross-validation facts of pooled results (``patlink eval --folds K``): K, the partition seed, the fold that
     tested each query and the fold sizes in links, so that reports of several partitions can be combined
     (:mod:`patlink.evaluation.repeated`). ``None`` for a single split."""
-    first = next((r for per in results.values() for r in per.values() if r.get("query_fold")), None)
-    if first is None:
+    per = next((per for per in results.values() if any(r.get("query_fold") for r in per.values())), None)
+    if per is None:
         return None
-    qf = {d: r["query_fold"] for d, r in next(iter(results.values())).items() if r.get("query_fold")}
+    qf = {d: r["query_fold"] for d, r in per.items() if r.get("query_fold")}
+    first = next(r for r in per.values() if r.get("query_fold"))
     sizes = [{k: f[f"n_{k}"] for k in ("train", "val", "test") if f"n_{k}" in f} for f in first.get("folds", [])]
     return {"folds": len(first.get("folds", [])), "seed": context.get("seed"), "query_fold": qf,
             "fold_sizes": sizes if all(sizes) else []}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from patlink.retrieval.base import Retriever
 
-__all__ = ["METHODS_HELP", "get_retriever", "is_linker_dir", "is_multi_fusion", "split_chunks"]
+__all__ = ["METHODS_HELP", "get_retriever", "is_linker_dir", "is_multi_fusion", "run_split", "split_chunks"]
 
 METHODS_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | hybrid-convex | runs/NAME (trained linker) | "
                 "runs/NAME+bm25 | runs/NAME+bm25+dense | PATH (sentence-transformers folder); dense/hybrid/PATH "
@@ -69,6 +69,15 @@ def is_linker_dir(path: str | Path) -> bool:
     """True if ``path`` holds a trained patlink linker (``linker.json`` written by ``Linker.save``)."""
     p = Path(path)
     return (p / "linker.json").is_file() or (p / "best" / "linker.json").is_file()
+
+
+def run_split(path: str | Path) -> dict[str, list[tuple[str, str]]]:
+    """The links a trained run was trained, validated and tested on (``split.json`` written by the trainer):
+    ``{"train": [(item_id, patent_id), …], "val": […], "test": […]}``; ``{}`` when the run has no ``split.json``."""
+    f = Path(path) / "split.json"
+    if not f.is_file():
+        return {}
+    return {k: [tuple(x) for x in v] for k, v in json.loads(f.read_text()).items() if isinstance(v, list)}
 
 
 def get_retriever(method: str, direction: str = "item2patent", *, alpha: float | None = None,
