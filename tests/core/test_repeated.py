@@ -192,3 +192,30 @@ def test_a_query_a_run_does_not_answer_scores_zero(tmp_path):
     f.write_text("".join(line for line in f.read_text().splitlines(keepends=True) if not line.startswith("q2 ")))
     (c,) = compare_reports([load_report(rep)], {"A": ["A"], "B": ["B"]}, reference="B", n_resamples=100)
     assert c.queries == ["q1", "q2", "q3"] and c.scores["A"] == pytest.approx([1.0, 0.0, 1.0])
+
+
+def test_trec_files_round_trip_ids_with_spaces_and_percent(tmp_path):
+    """VPM product names are ids ("100 FW Series Proximity Sensors"); TREC files are whitespace-separated."""
+    from patlink.evaluation.report import trec_id, untrec_id, write_report
+
+    odd = ["100 FW Series Proximity Sensors", "3200;3820", "50%\u00a0off\tx", "US8619435"]
+    assert [trec_id(x) for x in odd] == ["100%20FW%20Series%20Proximity%20Sensors", "3200;3820",
+                                         "50%25%C2%A0off%09x", "US8619435"]
+    assert [untrec_id(trec_id(x)) for x in odd] == odd
+    with pytest.raises(ValueError, match="empty id"):
+        trec_id("")
+    qrels = {odd[0]: {"US8619435": 1}, odd[2]: {"US 1": 1}}
+    # scores 1e-9 apart (a tie-breaker) must not come back as a tie
+    run = {odd[0]: {"US8619435": 1.0 + 1e-9, "US 1": 1.0}, odd[2]: {"US 1": 0.5}}
+    from patlink.evaluation.metrics import evaluate_run
+
+    res = {"m": {"item2patent": {"method": "m", "qrels": qrels, "run": run, "doc_ids": ["US8619435", "US 1"],
+                                 "metrics": evaluate_run(qrels, run, n_bootstrap=0),
+                                 "pool": {"queries": 2, "documents": 2, "empty_queries": 0}}}}
+    write_report(res, tmp_path / "r", "test", {"dataset": "none"}, plots=False)
+    assert read_trec_run(tmp_path / "r" / "runs" / "m.item2patent.trec") == run
+    assert read_qrels(tmp_path / "r" / "runs" / "qrels.item2patent.trec") == qrels
+    bad = tmp_path / "bad.trec"
+    bad.write_text("q%FF 0 a 1\n")
+    with pytest.raises(ValueError, match="bad.trec:1: id"):
+        read_qrels(bad)

@@ -66,7 +66,10 @@ class Report:
 
 def _read_trec_table(path: str | Path, layout: str, value_col: int, cast, what: str) -> dict[str, dict]:
     """``{qid: {docid: cast(column value_col)}}`` from a whitespace-separated TREC file whose lines read
-    ``layout``; a malformed line raises ``ValueError`` with the file and line number."""
+    ``layout``; ids are percent-decoded (:func:`~patlink.evaluation.report.untrec_id`: patlink writes ids with
+    whitespace percent-encoded); a malformed line raises ``ValueError`` with the file and line number."""
+    from patlink.evaluation.report import untrec_id
+
     n_fields = len(layout.split())
     table: dict[str, dict] = {}
     with open(path, encoding="utf-8") as fh:
@@ -77,9 +80,14 @@ def _read_trec_table(path: str | Path, layout: str, value_col: int, cast, what: 
             if len(parts) != n_fields:
                 raise ValueError(f"{path}:{n}: expected '{layout}', got {line.strip()!r}")
             try:
-                table.setdefault(parts[0], {})[parts[2]] = cast(parts[value_col])
+                value = cast(parts[value_col])
             except ValueError:
                 raise ValueError(f"{path}:{n}: {what} {parts[value_col]!r} is not valid") from None
+            try:
+                table.setdefault(untrec_id(parts[0]), {})[untrec_id(parts[2])] = value
+            except UnicodeDecodeError:
+                raise ValueError(f"{path}:{n}: id {parts[0]!r} or {parts[2]!r} is not valid percent-encoded "
+                                 "UTF-8") from None
     return table
 
 

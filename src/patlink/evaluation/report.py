@@ -16,7 +16,8 @@ from pathlib import Path
 from patlink.evaluation.metrics import compare_runs, pair_matrix
 from patlink.io import atomic_write_text
 
-__all__ = ["metrics_table_rows", "write_report", "atomic_write_text", "TABLE_METRICS", "format_metric", "run_file_stem"]
+__all__ = ["metrics_table_rows", "write_report", "atomic_write_text", "TABLE_METRICS", "format_metric", "run_file_stem",
+           "trec_id", "untrec_id"]
 
 TABLE_METRICS = ("mrr", "map", "ndcg@10", "recall@10", "recall@100", "rcap@10", "p@10", "roc_auc", "pr_auc")
 DIRECTION_TITLES = {"item2patent": "item → patent", "patent2item": "patent → item"}
@@ -55,11 +56,38 @@ def run_file_stem(method: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in method)
 
 
+def trec_id(x: str) -> str:
+    """A query/document id as one TREC field: ``%`` and whitespace percent-encoded (``"100 FW Series"`` →
+    ``"100%20FW%20Series"``), every other id unchanged. Product names are ids in VPM data, and TREC files are
+    whitespace-separated. Inverse: :func:`untrec_id`.
+
+    Raises:
+        ValueError: for an empty id (it would leave an empty field).
+    """
+    if not x:
+        raise ValueError("an empty id cannot be written to a TREC file")
+    if "%" not in x and not any(c.isspace() for c in x):
+        return x
+    return "".join("".join(f"%{b:02X}" for b in c.encode("utf-8")) if c == "%" or c.isspace() else c for c in x)
+
+
+def untrec_id(field: str) -> str:
+    """Inverse of :func:`trec_id` (percent-decoding; a field without ``%`` is returned as is)."""
+    if "%" not in field:
+        return field
+    from urllib.parse import unquote
+
+    return unquote(field, errors="strict")
+
+
 def _write_trec(path: Path, run: dict, name: str) -> None:
     lines = []
     for q, docs in run.items():
+        qf = trec_id(q)
         for rank, (d, s) in enumerate(sorted(docs.items(), key=lambda kv: -kv[1]), 1):
-            lines.append(f"{q} Q0 {d} {rank} {s:.6f} {name}\n")
+            # repr: the shortest text that reads back as the same float (6 decimals made ties of scores that
+            # differ by a tie-breaker, e.g. knn's 1e-6 degree term, and `patlink compare` then re-ranked them)
+            lines.append(f"{qf} Q0 {trec_id(d)} {rank} {float(s)!r} {name}\n")
     atomic_write_text(path, "".join(lines))
 
 
@@ -157,7 +185,7 @@ def write_report(results: dict, out_dir: str | os.PathLike, title: str, context:
         for d in directions:  # the judgements the runs were scored against (`patlink compare` reads them back)
             qrels = next(per[d]["qrels"] for per in results.values() if d in per)
             atomic_write_text(out / "runs" / f"qrels.{d}.trec",
-                              "".join(f"{q} 0 {doc} {int(rel)}\n" for q, docs in qrels.items()
+                              "".join(f"{trec_id(q)} 0 {trec_id(doc)} {int(rel)}\n" for q, docs in qrels.items()
                                       for doc, rel in docs.items()))
     plot_paths: list[Path] = []
     if plots:
