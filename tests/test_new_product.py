@@ -232,6 +232,35 @@ def test_fit_method_sets_alpha(ds, splits):
     assert spec.alpha is not None
 
 
+
+def test_knn_linker_tuning_encodes_the_validation_queries_once(ds, splits):
+    """k is tuned over a grid on validation: the linker's query embeddings are computed once, not per k."""
+    pr = PatentProfiles(ds, splits["train"])
+
+    class CountingLinker:   # stands in for a trained Linker (item encoder = the backbone here)
+        calls = 0
+
+        def encode_items(self, texts):
+            CountingLinker.calls += 1
+            return pr.embed(texts)
+
+        def encode_patent_sets(self, sets):   # a known product alone: its backbone embedding
+            return pr.embed([" ".join(x) for x in sets])
+
+    pr._cache[("linker", "runs/x")] = CountingLinker()
+    spec = resolve_method("knn-linker:runs/x", False)
+    val_q = ds.item_texts(["v1", "v2"])
+    fit_method(spec, pr, "item2patent", val_q, ds.qrels(splits["val"], "item2patent"))
+    assert len(pr.cfg.knn_k_grid) > 1 and CountingLinker.calls == 1
+    knn = resolve_method("knn", False)
+    fit_method(knn, pr, "item2patent", val_q, ds.qrels(splits["val"], "item2patent"))
+    assert spec.param == ("runs/x", knn.param)   # same embeddings, same formula: same k as the backbone's knn
+    a = method_run(spec, pr, "item2patent", val_q)
+    b = method_run(knn, pr, "item2patent", val_q)
+    assert a == b and CountingLinker.calls == 1
+    pr.query_emb("knn-linker", ["another query"], ("runs/x", 3))
+    assert CountingLinker.calls == 2
+
 # --------------------------------------------------------------------------------------------- link
 def test_link_new_product_evidence(ds):
     hits = link_new_product(ds, "handheld bluetooth barcode scanner", "profile-bm25", top=3)

@@ -281,12 +281,21 @@ class PatentProfiles:
 
     # ------------------------------------------------------------------ scoring
     def query_emb(self, leaf: str, texts: Sequence[str], param: str | None = None) -> np.ndarray:
-        """Embeddings of item texts for ``leaf`` (the linker's item encoder for linker leaves)."""
-        if leaf in ("profile-linker", "text-linker"):
-            return np.asarray(self.linker(param).encode_items(list(texts)), dtype=np.float32)
-        if leaf == "knn-linker":
-            return np.asarray(self.linker(param[0]).encode_items(list(texts)), dtype=np.float32)
-        return self.embed(texts)
+        """Embeddings of item texts for ``leaf`` (the linker's item encoder for linker leaves).
+
+        Linker embeddings of the last few query sets are kept in memory: tuning ``k`` or α on validation scores
+        the same queries once per grid value (the backbone's embeddings are cached on disk already)."""
+        if leaf not in ("profile-linker", "text-linker", "knn-linker"):
+            return self.embed(texts)
+        path = param[0] if leaf == "knn-linker" else param
+        texts = tuple(texts)
+        memo = self._cache.setdefault("query_emb", {})
+        key = (path, texts)
+        if key not in memo:
+            if len(memo) >= 8:   # bounded: drop the oldest entry
+                memo.pop(next(iter(memo)))
+            memo[key] = np.asarray(self.linker(path).encode_items(list(texts)), dtype=np.float32)
+        return memo[key]
 
     def knn_scores(self, q_emb: np.ndarray, k: int, item_emb: np.ndarray | None = None) -> np.ndarray:
         """``(n_q, n_patents)`` kNN scores (module docstring) from query embeddings ``(n_q, d)``; ``item_emb``:
