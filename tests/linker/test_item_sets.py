@@ -87,8 +87,9 @@ def test_sets_errors(tmp_path):
     one_each = {"train": [(f"i{k}_0", f"p{k}") for k in range(12)], "val": split["val"]}
     with pytest.raises(ValueError, match=">= 2 training items"):
         train_linker(ds, one_each, cfg(), tmp_path / "a", store=FakeTokenStore())
-    with pytest.raises(ValueError, match="'inbatch' only"):
-        cfg(negatives="adversarial").validate()
+    with pytest.raises(ValueError, match="need set_scoring='members'"):
+        cfg(negatives="adversarial").validate()          # a pooled set would contain the batch's own items
+    cfg(negatives="adversarial", set_scoring="members").validate()
 
 
 def test_member_knn_scores_by_hand():
@@ -127,3 +128,44 @@ def test_members_scoring_trains_on_single_members_and_validates_by_knn(tmp_path,
         TrainConfig(set_scoring="members").validate()
     with pytest.raises(ValueError, match="pool|members"):
         cfg(set_scoring="max").validate()
+
+
+def test_blocked_patents_are_those_with_every_item_in_the_batch(tmp_path):
+    ds, split = set_fixture()
+    t = _Trainer(ds, split, cfg(set_scoring="members", negatives="random"), tmp_path / "r", store=FakeTokenStore())
+    ix = {x: k for k, x in enumerate(t.idx.items)}
+    px = {x: k for k, x in enumerate(t.idx.patents)}
+    # p3's training items are i3_0..i3_2; p1 also has i0_0, so taking i1_* only leaves p1 representable
+    bi = np.array([ix[f"i3_{j}"] for j in range(3)] + [ix[f"i1_{j}"] for j in range(3)])
+    assert t._blocked_patents(bi) == [px["p3"]]
+    chosen, kept = t._choose_members(np.array([px["p1"], px["p3"]]), bi)
+    assert kept.tolist() == [px["p1"]] and chosen == [[ix["i0_0"]]]
+
+
+@pytest.mark.parametrize("negatives,embeddings", [("random", "bank"), ("bm25", "bank"), ("adversarial", "bank"),
+                                                  ("adversarial", "encode")])
+def test_members_extra_negatives_are_items_outside_the_batch(tmp_path, monkeypatch, negatives, embeddings):
+    from patlink.training.config import AdversaryConfig
+
+    ds, split = set_fixture(16, 4)
+    seen = []
+    orig = _Trainer._negative_patents
+
+    def spy(self, up, bi, bank):
+        chosen, kept = self._choose_members(up, bi, stream=1)
+        seen.append(({int(i) for i in bi}, [m for ms in chosen for m in ms], len(kept) == len(up),
+                     bank is not None))
+        return orig(self, up, bi, bank)
+
+    monkeypatch.setattr(_Trainer, "_negative_patents", spy)
+    c = cfg(epochs=3, set_scoring="members", members_k=3, negatives=negatives, hard_negatives=(0, 3),
+            adversary=AdversaryConfig(hidden=8, negative_embeddings=embeddings))
+    res = train_linker(ds, split, c, tmp_path / "r", store=FakeTokenStore())
+    assert seen, "epochs 2-3 draw extra negative patents"
+    for batch_items, members, all_kept, banked in seen:
+        assert not batch_items & set(members)    # a negative patent is one of its items OUTSIDE the batch
+        assert all_kept and banked == (embeddings == "bank")
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert [e["hard_negatives"] for e in m["epochs"]] == [0, 3, 3]
+    assert m["epochs"][1]["reward"] is not None and np.isfinite(m["epochs"][2]["train_loss"])
+    assert res.best_val["mrr_item2patent"] > 0.3

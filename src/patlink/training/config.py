@@ -116,7 +116,10 @@ class TrainConfig:
             patent's score is the sum of the positive cosines of the query's ``members_k`` nearest members linked
             to it (``knn-linker:PATH``). Pooling blurs product families whose near-duplicate members are what the
             ``knn`` baseline exploits; ``members`` keeps them apart. Training then samples ONE other member per
-            patent and step (``set_max_items`` is ignored) and validation uses the member scoring.
+            patent and step (``set_max_items`` is ignored) and validation uses the member scoring. Extra
+            negatives (``negatives`` other than ``inbatch``) are supported here: a negative patent is one of its
+            known items outside the batch (from the bank of patent-encoder embeddings of all training items, or
+            re-encoded), and ``bm25`` pools rank patents by their profile (the concatenated texts of their items).
         members_k: neighbours of the ``members`` scoring at validation (``knn-linker`` tunes k on validation).
         tune_fusion: at the end of training, tune the convex weight α of the linker vs BM25 on the validation
             links and write ``fusion.json`` (read by ``--method runs/NAME+bm25``).
@@ -189,8 +192,9 @@ class TrainConfig:
             (self.lexical_residual >= 0, f"lexical_residual must be >= 0, got {self.lexical_residual}"),
             (self.patent_repr == "text" or self.lexical_residual == 0,
              "lexical_residual needs patent text (patent_repr='text'): BM25 scores patents by their own words"),
-            (self.patent_repr == "text" or self.negatives == "inbatch",
-             "patent_repr='item_set' supports negatives='inbatch' only"),
+            (self.patent_repr == "text" or self.negatives == "inbatch" or self.set_scoring == "members",
+             ("extra negatives with patent_repr='item_set' need set_scoring='members' (a negative patent is one "
+              "of its known items; a pooled set would contain the batch's own items)")),
             (self.set_max_items >= 1, f"set_max_items must be >= 1, got {self.set_max_items}"),
             (self.set_scoring in ("pool", "members"), f"set_scoring must be pool|members, got {self.set_scoring!r}"),
             (self.set_scoring == "pool" or self.patent_repr == "item_set",

@@ -265,8 +265,11 @@ class _Trainer:
                                              lr=a.lr, weight_decay=0.0)
         self.pools_items = self.pools_patents = None
         if config.negatives == "bm25":
-            it = [ds.item_texts([i])[i] for i in self.idx.items]
-            pt = [ds.patent_texts([p])[p] for p in self.idx.patents]
+            it = [itexts[i] for i in self.idx.items]
+            if self.sets:   # a patent's profile: the texts of its training items
+                pt = [" ".join(it[j] for j in self.idx.patent_pos[k]) for k in range(len(self.idx.patents))]
+            else:
+                pt = [ptexts[p] for p in self.idx.patents]
             self.pools_patents = bm25_pools(it, pt, self.idx.item_pos, config.bm25_pool)    # item → patents
             self.pools_items = bm25_pools(pt, it, self.idx.patent_pos, config.bm25_pool)    # patent → items
         self.epoch = 0
@@ -275,6 +278,7 @@ class _Trainer:
         self.bad_epochs = 0
         self.best_step = -1
         self.finished = False
+        self._members_used: list[list[int]] = []   # members that encoded the batch patents (item_set)
         self.bank: dict | None = None   # no-grad embedding bank of the training items/patents (hard negatives)
         self.best_val: dict = {}
         self.evals: list[dict] = []
@@ -383,28 +387,62 @@ class _Trainer:
         cat = np.concatenate([self.tr_items[int(j)] for j in members], axis=0)
         return cat[: self.cfg.encoder.max_set_tokens]
 
+    def _choose_members(self, patents: np.ndarray, bi: np.ndarray, stream: int = 0
+                        ) -> tuple[list[list[int]], np.ndarray]:
+        """For each patent, its training items outside the batch ``bi`` (leave-batch-out), sampled down to one
+        (``members``) or ``set_max_items`` (``pool``). Returns ``(member lists, kept patent indices)``; patents with
+        no item outside the batch are dropped. Deterministic in ``(seed, step, stream)``."""
+        rng = np.random.default_rng([self.cfg.seed, self.global_step, stream])
+        in_batch = {int(i) for i in bi}
+        cap = 1 if self.cfg.set_scoring == "members" else self.cfg.set_max_items
+        chosen, kept = [], []
+        for p in patents:
+            others = [j for j in self.idx.patent_pos[int(p)] if j not in in_batch]
+            if not others:
+                continue
+            if len(others) > cap:
+                others = rng.choice(others, cap, replace=False).tolist()
+            chosen.append([int(j) for j in others])
+            kept.append(int(p))
+        return chosen, np.asarray(kept, dtype=np.int64)
+
     def _encode_sets(self, bp: np.ndarray, bi: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         """Encode the batch's patents from their OTHER training items (leave-batch-out, sampled).
 
         Returns ``(Q (n_kept, out_dim), kept patent indices)``; patents with no item left outside the batch are
-        dropped (their links then only act through the items' rows).
+        dropped (their links then only act through the items' rows). The chosen members are kept in
+        ``self._members_used`` (the bank of member embeddings is refreshed with them).
         """
-        rng = np.random.default_rng([self.cfg.seed, self.global_step])
-        in_batch = set(int(i) for i in bi)
-        arrays, kept = [], []
-        for p in bp:
-            others = [j for j in self.idx.patent_pos[int(p)] if j not in in_batch]
-            if not others:
-                continue
-            cap = 1 if self.cfg.set_scoring == "members" else self.cfg.set_max_items
-            if len(others) > cap:
-                others = rng.choice(others, cap, replace=False).tolist()
-            arrays.append(self._set_array(others))
-            kept.append(int(p))
-        if not kept:
-            return torch.zeros(0, self.cfg.encoder.out_dim), np.zeros(0, dtype=np.int64)
-        x, m = pad_batch(arrays)
-        return self.model.patent_encoder(x, m), np.asarray(kept, dtype=np.int64)
+        chosen, kept = self._choose_members(bp, bi)
+        self._members_used = chosen
+        if not len(kept):
+            return torch.zeros(0, self.cfg.encoder.out_dim), kept
+        x, m = pad_batch([self._set_array(ms) for ms in chosen])
+        return self.model.patent_encoder(x, m), kept
+
+    def _blocked_patents(self, bi: np.ndarray) -> list[int]:
+        """Training patents whose every item is in the batch ``bi`` (no member left to represent them)."""
+        cnt: dict[int, int] = {}
+        for i in bi:
+            for p in self.idx.item_pos[int(i)]:
+                cnt[p] = cnt.get(p, 0) + 1
+        return [p for p, c in cnt.items() if c == len(self.idx.patent_pos[p])]
+
+    def _negative_patents(self, up: np.ndarray, bi: np.ndarray, bank: dict | None) -> torch.Tensor:
+        """Embeddings ``(len(up), out_dim)`` of extra negative patents ``up``. With patent sets (members scoring)
+        a negative patent is ONE of its items outside the batch: its row of the member bank (the patent encoder
+        applied to every training item), or re-encoded with gradient."""
+        if not self.sets:
+            if bank is not None:
+                return bank["patent"][torch.as_tensor(up, dtype=torch.long)]
+            return self._encode("patent", up)
+        chosen, kept = self._choose_members(up, bi, stream=1)
+        assert len(kept) == len(up), "negative patents must have an item outside the batch (masked before)"
+        members = np.asarray([ms[0] for ms in chosen], dtype=np.int64)
+        if bank is not None:
+            return bank["patent"][torch.as_tensor(members)]
+        x, m = pad_batch([self.tr_items[int(j)] for j in members])
+        return self.model.patent_encoder(x, m)
 
     def _validation_sets(self) -> dict:
         """Validation in the new-product protocol: patents encoded from ALL their training items (``pool``), or
@@ -469,7 +507,9 @@ class _Trainer:
             n_i, n_p = len(self.idx.items), len(self.idx.patents)
             # patent queries → item negatives (item adversary); item queries → patent negatives (patent adversary)
             m_i = build_mask(len(bp), n_i, [self.idx.patent_pos[int(p)] for p in bp], bi)
-            m_p = build_mask(len(bi), n_p, [self.idx.item_pos[int(i)] for i in bi], bp)
+            # with patent sets, a patent whose every item is in the batch has nothing to represent it
+            blocked = np.concatenate([bp, self._blocked_patents(bi)]).astype(np.int64) if self.sets else bp
+            m_p = build_mask(len(bi), n_p, [self.idx.item_pos[int(i)] for i in bi], blocked)
             lg_i, m_i = self._negative_logits("item", Q, bp, m_i)
             lg_p, m_p = self._negative_logits("patent", P, bi, m_p)
             ex = cfg.adversary.exclusive
@@ -479,10 +519,9 @@ class _Trainer:
             up = np.unique(neg_p[neg_p >= 0].numpy())
             if bank is not None:
                 Pn = bank["item"][torch.as_tensor(ui, dtype=torch.long)]
-                Qn = bank["patent"][torch.as_tensor(up, dtype=torch.long)]
             else:
                 Pn = self._encode("item", ui) if len(ui) else P[:0]
-                Qn = self._encode("patent", up) if len(up) else Q[:0]
+            Qn = self._negative_patents(up, bi, bank) if len(up) else Q[:0]
             P, Q = torch.cat([P, Pn]), torch.cat([Q, Qn])
             all_i, all_p = np.concatenate([bi, ui]), np.concatenate([bp, up])
             adv_terms = [(lg_i, m_i, neg_i, ui, "item"), (lg_p, m_p, neg_p, up, "patent")]
@@ -533,7 +572,11 @@ class _Trainer:
         if bank is not None:
             with torch.no_grad():
                 bank["item"][torch.as_tensor(bi)] = P[: len(bi)].detach()
-                bank["patent"][torch.as_tensor(bp)] = Q[: len(bp)].detach()
+                if self.sets:   # the member bank is indexed by item: write back the members that encoded bp
+                    used = torch.as_tensor([ms[0] for ms in self._members_used], dtype=torch.long)
+                    bank["patent"][used] = Q[: len(bp)].detach()
+                else:
+                    bank["patent"][torch.as_tensor(bp)] = Q[: len(bp)].detach()
         return rec
 
     def _snapshot_policy(self) -> None:
@@ -541,7 +584,8 @@ class _Trainer:
             return
         with torch.no_grad():
             q_item = torch.from_numpy(self.model.encode_arrays("item", [self.tr_items[0]]))
-            q_pat = torch.from_numpy(self.model.encode_arrays("patent", [self.tr_patents[0]]))
+            probe = self.tr_items[self.idx.patent_pos[0][0]] if self.sets else self.tr_patents[0]
+            q_pat = torch.from_numpy(self.model.encode_arrays("patent", [probe]))
             pi = torch.softmax(self.adv_patents(q_item), dim=1)[0]   # item 0 → patents
             pp = torch.softmax(self.adv_items(q_pat), dim=1)[0]      # patent 0 → items
         self.policy["patent_policy"].append(pi.tolist())
@@ -590,8 +634,11 @@ class _Trainer:
             bank = self.bank
             if k > 0 and cfg.adversary.negative_embeddings == "bank" and (
                     bank is None or cfg.adversary.bank_refresh == "epoch"):
+                # with patent sets (members scoring) the patent bank holds every training ITEM under the patent
+                # encoder: a negative patent is one of its items
                 bank = self.bank = {"item": torch.from_numpy(self.model.encode_arrays("item", self.tr_items)),
-                        "patent": torch.from_numpy(self.model.encode_arrays("patent", self.tr_patents))}
+                                    "patent": torch.from_numpy(self.model.encode_arrays(
+                                        "patent", self.tr_items if self.sets else self.tr_patents))}
             self.model.train()
             batches = epoch_batches(len(self.pairs), cfg.batch_size, cfg.seed, e)
             every = max(1, len(batches) // 5)
