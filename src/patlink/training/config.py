@@ -121,6 +121,12 @@ class TrainConfig:
             known items outside the batch (from the bank of patent-encoder embeddings of all training items, or
             re-encoded), and ``bm25`` pools rank patents by their profile (the concatenated texts of their items).
         members_k: neighbours of the ``members`` scoring at validation (``knn-linker`` tunes k on validation).
+        member_loss: with ``set_scoring="members"``: ``supcon`` — the contrastive loss, a patent represented by one
+            sampled member; ``nca`` — the soft-kNN loss (:mod:`patlink.losses.soft_knn`): each query item's softmax
+            over ALL known items must put its mass on items that carry the query's patents. Only the item (query)
+            encoder trains; the known items keep the patent encoder's initial embeddings (a fixed bank), so the
+            ``knn-linker`` members are those of the untrained model. In-batch negatives only (the softmax already
+            runs over every known item).
         tune_fusion: at the end of training, tune the convex weight α of the linker vs BM25 on the validation
             links and write ``fusion.json`` (read by ``--method runs/NAME+bm25``).
         lexical_residual: λ of residual training against BM25 (CLEAR, :mod:`patlink.training.lexical`): the
@@ -166,6 +172,7 @@ class TrainConfig:
     set_max_items: int = 8
     set_scoring: str = "pool"
     members_k: int = 10
+    member_loss: str = "supcon"
     lexical_residual: float = 0.0
 
     # ------------------------------------------------------------------ validation
@@ -200,6 +207,10 @@ class TrainConfig:
             (self.set_scoring == "pool" or self.patent_repr == "item_set",
              "set_scoring='members' needs patent_repr='item_set' (patents known by their linked items)"),
             (self.members_k >= 1, f"members_k must be >= 1, got {self.members_k}"),
+            (self.member_loss in ("supcon", "nca"), f"member_loss must be supcon|nca, got {self.member_loss!r}"),
+            (self.member_loss == "supcon" or (self.set_scoring == "members" and self.negatives == "inbatch"),
+             ("member_loss='nca' needs set_scoring='members' and negatives='inbatch' (its softmax runs over "
+              "every known item)")),
             (self.anchor >= 0, f"anchor must be >= 0, got {self.anchor}"),
             (self.bm25_pool >= 1, f"bm25_pool must be >= 1, got {self.bm25_pool}"),
             (e.max_length >= 2, f"encoder.max_length must be >= 2, got {e.max_length}"),

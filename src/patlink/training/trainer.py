@@ -242,9 +242,15 @@ class _Trainer:
         d_in = int(ia[0].shape[1])
 
         self.model = Linker(config.encoder, d_in, config.temperature, store=store)
+        self.nca = self.sets and config.member_loss == "nca"
+        if self.nca:   # soft-kNN: only the query (item) encoder learns; the known items are a fixed bank
+            for p in self.model.patent_encoder.parameters():
+                p.requires_grad_(False)
         # L2-SP anchor: the initial parameters (deterministic given the seed, so a resumed run rebuilds them)
         self.anchor = ([p.detach().clone() for p in self.model.parameters()] if config.anchor > 0 else None)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=config.lr,
+                                     weight_decay=config.weight_decay)
+        self._nca_bank = None   # (n_items, out_dim) patent-encoder embeddings of the training items (member_loss=nca)
         self.n_batches = len(epoch_batches(len(self.pairs), config.batch_size, config.seed, 0))
         if self.n_batches == 0:
             raise ValueError(f"batch_size={config.batch_size} leaves no batch of >= 2 links")
@@ -489,9 +495,28 @@ class _Trainer:
             mask = mask & pool_mask(pools, query_idx, n)
         return logits, mask
 
+    def _nca_loss(self, bi: np.ndarray) -> torch.Tensor:
+        """Soft-kNN loss (:func:`patlink.losses.soft_knn.soft_knn_loss`) of the batch's items against every training
+        item, each query leaving itself out; targets are its patents that have another training item."""
+        from patlink.losses.soft_knn import soft_knn_loss
+
+        if self._nca_bank is None:
+            n_i, n_p = len(self.idx.items), len(self.idx.patents)
+            self._nca_bank = torch.from_numpy(self.model.encode_arrays("patent", self.tr_items))
+            link = torch.zeros(n_i, n_p)
+            link[torch.as_tensor(self.idx.pairs[:, 0]), torch.as_tensor(self.idx.pairs[:, 1])] = 1.0
+            self._nca_link = link
+            self._nca_predictable = (link.sum(dim=0) >= 2).float()
+        rows = torch.as_tensor(bi, dtype=torch.long)
+        target = self._nca_link[rows] * self._nca_predictable
+        return soft_knn_loss(self._encode("item", bi), self._nca_bank, self._nca_link, target, rows,
+                             self.cfg.temperature)
+
     def _step(self, batch: np.ndarray, k: int, bank: dict | None) -> dict:
         cfg = self.cfg
         pairs = self.pairs[batch]
+        if self.nca:
+            return self._optimise(self._nca_loss(np.unique(pairs[:, 0])), {})
         bi, bp = np.unique(pairs[:, 0]), np.unique(pairs[:, 1])
         if self.sets:
             P, Q, bp = self._encode("item", bi), *self._encode_sets(bp, bi)
@@ -534,18 +559,7 @@ class _Trainer:
             S_patent = S + cfg.lexical_residual * Bt.T
             S = S + cfg.lexical_residual * B
         out = supcon_from_logits(S, pos, cfg.denominator, S_patent)
-        loss = out["loss"]
-        if self.anchor is not None:
-            drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.model.parameters(), self.anchor))
-            loss = loss + cfg.anchor * drift
-            rec["drift"] = float(drift.detach())
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.zclip is not None:
-            rec["grad_norm"] = float(self.zclip.step(self.model))
-        self.opt.step()
-        self.sched.step()
-        rec["loss"] = float(out["loss"].detach())
+        self._optimise(out["loss"], rec)
         if k > 0:
             Sd = cos.detach()   # cosine similarities = rewards
             rewards = []
@@ -577,6 +591,22 @@ class _Trainer:
                     bank["patent"][used] = Q[: len(bp)].detach()
                 else:
                     bank["patent"][torch.as_tensor(bp)] = Q[: len(bp)].detach()
+        return rec
+
+    def _optimise(self, loss: torch.Tensor, rec: dict) -> dict:
+        """One optimizer step on ``loss`` (+ the L2-SP anchor), ZClip, scheduler; records into ``rec``."""
+        total = loss
+        if self.anchor is not None:
+            drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.model.parameters(), self.anchor))
+            total = total + self.cfg.anchor * drift
+            rec["drift"] = float(drift.detach())
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        if self.zclip is not None:
+            rec["grad_norm"] = float(self.zclip.step(self.model))
+        self.opt.step()
+        self.sched.step()
+        rec["loss"] = float(loss.detach())
         return rec
 
     def _snapshot_policy(self) -> None:
