@@ -263,12 +263,57 @@ def test_kfold_new_product_partitions_items(vpm):
         assert sorted(sp.train + sp.val + sp.test) == sorted(vpm.links)
 
 
+def _clustered_links(n_clusters: int = 12, seed: int = 0) -> list[tuple[str, str]]:
+    """Fixture (not real data): clusters of 5 items × 3 patents, densely linked inside, a few links across."""
+    import random
+
+    rng = random.Random(seed)
+    links = []
+    for c in range(n_clusters):
+        for i in range(5):
+            for p in range(3):
+                if rng.random() < 0.7 or p == i % 3:
+                    links.append((f"i{c}_{i}", f"p{c}_{p}"))
+    for _ in range(n_clusters):   # bridges between clusters
+        a, b = rng.sample(range(n_clusters), 2)
+        links.append((f"i{a}_{rng.randrange(5)}", f"p{b}_{rng.randrange(3)}"))
+    return sorted(set(links))
+
+
+def test_kfold_graph_many_to_many_is_node_disjoint():
+    from patlink.graph.split import kfold_splits
+
+    links = _clustered_links()
+    folds = kfold_splits(links, k=4, seed=0)
+    test_nodes = []
+    for f, sp in enumerate(folds):
+        assert sp.method == "graph" and sp.info["fold"] == f and sp.info["folds"] == 4
+        sides = [({i for i, _ in part}, {p for _, p in part}) for part in (sp.train, sp.val, sp.test)]
+        for a in range(3):
+            for b in range(a + 1, 3):    # no item and no patent in two of the fold's splits
+                assert not sides[a][0] & sides[b][0] and not sides[a][1] & sides[b][1]
+        assert sorted(sp.train + sp.val + sp.test + sp.dropped) == links
+        assert sp.test and sp.val and sp.train
+        test_nodes.append(sides[2][0] | sides[2][1])
+    for a in range(4):
+        for b in range(a + 1, 4):       # the test parts of two folds share no node
+            assert not test_nodes[a] & test_nodes[b]
+    tested = [x for sp in folds for x in sp.test]
+    assert len(tested) == len(set(tested))                                  # every link tested at most once
+    assert len(links) - len(tested) == folds[0].info["never_tested"]       # the rest crosses two parts
+    assert sum(p["edges"] for p in folds[0].info["part_sizes"]) == len(tested)
+    assert [sp.test for sp in kfold_splits(links, 4, seed=0)] == [sp.test for sp in folds]   # deterministic
+    assert [sp.test for sp in kfold_splits(links, 4, seed=1)] != [sp.test for sp in folds]
+    with pytest.raises(ValueError, match="k must be"):
+        kfold_splits(links, 61)                  # 60 items
+    with pytest.raises(ValueError, match="val_frac"):
+        kfold_splits(links, 4, val_frac=0.8)
+
+
 def test_kfold_errors(vpm):
     from patlink.graph.split import kfold_splits
 
     links = [("i1", "p1"), ("i2", "p2"), ("i3", "p3"), ("i4", "p4")]
-    with pytest.raises(ValueError, match="many-to-many"):
-        kfold_splits(vpm, 5)  # graph protocol on many-to-many data
     with pytest.raises(ValueError, match="k must be"):
         kfold_splits(links, 1)
     with pytest.raises(ValueError, match="k must be"):
@@ -287,4 +332,4 @@ def test_cli_split_folds(tmp_path):
     assert main(["split", "pap2pat", "--out", str(tmp_path), "--folds", "3", "--json"]) == 0
     tests = [read_split(tmp_path / f"fold{f}")["test"] for f in range(3)]
     assert sum(map(len, tests)) == 1513 and len(set().union(*map(set, tests))) == 1513
-    assert main(["split", "honeywell-vpm", "--out", str(tmp_path / "x"), "--folds", "3"]) == 2  # many-to-many
+

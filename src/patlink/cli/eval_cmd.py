@@ -249,7 +249,8 @@ def register(app: typer.Typer) -> None:
         patent_view: PatentViewOpt = None,
         seed: Annotated[int, typer.Option(help="Split seed (when no --split-dir).")] = 0,
         folds: Annotated[int, typer.Option(
-            "--folds", help="K-fold cross-validation (K >= 2): every link is tested once, per-query results pooled "
+            "--folds", help="K-fold cross-validation (K >= 2): every link is tested once (many-to-many graph "
+                            "splits: every link inside one of the K node-disjoint parts), per-query results pooled "
                             "over the folds (CIs and paired tests on all links). A trained method runs/NAME is "
                             "read as runs/NAME/fold{f} (written by `patlink train --folds K`).")] = 0,
         repeats: Annotated[int, typer.Option(

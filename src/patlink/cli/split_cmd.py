@@ -27,7 +27,9 @@ def split(
     test_frac: Annotated[float, typer.Option("--test-frac", help="Target share held out for test.")] = 0.15,
     folds: Annotated[int, typer.Option(
         "--folds", help="K-fold cross-validation (K >= 2): write OUT/fold0 … OUT/fold{K-1}, whose test parts "
-                        "partition the links (one-to-one data, or --protocol new-product).")] = 0,
+                        "partition the links (one-to-one data, --protocol new-product) or, for many-to-many graph "
+                        "splits, the links inside K node-disjoint parts of the graph (links between parts are "
+                        "never tested; split.json counts them).")] = 0,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write components.png and split_sizes.png.")] = True,
     json_out: JsonOpt = False,
 ) -> None:

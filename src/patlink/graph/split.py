@@ -67,6 +67,7 @@ __all__ = [
     "UPSTREAM_HONEYWELL",
     "Split",
     "SplitConfig",
+    "graph_kfold_splits",
     "graph_split",
     "kfold_splits",
     "new_product_split",
@@ -606,6 +607,80 @@ def graph_split(links: Iterable[Link], config: SplitConfig | None = None, datase
     return Split(out["train"], out["val"], out["test"], out["dropped"], "graph", cfg.seed, cfg, info)
 
 
+def graph_kfold_splits(links: Iterable[Link], k: int = 5, config: SplitConfig | None = None,
+                       dataset: str | None = None) -> list[Split]:
+    """Graph-disjoint k-fold cross-validation of many-to-many links.
+
+    The nodes (items and patents) are partitioned into ``k`` parts of about ``1/k`` of the items, patents and
+    edges each: parts ``0 … k-2`` are carved one after the other from what is left, with the same carving as
+    :func:`graph_split` (components kept whole where possible, large ones cut along bridges or by a spectral
+    sweep; target ``1/k`` of the whole graph each), part ``k-1`` is the rest. Fold ``f`` tests the links inside
+    part ``f``; its validation part is carved (``config.val_frac`` of the graph) from the other parts; train is
+    every link whose two ends are in neither; links with ends on two sides are dropped for that fold. So no node
+    is in two of a fold's train/val/test, the test parts of different folds share no node, and every link is
+    tested at most once — links between two parts never (their number is in ``info["never_tested"]``). A link
+    between parts g and h (both ≠ f) is still a training link of fold f.
+
+    Args:
+        links: ``(item_id, patent_id)`` pairs (duplicates ignored).
+        k: number of folds, ``2 <= k`` and at most the number of items.
+        config: :class:`SplitConfig` (``val_frac``, ``seed`` and the carving settings; ``test_frac`` is ignored).
+        dataset: name recorded in ``info``.
+
+    Returns:
+        ``k`` :class:`Split` objects (``method="graph"``), ``info["fold"]``/``["folds"]``/``["part_sizes"]``/
+        ``["never_tested"]``.
+
+    Raises:
+        ValueError: on empty input, ``k`` out of range, or ``val_frac + 1/k >= 1``.
+    """
+    cfg = config or SplitConfig()
+    links = sorted(set(links))
+    if not links:
+        raise ValueError("cannot split an empty list of links")
+    n_items = len({i for i, _ in links})
+    if not 2 <= k <= n_items:
+        raise ValueError(f"k must be in [2, {n_items}], got {k}")
+    if cfg.val_frac <= 0 or cfg.val_frac + 1.0 / k >= 1:
+        raise ValueError(f"val_frac must be > 0 and val_frac + 1/k < 1; got val_frac={cfg.val_frac}, k={k}")
+    g = nx.Graph()
+    g.add_edges_from(((ITEM, i), (PATENT, p)) for i, p in links)
+    total = np.array([*_node_counts(g.nodes), len(links)], dtype=float)
+    rng = random.Random(cfg.seed)
+    part: dict[Node, int] = {}
+    carve_reports = []
+    remaining = g
+    for f in range(k - 1):
+        held, rep = _carve(remaining, total / k, cfg, rng)
+        carve_reports.append({"loss": round(rep["loss"], 6), "dropped": rep["dropped"]})
+        for n in held:
+            part[n] = f
+        remaining = _sorted_graph(remaining, [n for n in remaining.nodes if n not in held])
+    for n in remaining.nodes:
+        part[n] = k - 1
+    part_sizes = [dict(zip(("items", "patents", "edges"), (
+        sum(1 for n, q in part.items() if q == f and n[0] == ITEM),
+        sum(1 for n, q in part.items() if q == f and n[0] != ITEM),
+        sum(1 for i, p in links if part[(ITEM, i)] == part[(PATENT, p)] == f)))) for f in range(k)]
+    never = sum(1 for i, p in links if part[(ITEM, i)] != part[(PATENT, p)])
+    out = []
+    for f in range(k):
+        rest = _sorted_graph(g, [n for n in g.nodes if part[n] != f])
+        val_nodes, rep = _carve(rest, total * cfg.val_frac, cfg, random.Random(f"{cfg.seed}/{f}"))
+        where = {n: ("test" if q == f else "val" if n in val_nodes else "train") for n, q in part.items()}
+        parts: dict[str, list[Link]] = {"train": [], "val": [], "test": [], "dropped": []}
+        for i, p in links:
+            a, b = where[(ITEM, i)], where[(PATENT, p)]
+            parts[a if a == b else "dropped"].append((i, p))
+        info = {"dataset": dataset, "protocol": "graph", "fold": f, "folds": k,
+                "totals": {"items": int(total[0]), "patents": int(total[1]), "edges": int(total[2])},
+                "part_sizes": part_sizes, "never_tested": never, "carve": carve_reports,
+                "val_carve": {"loss": round(rep["loss"], 6), "dropped": rep["dropped"]}}
+        out.append(Split(parts["train"], parts["val"], parts["test"], parts["dropped"], "graph", cfg.seed,
+                         replace(cfg, test_frac=min(1.0 / k, 0.99 - cfg.val_frac)), info))
+    return out
+
+
 def random_split(links: Iterable[Link], config: SplitConfig | None = None, dataset: str | None = None) -> Split:
     """Seeded random split of link pairs, for one-to-one data (``pap2pat``); nothing dropped.
 
@@ -676,6 +751,9 @@ def kfold_splits(ds_or_links, k: int = 5, seed: int = 0, val_frac: float = 0.15,
       ``pap2pat``): a seeded permutation of the pairs is cut into ``k`` folds (sizes differ by at most one);
     * ``protocol="new-product"``: the *items* are permuted and cut into folds; a fold's test links are all links
       of its items (patents are shared, as in :func:`new_product_split`).
+    * many-to-many data under ``protocol="graph"`` (``honeywell-vpm``): :func:`graph_kfold_splits` — the graph's
+      NODES are partitioned into ``k`` node-disjoint parts with the carving of :func:`graph_split`; a fold tests
+      the links inside its part, so links between two parts are never tested.
 
     In fold ``f`` the test part is fold ``f``; validation is the first ``round(val_frac · n)`` pairs (items) of the
     remaining ones in permutation order; train is the rest.
@@ -691,8 +769,7 @@ def kfold_splits(ds_or_links, k: int = 5, seed: int = 0, val_frac: float = 0.15,
         ``k`` :class:`Split` objects; ``info["fold"]`` = f and ``info["folds"]`` = k.
 
     Raises:
-        ValueError: for many-to-many links under ``protocol="graph"`` (a graph-disjoint k-fold partition is not
-            implemented: use several ``seed`` values), ``k`` out of range, bad ``val_frac``, or empty input.
+        ValueError: ``k`` out of range, bad ``val_frac``, or empty input.
     """
     links = sorted(set(getattr(ds_or_links, "links", ds_or_links)))
     if not links:
@@ -703,8 +780,8 @@ def kfold_splits(ds_or_links, k: int = 5, seed: int = 0, val_frac: float = 0.15,
     if not by_item:
         one_to_one = (len({i for i, _ in links}) == len(links) == len({p for _, p in links}))
         if not one_to_one:
-            raise ValueError("k-fold splits of many-to-many links under protocol 'graph' are not implemented (a "
-                             "graph-disjoint partition into k parts); use protocol 'new-product' or several seeds")
+            return graph_kfold_splits(links, k, SplitConfig(val_frac=val_frac, test_frac=min(1.0 / k, 0.99 - val_frac),
+                                                            seed=seed), dataset=getattr(ds_or_links, "name", None))
     units = sorted({i for i, _ in links}) if by_item else links
     if not 2 <= k <= len(units):
         raise ValueError(f"k must be in [2, {len(units)}], got {k}")
