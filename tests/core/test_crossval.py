@@ -53,3 +53,16 @@ def test_fold_method_reads_fold_folders(tmp_path):
     assert fold_method("hybrid@8", 1) == "hybrid@8" and fold_method("bm25", 3) == "bm25"
     assert fold_method(f"knn-linker:{cv}+bm25", 1) == f"knn-linker:{cv}/fold1+bm25"
     assert fold_method("knn:5", 1) == "knn:5"
+
+
+def test_evaluating_patents_without_text_is_a_clear_error():
+    """honeywell-vpm ships no patent text: the graph protocol cannot rank its patents until they are hydrated."""
+    from patlink.data import load_dataset
+    from patlink.evaluation.linkage import evaluate_linkage, pools_for
+
+    ds = load_dataset("honeywell-vpm")
+    links = sorted(ds.links)[:50]
+    with pytest.raises(ValueError, match="has text.*patlink hydrate honeywell-vpm.*new-product"):
+        pools_for(ds, links)
+    with pytest.raises(ValueError, match="candidate patents has text"):
+        evaluate_linkage(ds, links, "bm25")

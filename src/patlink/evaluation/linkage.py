@@ -50,7 +50,8 @@ def pools_for(ds: Dataset, links: Sequence[tuple[str, str]], pool: str = "split"
     """Item texts and patent texts of the evaluation pool: ``(items, patents)`` id → text.
 
     Raises:
-        ValueError: on an unknown pool or an empty split.
+        ValueError: on an unknown pool, an empty split, or a side with no text at all (e.g. ``honeywell-vpm``'s
+            patents before hydration).
     """
     if not links:
         raise ValueError("the evaluated split has no links")
@@ -65,6 +66,14 @@ def pools_for(ds: Dataset, links: Sequence[tuple[str, str]], pool: str = "split"
     patents = ds.patent_texts(patent_ids)
     for pid, text in (distractor_patents or {}).items():
         patents.setdefault(pid, text)
+    name = getattr(ds, "name", "the dataset")
+    if patents and not any(t.strip() for t in patents.values()):
+        raise ValueError(
+            f"none of the {len(patents)} candidate patents has text in view {','.join(ds.patent_view)}: {name} "
+            f"ships its patents without text. Hydrate them (`patlink hydrate {name} --source ...`), or evaluate "
+            "new products against patents known by their products (`--protocol new-product`)")
+    if items and not any(t.strip() for t in items.values()):
+        raise ValueError(f"none of the {len(items)} items has text in view {','.join(ds.item_view)}")
     return items, patents
 
 
