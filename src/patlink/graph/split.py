@@ -676,8 +676,7 @@ def graph_kfold_splits(links: Iterable[Link], k: int = 5, config: SplitConfig | 
                 "totals": {"items": int(total[0]), "patents": int(total[1]), "edges": int(total[2])},
                 "part_sizes": part_sizes, "never_tested": never, "carve": carve_reports,
                 "val_carve": {"loss": round(rep["loss"], 6), "dropped": rep["dropped"]}}
-        out.append(Split(parts["train"], parts["val"], parts["test"], parts["dropped"], "graph", cfg.seed,
-                         replace(cfg, test_frac=min(1.0 / k, 0.99 - cfg.val_frac)), info))
+        out.append(Split(parts["train"], parts["val"], parts["test"], parts["dropped"], "graph", cfg.seed, cfg, info))
     return out
 
 
