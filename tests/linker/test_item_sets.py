@@ -48,10 +48,10 @@ def test_sets_leave_batch_out_and_sampling(tmp_path, monkeypatch):
         calls = []
         real = self._set_array
         self._set_array = lambda members: (calls.append(list(members)), real(members))[1]
-        Q, kept = orig(self, bp, bi)
+        Q, kept, members = orig(self, bp, bi)
         del self._set_array
         seen.append((set(int(i) for i in bi), calls, kept))
-        return Q, kept
+        return Q, kept, members
 
     monkeypatch.setattr(_Trainer, "_encode_sets", spy)
     res = train_linker(ds, split, cfg(), tmp_path / "r", store=FakeTokenStore())

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from patlink.losses.soft_knn import soft_knn_loss
 from patlink.losses.supcon import supcon_from_logits
 from patlink.models.adversary import Adversary, build_mask, gumbel_topk, reinforce_loss
 from patlink.models.linker import Linker
@@ -284,7 +285,6 @@ class _Trainer:
         self.bad_epochs = 0
         self.best_step = -1
         self.finished = False
-        self._members_used: list[list[int]] = []   # members that encoded the batch patents (item_set)
         self.bank: dict | None = None   # no-grad embedding bank of the training items/patents (hard negatives)
         self.best_val: dict = {}
         self.evals: list[dict] = []
@@ -412,19 +412,18 @@ class _Trainer:
             kept.append(int(p))
         return chosen, np.asarray(kept, dtype=np.int64)
 
-    def _encode_sets(self, bp: np.ndarray, bi: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    def _encode_sets(self, bp: np.ndarray, bi: np.ndarray) -> tuple[torch.Tensor, np.ndarray, list[list[int]]]:
         """Encode the batch's patents from their OTHER training items (leave-batch-out, sampled).
 
-        Returns ``(Q (n_kept, out_dim), kept patent indices)``; patents with no item left outside the batch are
-        dropped (their links then only act through the items' rows). The chosen members are kept in
-        ``self._members_used`` (the bank of member embeddings is refreshed with them).
+        Returns ``(Q (n_kept, out_dim), kept patent indices, the member items that encoded each kept patent)``;
+        patents with no item left outside the batch are dropped (their links then only act through the items'
+        rows). The members are what the bank of member embeddings is refreshed with.
         """
         chosen, kept = self._choose_members(bp, bi)
-        self._members_used = chosen
         if not len(kept):
-            return torch.zeros(0, self.cfg.encoder.out_dim), kept
+            return torch.zeros(0, self.cfg.encoder.out_dim), kept, chosen
         x, m = pad_batch([self._set_array(ms) for ms in chosen])
-        return self.model.patent_encoder(x, m), kept
+        return self.model.patent_encoder(x, m), kept, chosen
 
     def _blocked_patents(self, bi: np.ndarray) -> list[int]:
         """Training patents whose every item is in the batch ``bi`` (no member left to represent them)."""
@@ -498,15 +497,11 @@ class _Trainer:
     def _nca_loss(self, bi: np.ndarray) -> torch.Tensor:
         """Soft-kNN loss (:func:`patlink.losses.soft_knn.soft_knn_loss`) of the batch's items against every training
         item, each query leaving itself out; targets are its patents that have another training item."""
-        from patlink.losses.soft_knn import soft_knn_loss
-
         if self._nca_bank is None:
-            n_i, n_p = len(self.idx.items), len(self.idx.patents)
             self._nca_bank = torch.from_numpy(self.model.encode_arrays("patent", self.tr_items))
-            link = torch.zeros(n_i, n_p)
-            link[torch.as_tensor(self.idx.pairs[:, 0]), torch.as_tensor(self.idx.pairs[:, 1])] = 1.0
-            self._nca_link = link
-            self._nca_predictable = (link.sum(dim=0) >= 2).float()
+            self._nca_link = self.idx.pos_matrix(np.arange(len(self.idx.items)),
+                                                 np.arange(len(self.idx.patents))).float()
+            self._nca_predictable = (self._nca_link.sum(dim=0) >= 2).float()
         rows = torch.as_tensor(bi, dtype=torch.long)
         target = self._nca_link[rows] * self._nca_predictable
         return soft_knn_loss(self._encode("item", bi), self._nca_bank, self._nca_link, target, rows,
@@ -518,8 +513,9 @@ class _Trainer:
         if self.nca:
             return self._optimise(self._nca_loss(np.unique(pairs[:, 0])), {})
         bi, bp = np.unique(pairs[:, 0]), np.unique(pairs[:, 1])
+        members: list[list[int]] = []   # with patent sets: the items that encoded each patent of bp
         if self.sets:
-            P, Q, bp = self._encode("item", bi), *self._encode_sets(bp, bi)
+            P, (Q, bp, members) = self._encode("item", bi), self._encode_sets(bp, bi)
             if not len(bp):   # every patent of the batch has only batch items: nothing to contrast
                 self.sched.step()
                 return {"loss": 0.0, "skipped": 1.0}
@@ -587,7 +583,7 @@ class _Trainer:
             with torch.no_grad():
                 bank["item"][torch.as_tensor(bi)] = P[: len(bi)].detach()
                 if self.sets:   # the member bank is indexed by item: write back the members that encoded bp
-                    used = torch.as_tensor([ms[0] for ms in self._members_used], dtype=torch.long)
+                    used = torch.as_tensor([ms[0] for ms in members], dtype=torch.long)
                     bank["patent"][used] = Q[: len(bp)].detach()
                 else:
                     bank["patent"][torch.as_tensor(bp)] = Q[: len(bp)].detach()
