@@ -547,6 +547,16 @@ def _carve(g: nx.Graph, target: np.ndarray, cfg: SplitConfig, rng: random.Random
     return held, report
 
 
+def _assign_links(links: Iterable[Link], side) -> dict[str, list[Link]]:
+    """Links sorted into ``train``/``val``/``test`` by the split of their two nodes (``side(node)``); a link whose
+    ends are on two sides goes to ``dropped``."""
+    out: dict[str, list[Link]] = {"train": [], "val": [], "test": [], "dropped": []}
+    for i, p in links:
+        a, b = side((ITEM, i)), side((PATENT, p))
+        out[a if a == b else "dropped"].append((i, p))
+    return out
+
+
 def graph_split(links: Iterable[Link], config: SplitConfig | None = None, dataset: str | None = None) -> Split:
     """Bridge-cutting two-pass split of a bipartite item–patent graph (§3.1; algorithm in the module docstring).
 
@@ -583,10 +593,7 @@ def graph_split(links: Iterable[Link], config: SplitConfig | None = None, datase
         for n in held:
             assign[n] = name
         remaining = _sorted_graph(remaining, [n for n in remaining.nodes if n not in held])
-    out: dict[str, list[Link]] = {"train": [], "val": [], "test": [], "dropped": []}
-    for i, p in links:
-        a, b = assign.get((ITEM, i), "train"), assign.get((PATENT, p), "train")
-        out[a if a == b else "dropped"].append((i, p))
+    out = _assign_links(links, lambda n: assign.get(n, "train"))
     kept_nodes = {(ITEM, i) for k in SPLIT_NAMES for i, _ in out[k]} | {(PATENT, p) for k in SPLIT_NAMES
                                                                           for _, p in out[k]}
     lost = [n for n in g.nodes if n not in kept_nodes]
@@ -659,19 +666,15 @@ def graph_kfold_splits(links: Iterable[Link], k: int = 5, config: SplitConfig | 
     for n in remaining.nodes:
         part[n] = k - 1
     part_sizes = [dict(zip(("items", "patents", "edges"), (
-        sum(1 for n, q in part.items() if q == f and n[0] == ITEM),
-        sum(1 for n, q in part.items() if q == f and n[0] != ITEM),
+        *_node_counts(n for n, q in part.items() if q == f),
         sum(1 for i, p in links if part[(ITEM, i)] == part[(PATENT, p)] == f)))) for f in range(k)]
     never = sum(1 for i, p in links if part[(ITEM, i)] != part[(PATENT, p)])
     out = []
     for f in range(k):
         rest = _sorted_graph(g, [n for n in g.nodes if part[n] != f])
         val_nodes, rep = _carve(rest, total * cfg.val_frac, cfg, random.Random(f"{cfg.seed}/{f}"))
-        where = {n: ("test" if q == f else "val" if n in val_nodes else "train") for n, q in part.items()}
-        parts: dict[str, list[Link]] = {"train": [], "val": [], "test": [], "dropped": []}
-        for i, p in links:
-            a, b = where[(ITEM, i)], where[(PATENT, p)]
-            parts[a if a == b else "dropped"].append((i, p))
+        parts = _assign_links(links, lambda n, f=f, val_nodes=val_nodes:
+                              "test" if part[n] == f else "val" if n in val_nodes else "train")
         info = {"dataset": dataset, "protocol": "graph", "fold": f, "folds": k,
                 "totals": {"items": int(total[0]), "patents": int(total[1]), "edges": int(total[2])},
                 "part_sizes": part_sizes, "never_tested": never, "carve": carve_reports,
