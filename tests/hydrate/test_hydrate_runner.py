@@ -1,4 +1,4 @@
-"""Resumable runs, numbers files, the CLI, and the honeywell-vpm dataset picking up hydrated texts."""
+"""Resumable runs, numbers files, the CLI, and the honeywell-vpm dataset given a store's texts."""
 
 from __future__ import annotations
 
@@ -85,25 +85,31 @@ def test_read_numbers_file(tmp_path):
         read_numbers_file(tmp_path / "missing.txt")
 
 
-def test_honeywell_dataset_picks_up_hydrated_texts(fixtures_dir, tmp_path, monkeypatch):
-    from patlink.data import registry
+def test_honeywell_dataset_gets_hydrated_texts_only_when_given_the_store(fixtures_dir, tmp_path, monkeypatch):
+    from patlink.data import load_dataset
+    from patlink.hydrate.store import open_texts
 
-    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path / "cache"))  # default store lives here
+    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path / "cache"))  # the default store of `patlink hydrate`
     summary = hydrate(HONEYWELL, HydrateConfig(source="bulk", bulk=BulkConfig(fixtures_dir / "bulk")))
-    assert summary.db_path == str(tmp_path / "cache" / "hydrate.duckdb")
-    texts = hydrated_texts(HONEYWELL)
+    db = tmp_path / "cache" / "hydrate.duckdb"
+    assert summary.db_path == str(db)
+    texts = hydrated_texts(HONEYWELL, db)
     assert sorted(texts) == ["US10001292", "US7000308"]
     assert texts["US7000308"]["title"] == "Fixture indicia reader with dual illumination"
-    registry._cached.cache_clear()
-    try:
-        ds = registry.load_dataset("honeywell-vpm")
-        assert ds.metadata["hydrated_patents"] == 2
-        assert ds.patents["US10001292"]["title"] == 'Fixture wall module with a "quoted" title'
-        assert ds.patent_texts(["US7000308"], view="title,claims")["US7000308"].startswith(
-            "Fixture indicia reader with dual illumination\n1. A fixture indicia reader")
-        assert ds.patents["US6201715"] == {}  # not hydrated: stays text-less
-    finally:
-        registry._cached.cache_clear()
+
+    plain = load_dataset("honeywell-vpm")  # a store at the default path is NOT read implicitly
+    assert plain.patents_with_text() == 0 and plain.metadata["hydrated_patents"] == 0
+    assert plain.patents["US10001292"] == {}
+
+    with open_texts(db) as store:
+        ds = load_dataset("honeywell-vpm", texts=store)
+    assert ds.metadata["hydrated_patents"] == 2 and ds.metadata["patent_texts_from"] == str(db)
+    assert ds.patents_with_text() == 2 and ds.missing_text()["patents"] == len(ds.patents) - 2
+    assert ds.patents["US10001292"]["title"] == 'Fixture wall module with a "quoted" title'
+    assert ds.patent_texts(["US7000308"], view="title,claims")["US7000308"].startswith(
+        "Fixture indicia reader with dual illumination\n1. A fixture indicia reader")
+    assert ds.patents["US6201715"] == {}  # not hydrated: stays text-less
+    assert load_dataset("honeywell-vpm").patents_with_text() == 0  # the hydrated copy did not leak into the cache
 
 
 def test_cli_numbers_file_json(fixtures_dir, tmp_path, capsys):
@@ -122,7 +128,7 @@ def test_cli_numbers_file_json(fixtures_dir, tmp_path, capsys):
                "--db", str(db)])
     assert rc == 0
     assert "already cached" in capsys.readouterr().out
-    assert set(hydrated_texts(["US10001292"], db_path=db)) == {"US10001292"}
+    assert set(hydrated_texts(["US10001292"], db)) == {"US10001292"}
 
 
 def test_cli_user_errors(tmp_path, capsys):

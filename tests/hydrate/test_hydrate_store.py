@@ -1,11 +1,15 @@
-"""HydrationStore (DuckDB) and the hydrated_texts contract."""
+"""HydrationStore (DuckDB), its texts_for contract, and the clear errors of a store that cannot be read."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
+from patlink.hydrate.config import default_db_path
 from patlink.hydrate.records import PatentRecord
-from patlink.hydrate.store import HydrationStore, hydrated_texts
+from patlink.hydrate.store import HydrationStore, hydrated_texts, open_texts
 
 
 def _rec(n, **kw):
@@ -46,30 +50,72 @@ def test_failed_batch_write_is_rolled_back(tmp_path):
         assert s.count() == (0, 0)
 
 
-def test_hydrated_texts_contract(tmp_path):
+def test_texts_for_contract(tmp_path):
     db = tmp_path / "h.duckdb"
-    assert hydrated_texts(["US7852519"], db_path=db) == {}  # no store: {} and no file created
-    assert not db.exists()
     with HydrationStore(db) as s:
         s.write_batch([_rec("US7852519", claims="1. A fixture claim.", cpc=["G06F3/0488", "H04L67/02"])], {})
-    out = hydrated_texts(["7,852,519", "US 7852519 B2", "not a number", "US1"], db_path=db)
+    with open_texts(db) as store:
+        out = store.texts_for(["7,852,519", "US 7852519 B2", "not a number", "US1"])
     assert list(out) == ["US7852519"]
     f = out["US7852519"]
     assert f["title"] == "Fixture title US7852519" and f["claims"] == "1. A fixture claim."
     assert f["cpc"] == "G06F3/0488; H04L67/02"
     assert "description" not in f  # empty fields are left out
     assert all(isinstance(v, str) for v in f.values())
+    assert hydrated_texts(["US7852519"], db) == out
 
 
-def test_hydrated_texts_never_raises_on_garbage(tmp_path):
+def test_missing_store_is_an_error_naming_the_file_and_creates_nothing(tmp_path):
+    db = tmp_path / "nowhere" / "h.duckdb"
+    with pytest.raises(ValueError, match=r"h\.duckdb does not exist.*patlink hydrate"):
+        open_texts(db)
+    with pytest.raises(ValueError, match="does not exist"):
+        hydrated_texts(["US7852519"], db)
+    assert not db.exists() and not db.parent.exists()
+    with pytest.raises(ValueError, match="is a folder"):
+        open_texts(tmp_path)
+
+
+def test_corrupt_store_is_an_error_not_an_empty_answer(tmp_path):
     junk = tmp_path / "junk.duckdb"
     junk.write_bytes(b"this is not a duckdb file" * 100)
-    assert hydrated_texts(["US7852519"], db_path=junk) == {}
+    with pytest.raises(ValueError, match=r"junk\.duckdb is not a DuckDB hydration store"):
+        hydrated_texts(["US7852519"], junk)
+    with pytest.raises(ValueError, match="not a DuckDB hydration store"):
+        HydrationStore(junk)  # writing into it is refused the same way
 
 
-def test_hydrated_texts_default_path_follows_patlink_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path / "c2"))
-    assert hydrated_texts(["US7852519"]) == {}
-    with HydrationStore(tmp_path / "c2" / "hydrate.duckdb") as s:
+def test_duckdb_file_without_patents_table_is_an_error(tmp_path):
+    import duckdb
+
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE x (a INTEGER)")
+    con.close()
+    with pytest.raises(ValueError, match="no 'patents' table"):
+        open_texts(other)
+
+
+def test_locked_store_is_an_error_naming_the_file(tmp_path):
+    db = tmp_path / "busy.duckdb"
+    with HydrationStore(db) as s:
         s.write_batch([_rec("US7852519")], {})
-    assert set(hydrated_texts(["US7852519"])) == {"US7852519"}
+    # another process holds the store open for writing, as a running `patlink hydrate` does
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+         "sys.stdin.read()", str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        with pytest.raises(ValueError, match=r"busy\.duckdb is locked by another process"):
+            hydrated_texts(["US7852519"], db)
+    finally:
+        writer.stdin.close()
+        writer.wait(timeout=30)
+    assert set(hydrated_texts(["US7852519"], db)) == {"US7852519"}  # readable again once the writer is gone
+
+
+def test_default_db_path_is_under_the_given_or_default_cache_dir(tmp_path, monkeypatch):
+    assert default_db_path(tmp_path / "c1") == tmp_path / "c1" / "hydrate.duckdb"
+    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path / "c2"))
+    assert default_db_path() == tmp_path / "c2" / "hydrate.duckdb"
+    assert not (tmp_path / "c2").exists()  # resolving a path creates nothing

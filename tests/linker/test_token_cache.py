@@ -10,7 +10,7 @@ from patlink.models.token_cache import TokenEmbeddingStore, pad_batch
 @pytest.mark.slow
 def test_round_trip_and_resume(tmp_path, monkeypatch):
     texts = ["A valve for a gas turbine.", "Graphene anode battery cell with a separator.", ""]
-    store = TokenEmbeddingStore("minilm", max_length=16, root=tmp_path, show_progress=False)
+    store = TokenEmbeddingStore("minilm", max_length=16, cache_dir=tmp_path, show_progress=False)
     first = store.encode(texts)
     assert [a.dtype for a in first] == [np.float16] * 3
     assert all(a.shape[1] == 384 for a in first)
@@ -25,7 +25,7 @@ def test_round_trip_and_resume(tmp_path, monkeypatch):
     np.testing.assert_allclose(first[0].astype(np.float32), ref, atol=2e-2)
 
     # a new store on the same folder reads from disk and computes only the missing text
-    store2 = TokenEmbeddingStore("minilm", max_length=16, root=tmp_path, show_progress=False)
+    store2 = TokenEmbeddingStore("minilm", max_length=16, cache_dir=tmp_path, show_progress=False)
     seen = []
     orig = store2._compute
     monkeypatch.setattr(store2, "_compute", lambda ts: seen.extend(ts) or orig(ts))
@@ -35,7 +35,7 @@ def test_round_trip_and_resume(tmp_path, monkeypatch):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert store2.missing(texts) == []
     # a different max_length is a different cache
-    assert TokenEmbeddingStore("minilm", max_length=8, root=tmp_path).missing(texts[:1]) == texts[:1]
+    assert TokenEmbeddingStore("minilm", max_length=8, cache_dir=tmp_path).missing(texts[:1]) == texts[:1]
 
 
 def test_pad_batch():

@@ -1,4 +1,4 @@
-"""Options and helpers shared by every command: dataset/BEIR input, text views, JSON output, errors."""
+"""Options and helpers shared by every command: dataset/BEIR input, patent texts, text views, JSON output, errors."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import typer
 from rich.console import Console
 
 __all__ = [
-    "console", "err_console", "DatasetOpt", "BeirOpt", "ItemViewOpt", "PatentViewOpt", "JsonOpt",
+    "console", "err_console", "DatasetOpt", "BeirOpt", "ItemViewOpt", "PatentViewOpt", "JsonOpt", "TextsOpt",
     "load_input", "print_json", "PatlinkError",
 ]
 
 console = Console(width=None if Console().is_terminal else 160)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 
 
 class PatlinkError(Exception):
@@ -32,17 +32,46 @@ ItemViewOpt = Annotated[Optional[str], typer.Option(
 PatentViewOpt = Annotated[Optional[str], typer.Option(
     "--patent-view", help="Patent text fields: title, abstract, claims, description, e.g. 'title,abstract,claims'.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
+TextsOpt = Annotated[Optional[Path], typer.Option(
+    "--texts", metavar="STORE",
+    help="Patent texts from a hydration store (the DuckDB file `patlink hydrate` wrote, by default "
+         "$PATLINK_CACHE/hydrate.duckdb). Without it, datasets have their bundled texts only (honeywell-vpm "
+         "patents: none).")]
 
 
 def load_input(dataset: str | None, beir: Path | None, item_view: str | None = None,
-               patent_view: str | None = None):
-    """Load ``--dataset`` or ``--beir`` (exactly one) and apply the text views. Raises :class:`PatlinkError`."""
+               patent_view: str | None = None, *, texts: Path | None = None):
+    """Load ``--dataset`` or ``--beir`` (exactly one), add the patent texts of ``--texts``, apply the text views.
+
+    Args:
+        dataset / beir: a bundled dataset name or a BEIR folder (exactly one).
+        item_view / patent_view: text views (``None``: the dataset's defaults).
+        texts: a hydration store (DuckDB file) whose texts fill the dataset's patents
+            (:meth:`patlink.data.Dataset.with_patent_texts`); ``None``: none. The store is opened read-only
+            and closed before returning.
+
+    Returns:
+        the :class:`patlink.data.Dataset`; ``metadata["hydrated_patents"]`` says how many patents got texts from
+        the store, :meth:`~patlink.data.Dataset.patents_with_text` how many have text in the view.
+
+    Raises:
+        PatlinkError: both or neither of ``dataset``/``beir``; a store that is missing, locked or corrupt (the
+            message names the file).
+    """
     from patlink.data import load_dataset
     from patlink.data.beir import load_beir
 
     if (dataset is None) == (beir is None):
         raise PatlinkError("give exactly one of --dataset NAME or --beir FOLDER")
     ds = load_dataset(dataset) if dataset is not None else load_beir(beir)
+    if texts is not None:
+        from patlink.hydrate.store import open_texts
+
+        try:
+            with open_texts(texts) as store:
+                ds = ds.with_patent_texts(store)
+        except ValueError as e:
+            raise PatlinkError(f"--texts: {e}") from None
     return ds.with_views(item_view, patent_view)
 
 

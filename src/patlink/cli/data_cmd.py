@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from patlink.cli.common import (
-    BeirOpt, ItemViewOpt, JsonOpt, PatentViewOpt, PatlinkError, console, load_input, print_json,
+    BeirOpt, ItemViewOpt, JsonOpt, PatentViewOpt, PatlinkError, TextsOpt, console, load_input, print_json,
 )
 
 app = typer.Typer(help="Bundled datasets and BEIR folders: list, stats, anomaly check, BEIR export.",
@@ -36,15 +36,21 @@ def stats(
     beir: BeirOpt = None,
     item_view: ItemViewOpt = None,
     patent_view: PatentViewOpt = None,
+    texts: TextsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Counts, graph components, degrees and missing texts of a dataset.
 
-    Example: `patlink data stats honeywell-vpm --json`.
+    Example: `patlink data stats honeywell-vpm --json`, or with hydrated patent texts
+    `patlink data stats honeywell-vpm --texts ~/.cache/patlink/hydrate.duckdb`.
     """
-    ds = load_input(dataset, beir, item_view, patent_view)
-    out = {**ds.summary(), **ds.stats()}
+    from patlink.graph.stats import graph_stats
+
+    ds = load_input(dataset, beir, item_view, patent_view, texts=texts)
+    out = {**ds.summary(), **graph_stats(ds.links, n_items=len(ds.items), n_patents=len(ds.patents))}
     out["missing_text"] = ds.missing_text()
+    if texts is not None:
+        out["texts"] = {"store": str(texts), "hydrated_patents": ds.metadata.get("hydrated_patents", 0)}
     if json_out:
         print_json(out)
         return
@@ -56,6 +62,9 @@ def stats(
     t.add_row("patent degree (mean/median/max)", "{mean:.2f} / {median:.0f} / {max}".format(**out["patent_degree"]))
     t.add_row("missing item texts", str(out["missing_text"]["items"]))
     t.add_row("missing patent texts", str(out["missing_text"]["patents"]))
+    t.add_row(f"patents with text ({'+'.join(ds.patent_view)})", str(out["patents_with_text"]))
+    if texts is not None:
+        t.add_row("patents given texts by --texts", str(out["texts"]["hydrated_patents"]))
     console.print(t)
     if out["largest_components"]:
         c = Table("component", "items", "patents", "edges", "density", title="largest components")
@@ -121,11 +130,12 @@ def export_beir_cmd(
     patent_view: PatentViewOpt = None,
     split_dir: Annotated[Optional[Path], typer.Option(
         "--split-dir", help="Folder of `patlink split` (train/val/test.tsv) to write as qrels; else all links as test.")] = None,
+    texts: TextsOpt = None,
 ) -> None:
     """Write a dataset as a BEIR folder (corpus.jsonl, queries.jsonl, qrels/*.tsv)."""
     from patlink.data.beir import export_beir
 
-    ds = load_input(dataset, None, item_view, patent_view)
+    ds = load_input(dataset, None, item_view, patent_view, texts=texts)
     splits = None
     if split_dir is not None:
         from patlink.graph.split import read_split
@@ -147,6 +157,7 @@ def embed_cmd(
     model: Annotated[str, typer.Option(help="Backbone (sentence-transformers name or path; minilm = bundled).")] = "minilm",
     max_length: Annotated[int, typer.Option(help="Tokens per window, as in training and dense (default 256).")] = 256,
     max_chunks: Annotated[int, typer.Option(help="Windows per text (as `patlink train --max-chunks`, `dense@N`).")] = 1,
+    texts: TextsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Fill the on-disk caches of a dataset's texts in ONE backbone pass: token embeddings (what a trained linker
@@ -155,10 +166,11 @@ def embed_cmd(
     Resumable: an interrupted run continues where it stopped. Use it before ranking against a large corpus, e.g.
     the 46,920 api-patents distractors: `patlink data embed api-patents --patent-view title,abstract` (about an
     hour on 2 CPU cores, once), then `patlink eval --dataset pap2pat --distractors api-patents --method
-    hybrid,runs/NAME+bm25`.
+    hybrid,runs/NAME+bm25`. The caches live under $PATLINK_CACHE (default ~/.cache/patlink).
     """
     import time
 
+    from patlink.config import default_cache_dir
     from patlink.data.chunking import backbone_chunks
     from patlink.models.token_cache import TokenEmbeddingStore
     from patlink.retrieval.embed import embed_from_token_store, mean_pooling_model
@@ -167,30 +179,32 @@ def embed_cmd(
         raise PatlinkError(f"unknown --side {side!r}; use patents, items or both")
     if max_chunks < 1:
         raise PatlinkError(f"--max-chunks must be >= 1, got {max_chunks}")
-    ds = load_input(dataset, beir, item_view, patent_view)
-    texts: list[str] = []
+    ds = load_input(dataset, beir, item_view, patent_view, texts=texts)
+    docs: list[str] = []
     if side in ("items", "both"):
-        texts += [t for t in ds.item_texts().values() if t.strip()]
+        docs += [t for t in ds.item_texts().values() if t.strip()]
     if side in ("patents", "both"):
-        texts += [t for t in ds.patent_texts().values() if t.strip()]
-    if not texts:
-        raise PatlinkError(f"{ds.name} has no {side} texts to embed (patent texts may need `patlink hydrate`)")
-    windows = list(dict.fromkeys(w for t in texts for w in backbone_chunks(t, model, max_length, max_chunks))) \
-        if max_chunks > 1 else list(dict.fromkeys(texts))
-    store = TokenEmbeddingStore(model, max_length=max_length)
+        docs += [t for t in ds.patent_texts().values() if t.strip()]
+    if not docs:
+        raise PatlinkError(f"{ds.name} has no {side} texts to embed (patent texts may need `patlink hydrate`, "
+                           "then --texts STORE)")
+    windows = list(dict.fromkeys(w for t in docs for w in backbone_chunks(t, model, max_length, max_chunks))) \
+        if max_chunks > 1 else list(dict.fromkeys(docs))
+    cache_dir = default_cache_dir()
+    store = TokenEmbeddingStore(model, max_length=max_length, cache_dir=cache_dir)
     todo = len(store.missing(windows))
     t0 = time.perf_counter()
     dense = mean_pooling_model(model)
     if dense:
-        embed_from_token_store(windows, model, max_length=max_length, store=store)
+        embed_from_token_store(windows, model, max_length=max_length, store=store, cache_dir=cache_dir)
     else:
         store.encode(windows)
-    out = {"dataset": ds.name, "texts": len(texts), "windows": len(windows), "computed": todo,
+    out = {"dataset": ds.name, "texts": len(docs), "windows": len(windows), "computed": todo,
            "seconds": round(time.perf_counter() - t0, 1), "token_cache": str(store.path),
            "dense_cache": dense}
     if json_out:
         print_json(out)
         return
-    console.print(f"{ds.name}: {len(texts)} texts ({len(windows)} windows of ≤ {max_length} tokens), {todo} computed "
+    console.print(f"{ds.name}: {len(docs)} texts ({len(windows)} windows of ≤ {max_length} tokens), {todo} computed "
                   f"in {out['seconds']} s; token cache {store.path}"
                   + ("; dense vectors cached too" if dense else f"; {model} is not mean-pooling: dense not cached"))

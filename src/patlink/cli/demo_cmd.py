@@ -23,9 +23,10 @@ from patlink.cli.common import console, err_console
 def _honeywell_section(seed: int) -> None:
     from patlink.data import load_dataset
     from patlink.graph.split import split_dataset
+    from patlink.graph.stats import graph_stats
 
     ds = load_dataset("honeywell-vpm")
-    st = ds.stats()
+    st = graph_stats(ds.links, n_items=len(ds.items), n_patents=len(ds.patents))
     md = ds.metadata
     t = Table("", "products", "patents", "edges", title="honeywell-vpm: raw VPM table → cleaned graph")
     t.add_row("raw table (parsed)", str(md["raw_products"]), str(md["raw_patents"]), str(md["raw_edges"]))
@@ -52,14 +53,18 @@ def _honeywell_section(seed: int) -> None:
 def _evaluate_section(ds, methods: list[str], splits: dict, boot: int, seed: int, out: Path, title: str,
                       views: str) -> None:
     """Evaluate ``methods`` on the pap2pat test split, print the tables and write the report under ``out``."""
-    from patlink.cli.eval_cmd import print_results, run_eval
-    from patlink.evaluation.report import write_report
+    from patlink.cli.eval_cmd import _log, print_results
+    from patlink.cli.methods import parse_method
+    from patlink.evaluation.experiment import evaluate
+    from patlink.evaluation.results import EvaluationResult
 
-    res = run_eval(ds, methods, splits, "test", n_bootstrap=boot, seed=seed)
-    res = {Path(k).name if "/" in k else k: v for k, v in res.items()}
-    print_results(res, title)
-    rep = write_report(res, out, title, {"dataset": "pap2pat (Bosch, MIT)",
-                                         "split": f"seeded random 70/15/15, seed {seed}", "views": views})
+    named = {Path(k).name if "/" in k else k: parse_method(k) for k in methods}
+    res = evaluate(ds, named, splits, n_bootstrap=boot, seed=seed, log=_log)
+    print_results(res.to_dict(), title)
+    res = EvaluationResult(res.to_dict(), {"dataset": "pap2pat (Bosch, MIT)",
+                                           "split": f"seeded random 70/15/15, seed {seed}", "views": views},
+                           cv=res.cv)
+    rep = res.write(out, title)
     console.print(f"report: {rep['report']}")
 
 
@@ -83,8 +88,8 @@ def register(app: typer.Typer) -> None:
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from patlink.cli.eval_cmd import resolve_splits
         from patlink.data import load_dataset
+        from patlink.evaluation.experiment import resolve_splits
 
         t0 = time.time()
         console.print(Panel("1/3  honeywell-vpm: Virtual Patent Marking graph", style="bold"))
@@ -92,7 +97,7 @@ def register(app: typer.Typer) -> None:
 
         console.print(Panel("2/3  pap2pat: papers ↔ patents (title+abstract), test split", style="bold"))
         ds = load_dataset("pap2pat")
-        splits = resolve_splits(ds, None, seed)
+        splits = resolve_splits(ds, seed=seed)
         methods = ["bm25", "dense"] if quick else ["bm25", "dense", "hybrid"]
         boot = 200 if quick else 1000
         _evaluate_section(ds, methods, splits, boot, seed, out / "pap2pat-title-abstract",

@@ -23,7 +23,8 @@ def hydrate_command(
     html_dir: Annotated[Path | None, typer.Option(
         "--html-dir", help="Folder of saved Google Patents pages (source google-html); else pages are fetched.")] = None,
     db: Annotated[Path | None, typer.Option(
-        "--db", help="DuckDB store (default: $PATLINK_CACHE/hydrate.duckdb, which load_dataset reads).")] = None,
+        "--db", help="DuckDB store to write (default: $PATLINK_CACHE/hydrate.duckdb, i.e. "
+        "~/.cache/patlink/hydrate.duckdb). Other commands read it when given --texts STORE.")] = None,
     batch_size: Annotated[int | None, typer.Option(
         "--batch-size", help="Numbers per request/checkpoint (default per source: bigquery 5000, patentsview "
         "100, google-html 10, bulk 10000).")] = None,
@@ -40,12 +41,14 @@ def hydrate_command(
 ) -> None:
     """Fetch title, abstract, claims, description, CPC, dates and family id of patents into a local DuckDB store.
 
-    Resumable: numbers already stored are skipped, failures are recorded with their error. After
-    `patlink hydrate honeywell-vpm --source ...`, `load_dataset("honeywell-vpm")` has patent texts.
+    Resumable: numbers already stored are skipped, failures are recorded with their error. The store is used
+    only where it is named: after `patlink hydrate honeywell-vpm --source ... --db STORE`, pass `--texts STORE`
+    (e.g. `patlink data stats honeywell-vpm --texts STORE`), or in Python
+    `load_dataset("honeywell-vpm", texts=patlink.hydrate.open_texts(STORE))`.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from patlink.hydrate.config import SOURCES, HydrateConfig
+    from patlink.hydrate.config import SOURCES, HydrateConfig, default_db_path
     from patlink.hydrate.runner import dataset_numbers, hydrate, normalize_numbers, read_numbers_file
 
     if source not in SOURCES:
@@ -54,7 +57,7 @@ def hydrate_command(
         raise PatlinkError("give exactly one of a dataset name (honeywell-vpm) or --numbers FILE")
     if source == "bulk" and bulk_dir is None:
         raise PatlinkError("--source bulk needs --bulk-dir DIR (PatentsView g_*.tsv and/or USPTO ipg*.xml)")
-    cfg = HydrateConfig(source=source, db_path=db, batch_size=batch_size, retry_failed=retry_failed, limit=limit)
+    cfg = HydrateConfig(source=source, db_path=db if db is not None else default_db_path(), batch_size=batch_size, retry_failed=retry_failed, limit=limit)
     cfg.bulk.bulk_dir = bulk_dir
     cfg.google.html_dir = html_dir
     cfg.bigquery.project = bq_project
@@ -80,7 +83,10 @@ def hydrate_command(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        summary = hydrate(wanted, cfg, progress=progress)
+        try:
+            summary = hydrate(wanted, cfg, progress=progress)
+        except ValueError as e:  # e.g. the store is locked by another run or is not a DuckDB file
+            raise PatlinkError(str(e)) from None
     summary.invalid = invalid + summary.invalid
 
     if as_json:
@@ -88,7 +94,8 @@ def hydrate_command(
         return
     from rich.table import Table
 
-    table = Table(title=f"hydrate · source {source}", caption=f"store: {summary.db_path}")
+    table = Table(title=f"hydrate · source {source}",
+                  caption=f"store: {summary.db_path} (use it with --texts {summary.db_path})")
     table.add_column("status")
     table.add_column("numbers", justify="right")
     table.add_row("requested", str(summary.requested))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from patlink.cli.common import BeirOpt, DatasetOpt, ItemViewOpt, PatentViewOpt, PatlinkError, console
+from patlink.cli.common import BeirOpt, DatasetOpt, ItemViewOpt, PatentViewOpt, PatlinkError, TextsOpt, console
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
         beir: BeirOpt = None,
         item_view: ItemViewOpt = None,
         patent_view: PatentViewOpt = None,
+        texts: TextsOpt = None,
         config: Annotated[Path | None, typer.Option(
             "--config", help="TrainConfig as JSON (partial: missing keys keep their defaults).")] = None,
         epochs: Annotated[int | None, typer.Option("--epochs", help="Maximum epochs.")] = None,
@@ -68,7 +69,7 @@ def register(app: typer.Typer) -> None:
         if max_chunks is not None:
             cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, max_chunks=max_chunks))
         cfg.validate()
-        ds = load_input(dataset, beir, item_view, patent_view)
+        ds = load_input(dataset, beir, item_view, patent_view, texts=texts)
         protocol = protocol or ("new-product" if cfg.patent_repr == "item_set" else "graph")
         if protocol not in ("graph", "new-product"):
             raise PatlinkError(f"unknown protocol {protocol!r}; use graph or new-product")
@@ -154,28 +155,11 @@ def _train_one(ds, cfg, out: Path, protocol: str, split: dict, resume: bool, plo
 
 
 def _split_for(ds, seed: int, protocol: str = "graph") -> dict:
-    """Train/val(/test) links: the dataset's own link splits when it has train+val, else split_dataset (the same
-    call as ``patlink eval``'s, so the test links are never trained on)."""
-    ls = ds.link_splits or {}
-    val_key = next((k for k in ("val", "dev", "validation") if ls.get(k)), None)
-    if protocol == "graph" and ls.get("train") and val_key:
-        return {"train": list(ls["train"]), "val": list(ls[val_key]), "test": list(ls.get("test", []))}
+    """Train/val/test links: the same rule as ``patlink eval``
+    (:func:`patlink.evaluation.experiment.resolve_splits`), so the test links are never trained on."""
+    from patlink.evaluation.experiment import resolve_splits
+
     try:
-        from patlink.graph.split import split_dataset
-    except ImportError:  # pragma: no cover - the split module ships with patlink
-        return _random_split(ds.links, seed)
-    sp = split_dataset(ds, seed=seed, protocol=protocol)
-    if not sp.val:
-        raise PatlinkError("the split has no validation links; the linker selects its checkpoint on validation MRR")
-    return {"train": list(sp.train), "val": list(sp.val), "test": list(sp.test)}
-
-
-def _random_split(links, seed: int, val: float = 0.15, test: float = 0.15) -> dict:
-    """Seeded random split of pairs (fallback only)."""
-    import numpy as np
-
-    links = sorted(links)
-    perm = np.random.default_rng(seed).permutation(len(links))
-    n_te, n_va = int(len(links) * test), int(len(links) * val)
-    pick = lambda ix: [links[i] for i in ix]
-    return {"test": pick(perm[:n_te]), "val": pick(perm[n_te:n_te + n_va]), "train": pick(perm[n_te + n_va:])}
+        return resolve_splits(ds, seed=seed, protocol=protocol, need_val=True)
+    except ValueError as e:
+        raise PatlinkError(str(e)) from None

@@ -6,17 +6,25 @@ An *item* is whatever is linked to patents: a commercial product (``honeywell-vp
 for papers). A *text view* picks and orders fields (``title,abstract`` by default for patents); a document whose
 view is empty is *counted and reported* by :meth:`Dataset.missing_text`, never silently dropped.
 
-Links are ``(item_id, patent_id)`` pairs (the edges of the bipartite graph of ``000_…txt`` §3.1). Qrels in the
-ranx/TREC sense are derived from links for either direction with :meth:`Dataset.qrels`.
+Links are ``(item_id, patent_id)`` pairs (the edges of the bipartite graph of El Bouari & de Rassenfosse,
+"Product-Patent linkage prediction", §3.1). Qrels in the ranx/TREC sense are derived from links for either
+direction with :meth:`Dataset.qrels`.
+
+Patent texts fetched later (``patlink hydrate``) reach a dataset only when they are passed to it:
+:meth:`Dataset.with_patent_texts` takes any :class:`PatentTextSource` (e.g. a
+:class:`patlink.hydrate.store.HydrationStore`) or a plain mapping; nothing is looked up implicitly.
 """
 
 from __future__ import annotations
 
+import copy
+import os
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Literal, Sequence
+from typing import Literal, Protocol, runtime_checkable
 
-__all__ = ["Dataset", "TextView", "parse_view", "Direction"]
+__all__ = ["Dataset", "TextView", "parse_view", "Direction", "PatentTextSource"]
 
 Direction = Literal["item2patent", "patent2item"]
 TextView = tuple[str, ...]
@@ -44,6 +52,22 @@ def parse_view(spec: str | Sequence[str] | None, available: Sequence[str], defau
     if unknown:
         raise ValueError(f"unknown text field(s) {unknown}; available: {', '.join(available)}")
     return view
+
+
+@runtime_checkable
+class PatentTextSource(Protocol):
+    """Anything that gives patents their texts by publication number (e.g. a hydration store).
+
+    :class:`patlink.hydrate.store.HydrationStore` implements it; so can any object with this method.
+    """
+
+    def texts_for(self, numbers: Iterable[str]) -> Mapping[str, Mapping[str, str]]:
+        """Patent id → {field: text} for the ids among ``numbers`` that the source knows (others absent).
+
+        Raises:
+            ValueError: when the source cannot be read (it must not answer ``{}`` in place of an error).
+        """
+        ...
 
 
 def _join(doc: dict[str, str], view: TextView) -> str:
@@ -88,6 +112,69 @@ class Dataset:
         bad = [(i, p) for i, p in self.links if i not in self.items or p not in self.patents]
         if bad:
             raise ValueError(f"{len(bad)} link(s) reference unknown ids, e.g. {bad[:3]}")
+
+    def copy(self) -> "Dataset":
+        """Independent copy: every document dict, link list, label list and split is new (texts are shared
+        immutable strings), and the metadata is deep-copied, so changing the copy never changes ``self``."""
+        return replace(
+            self,
+            items={k: dict(v) for k, v in self.items.items()},
+            patents={k: dict(v) for k, v in self.patents.items()},
+            links=list(self.links),
+            labels={name: {k: list(v) for k, v in lab.items()} for name, lab in self.labels.items()},
+            doc_splits={k: list(v) for k, v in self.doc_splits.items()},
+            link_splits={k: list(v) for k, v in self.link_splits.items()},
+            metadata=copy.deepcopy(self.metadata),
+        )
+
+    # ------------------------------------------------------------------ texts
+    def with_patent_texts(self, source: PatentTextSource | Mapping[str, Mapping[str, str]]) -> "Dataset":
+        """Copy of the dataset whose patents get the texts that ``source`` holds for them.
+
+        Args:
+            source: a :class:`PatentTextSource` (e.g. ``patlink.hydrate.open_texts(path)``, a read-only
+                :class:`patlink.hydrate.store.HydrationStore`) or a mapping patent id → {field: text}. Only the
+                dataset's own patents are looked up; ids the source does not hold keep their fields.
+
+        Returns:
+            A new :class:`Dataset` (``self`` is unchanged). For each patent found, the source's non-empty string
+            fields fill the fields the patent lacks or has empty; the dataset's own texts are kept (bundled texts
+            win). Fields outside :attr:`patent_fields` (``cpc``, dates ...) are kept as metadata fields.
+            ``metadata`` records ``hydrated_patents`` (patents that received at least one field) and
+            ``patent_texts_from`` (the source's ``path`` when it has one, else its type name).
+
+        Raises:
+            TypeError: if ``source`` is a path or string (open it first: ``patlink.hydrate.open_texts(path)``)
+                or neither a mapping nor a :class:`PatentTextSource`.
+            ValueError: whatever the source raises when it cannot be read (missing, locked or corrupt store).
+        """
+        if isinstance(source, (str, bytes, os.PathLike)):
+            raise TypeError(f"texts must be a text source, not the path {source!r}: open the store first, e.g. "
+                            "patlink.hydrate.open_texts(path), or pass --texts PATH on the command line")
+        if isinstance(source, Mapping):
+            found = {p: source[p] for p in self.patents if p in source}
+        elif isinstance(source, PatentTextSource):
+            found = source.texts_for(list(self.patents))
+        else:
+            raise TypeError(f"texts must be a mapping or have a texts_for(numbers) method, got {type(source).__name__}")
+        out = self.copy()
+        n = 0
+        for pid, fields_ in found.items():
+            if pid not in out.patents:
+                continue
+            doc = out.patents[pid]
+            add = {k: v for k, v in fields_.items()
+                   if isinstance(v, str) and v.strip() and not (doc.get(k) or "").strip()}
+            if add:
+                out.patents[pid].update(add)
+                n += 1
+        out.metadata["hydrated_patents"] = n
+        out.metadata["patent_texts_from"] = str(getattr(source, "path", None) or type(source).__name__)
+        return out
+
+    def patents_with_text(self, view: str | Sequence[str] | None = None) -> int:
+        """Number of patents whose text in ``view`` (default: the dataset's patent view) is not empty."""
+        return sum(1 for t in self.patent_texts(view=view).values() if t)
 
     # ------------------------------------------------------------------ views
     def with_views(self, item_view: str | Sequence[str] | None = None,
@@ -138,12 +225,6 @@ class Dataset:
                 out[p][i] = 1
         return dict(out)
 
-    def stats(self) -> dict:
-        """Graph statistics: counts, density, degree summary and connected components (networkx)."""
-        from patlink.graph.stats import graph_stats
-
-        return graph_stats(self.links, n_items=len(self.items), n_patents=len(self.patents))
-
     def summary(self) -> dict:
         """Small JSON-able description used by ``patlink data stats``."""
         return {
@@ -157,6 +238,7 @@ class Dataset:
             "item_view": list(self.item_view),
             "patent_view": list(self.patent_view),
             "missing_text": self.missing_text(),
+            "patents_with_text": self.patents_with_text(),
             "labels": {k: len(v) for k, v in self.labels.items()},
             "doc_splits": {k: len(v) for k, v in self.doc_splits.items()},
             "link_splits": {k: len(v) for k, v in self.link_splits.items()},

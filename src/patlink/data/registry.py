@@ -1,22 +1,26 @@
 """Registry of the bundled real datasets (copied into the package, provenance in ``bundled/PROVENANCE.md``).
 
-``load_dataset("honeywell-vpm")`` etc. Unknown names raise ``ValueError`` listing what exists.
+``load_dataset("honeywell-vpm")`` etc. Unknown names raise ``ValueError`` listing what exists. A dataset depends
+only on the bundled files, plus the patent texts passed with ``texts=`` (a hydration store opened with
+:func:`patlink.hydrate.open_texts`, or a mapping); nothing outside the package is read implicitly.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import csv
 import gzip
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from patlink.data.dataset import Dataset
+from patlink.data.dataset import Dataset, PatentTextSource
 from patlink.data.numbers import normalize_publication_number
 from patlink.data.vpm import VPMTable, normalize_product_name, parse_vpm_table
 
@@ -42,9 +46,17 @@ class DatasetInfo:
 
 # ---------------------------------------------------------------------------------------------- honeywell-vpm
 @lru_cache(maxsize=1)
-def load_vpm_table() -> VPMTable:
-    """The raw Honeywell VPM table parsed by :func:`patlink.data.vpm.parse_vpm_table` (anomalies included)."""
+def _vpm_table() -> VPMTable:
+    """The parsed bundled table, cached: a pure function of a package file. Callers must not change it."""
     return parse_vpm_table(_read_text_gz("honeywell_vpm", "honeywell_patents_products.tsv.gz"))
+
+
+def load_vpm_table() -> VPMTable:
+    """The raw Honeywell VPM table parsed by :func:`patlink.data.vpm.parse_vpm_table` (anomalies included).
+
+    Returns a fresh copy on every call (the parse of the bundled file is cached), so changing it is harmless.
+    """
+    return copy.deepcopy(_vpm_table())
 
 
 def product_links() -> dict[str, list[str]]:
@@ -62,7 +74,7 @@ def product_links() -> dict[str, list[str]]:
 
 
 def _honeywell() -> Dataset:
-    table = load_vpm_table()
+    table = _vpm_table()
     raw = json.loads(_read_text_gz("honeywell_vpm", "products.json.gz"))
     desc: dict[str, dict[str, str]] = {}
     for name, rec in raw.items():
@@ -79,16 +91,8 @@ def _honeywell() -> Dataset:
     patents_linked = sorted({p for _, p in links})
     linked_items = {i for i, _ in links}
     items = {p: desc[p] for p in kept if p in linked_items}
+    # The VPM table gives patents by number only; their texts come from `patlink hydrate` via `texts=`.
     patents: dict[str, dict[str, str]] = {p: {} for p in patents_linked}
-    hydrated = 0
-    try:  # patent texts filled by `patlink hydrate` (optional, local cache)
-        from patlink.hydrate.store import hydrated_texts
-
-        for pid, fields in hydrated_texts(patents_linked).items():
-            patents[pid] = fields
-            hydrated += 1
-    except Exception:  # noqa: BLE001 - no hydration store or module: patents stay text-less
-        hydrated = 0
     return Dataset(
         name="honeywell-vpm",
         items=items,
@@ -108,8 +112,12 @@ def _honeywell() -> Dataset:
             "products_without_description": sorted(set(table.products) - kept_set),
             "descriptions_without_links": sorted(set(desc) - set(table.products)),
             "anomalies": table.anomaly_counts(),
-            "hydrated_patents": hydrated,
+            "hydrated_patents": 0,
             "upstream_counts": {"products": 1826, "patents": 4443, "edges": 20192},
+            # the paper's graph-aware 70/15/15 split of its graph (El Bouari & de Rassenfosse), for comparison
+            "upstream_split": {"train": {"items": 1270, "patents": 3033, "edges": 16689},
+                               "val": {"items": 279, "patents": 730, "edges": 1542},
+                               "test": {"items": 277, "patents": 680, "edges": 1959}},
         },
     )
 
@@ -240,7 +248,7 @@ def _cpc_claims() -> Dataset:
 
 DATASETS: dict[str, DatasetInfo] = {
     "honeywell-vpm": DatasetInfo("honeywell-vpm", "Honeywell VPM products ↔ US patents (product texts only; "
-                                 "patent texts after `patlink hydrate`)", _honeywell),
+                                 "patent texts with `patlink hydrate` then --texts STORE)", _honeywell),
     "pap2pat": DatasetInfo("pap2pat", "1,513 research papers ↔ the patents of the same invention (Bosch, MIT)", _pap2pat),
     "api-patents": DatasetInfo("api-patents", "46,920 US patents (title, abstract, assignee): distractors, "
                                "clustering, throughput", _api_patents),
@@ -249,19 +257,34 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
-def load_dataset(name: str) -> Dataset:
+def load_dataset(name: str, texts: PatentTextSource | Mapping[str, Mapping[str, str]] | None = None) -> Dataset:
     """Load a bundled dataset by name (``honeywell-vpm``, ``pap2pat``, ``api-patents``, ``cpc-claims``).
 
+    Args:
+        name: registry name (case-insensitive; ``_`` and ``-`` are the same).
+        texts: patent texts to add, e.g. ``patlink.hydrate.open_texts("hydrate.duckdb")`` (a read-only
+            :class:`patlink.hydrate.store.HydrationStore`) or a mapping patent id → {field: text}; see
+            :meth:`Dataset.with_patent_texts`. ``None`` (default): the bundled texts only; honeywell-vpm patents
+            then have no text, whatever stores exist on the machine.
+
+    Returns:
+        A new :class:`Dataset` on every call (the parse of the bundled files is cached; the caller may change
+        the result freely). ``metadata["hydrated_patents"]`` counts the patents that got texts from ``texts``.
+
     Raises:
-        ValueError: if ``name`` is unknown; the message lists the bundled datasets.
+        ValueError: if ``name`` is unknown (the message lists the bundled datasets), or ``texts`` cannot be read
+            (missing, locked or corrupt store: the message names the file).
+        TypeError: if ``texts`` is a path rather than an opened source.
     """
     key = name.strip().lower().replace("_", "-")
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; bundled datasets: {', '.join(DATASETS)} "
                          "(or pass --beir FOLDER)")
-    return _cached(key)
+    ds = _bundled(key).copy()
+    return ds if texts is None else ds.with_patent_texts(texts)
 
 
 @lru_cache(maxsize=4)
-def _cached(key: str) -> Dataset:
+def _bundled(key: str) -> Dataset:
+    """The dataset parsed from the bundled files: cached, never handed out (see :meth:`Dataset.copy`)."""
     return DATASETS[key].loader()

@@ -3,13 +3,14 @@
 Sources (``patlink hydrate --source``): Google BigQuery public patent data (:mod:`.bigquery`), the PatentsView
 PatentSearch API (:mod:`.patentsview_api`), Google Patents HTML pages (:mod:`.google_patents_html`), local
 PatentsView TSVs / USPTO grant XML (:mod:`.bulk`). Results go to a resumable DuckDB store (:mod:`.store`);
-:func:`patlink.hydrate.store.hydrated_texts` is what ``load_dataset("honeywell-vpm")`` reads. See docs/hydrate.md.
+:meth:`patlink.hydrate.store.HydrationStore.texts_for` gives a dataset its texts when the store is passed to it:
+``load_dataset("honeywell-vpm", texts=open_texts(path))`` or ``--texts PATH`` on the CLI. See docs/hydrate.md.
 """
 
 from patlink.hydrate.config import SOURCES, HydrateConfig
 from patlink.hydrate.records import PatentRecord
 from patlink.hydrate.runner import HydrateSummary, hydrate, read_numbers_file
-from patlink.hydrate.store import HydrationStore, hydrated_texts
+from patlink.hydrate.store import HydrationStore, hydrated_texts, open_texts
 
 __all__ = [
            "SOURCES",
@@ -19,5 +20,6 @@ __all__ = [
            "PatentRecord",
            "hydrate",
            "hydrated_texts",
+           "open_texts",
            "read_numbers_file",
 ]

@@ -1,9 +1,9 @@
 """Google BigQuery public patent data (``patents-public-data.patents.publications``), as upstream did.
 
-``000_…txt`` §2.1: title, abstract, claims and description of each patent from Google's public patent data on
-BigQuery, "the most recent version of each patent entry". We match rows by the canonical number derived in SQL
-from ``publication_number`` (``US-7852519-B2`` → ``US7852519``) and keep, per number, the US publication with the
-latest ``publication_date`` (ties: the one with the most text).
+El Bouari & de Rassenfosse, "Product-Patent linkage prediction", §2.1: title, abstract, claims and description of
+each patent from Google's public patent data on BigQuery, "the most recent version of each patent entry". We match
+rows by the canonical number derived in SQL from ``publication_number`` (``US-7852519-B2`` → ``US7852519``) and
+keep, per number, the US publication with the latest ``publication_date`` (ties: the one with the most text).
 
 The numbers reach BigQuery only as a query parameter (``ArrayQueryParameter("numbers", "STRING", [...])``), never
 inside the SQL text. ``google-cloud-bigquery`` is an optional extra (``pip install "patlink[bigquery]"``) imported

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from patlink.config import resolve_cache_dir
 from patlink.http import HttpConfig  # the HTTP client is shared with the data pipeline
 
 __all__ = [
@@ -25,16 +26,23 @@ __all__ = [
 SOURCES = ("bigquery", "patentsview", "google-html", "bulk")
 
 
-def default_db_path() -> Path:
-    """Default hydration store: ``patlink.config.cache_dir() / "hydrate.duckdb"`` (honours ``$PATLINK_CACHE``)."""
-    from patlink.config import cache_dir
+def default_db_path(cache_dir: str | Path | None = None) -> Path:
+    """Where ``patlink hydrate`` writes when given no ``--db``: ``cache_dir / "hydrate.duckdb"``.
 
-    return cache_dir() / "hydrate.duckdb"
+    Args:
+        cache_dir: patlink cache root (``None``: :func:`patlink.config.default_cache_dir`, i.e. ``$PATLINK_CACHE``
+            or ``~/.cache/patlink``).
+
+    Nothing reads this path implicitly: datasets get patent texts only from a store passed to them
+    (``load_dataset(name, texts=...)``, ``--texts PATH``).
+    """
+    return resolve_cache_dir(cache_dir) / "hydrate.duckdb"
 
 
 @dataclass
 class BigQueryConfig:
-    """Google BigQuery public patent data (``000_…txt`` §2.1: title, abstract, claims, description, latest version).
+    """Google BigQuery public patent data: title, abstract, claims, description, latest version (as in El Bouari &
+    de Rassenfosse, "Product-Patent linkage prediction", §2.1).
 
     Attributes:
         table: fully-qualified table; the public one is ``patents-public-data.patents.publications``.
@@ -109,7 +117,7 @@ class HydrateConfig:
 
     Attributes:
         source: one of :data:`SOURCES`.
-        db_path: DuckDB store (``None``: :func:`default_db_path`).
+        db_path: DuckDB store written (``None``: :func:`default_db_path` of the default cache root).
         batch_size: numbers per source request / per store checkpoint (``None``: the source's default, see
             :data:`patlink.hydrate.runner.DEFAULT_BATCH`: one BigQuery query scans the whole text columns, so
             BigQuery uses 5,000; PatentsView 100; Google pages 10; bulk 10,000).

@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass, field
 
 __all__ = ["STRING_FIELDS", "TEXT_FIELDS", "PatentRecord", "clean_text"]
 
-#: The text fields a :class:`patlink.data.Dataset` patent may have (``000_…txt`` §2.1).
+#: The text fields a :class:`patlink.data.Dataset` patent may have (El Bouari & de Rassenfosse, "Product-Patent
+#: linkage prediction", §2.1).
 TEXT_FIELDS = ("title", "abstract", "claims", "description")
-#: Every string field returned by :func:`patlink.hydrate.store.hydrated_texts` when non-empty.
+#: Every string field returned by :meth:`patlink.hydrate.store.HydrationStore.texts_for` when non-empty.
 STRING_FIELDS = TEXT_FIELDS + (
     "cpc", "publication_date", "filing_date", "priority_date", "grant_date", "family_id", "kind",
     "publication_number", "citations", "source",

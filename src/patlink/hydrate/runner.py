@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patlink.data.numbers import normalize_publication_number
+from patlink.data.registry import load_dataset
 from patlink.hydrate.base import Source
 from patlink.hydrate.config import HydrateConfig, default_db_path
 from patlink.hydrate.store import HydrationStore
@@ -99,9 +100,11 @@ def read_numbers_file(path: str | Path) -> tuple[list[str], list[tuple[str, str,
 
 
 def dataset_numbers(name: str) -> list[str]:
-    """Patent numbers of a bundled dataset (``honeywell-vpm``: the patents linked to kept products)."""
-    from patlink.data import load_dataset
+    """Patent numbers of a bundled dataset (``honeywell-vpm``: the patents linked to kept products).
 
+    Raises:
+        ValueError: if ``name`` is not a bundled dataset.
+    """
     return sorted(load_dataset(name).patents)
 
 

@@ -1,6 +1,7 @@
-"""DuckDB store of hydrated patents: resumable cache of every source, and the reader the datasets use.
+"""DuckDB store of hydrated patents: resumable cache of every source, and the reader that gives datasets their texts.
 
-Tables (one DuckDB file, default ``patlink.config.cache_dir() / "hydrate.duckdb"``):
+Tables (one DuckDB file; ``patlink hydrate`` writes ``CACHE/hydrate.duckdb`` unless given ``--db``, see
+:func:`patlink.hydrate.config.default_db_path`):
 
 * ``patents`` — one row per canonical publication number (:class:`~patlink.hydrate.records.PatentRecord` columns;
   ``cpc`` and ``citations`` as ``VARCHAR[]``, ``fetched_at`` timestamp). Re-fetching replaces the row.
@@ -9,20 +10,22 @@ Tables (one DuckDB file, default ``patlink.config.cache_dir() / "hydrate.duckdb"
 
 Each batch is written in one transaction, so an interrupted run loses at most the batch in flight and the next
 run skips what is already stored (:meth:`HydrationStore.missing`).
+
+Datasets never look for a store by themselves: a store is passed explicitly, e.g.
+``load_dataset("honeywell-vpm", texts=HydrationStore(path, read_only=True))`` or ``--texts PATH`` on the CLI
+(:meth:`HydrationStore.texts_for` is the :class:`patlink.data.dataset.PatentTextSource` contract).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
 
+from patlink.data.numbers import normalize_publication_number
 from patlink.hydrate.records import STRING_FIELDS, PatentRecord
 
-__all__ = ["HydrationStore", "default_db_path", "hydrated_texts"]
-
-log = logging.getLogger(__name__)
+__all__ = ["HydrationStore", "hydrated_texts", "open_texts"]
 
 _LIST_COLS = {"cpc", "citations"}
 _COLS = [f.name for f in fields(PatentRecord)]
@@ -48,33 +51,65 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 
-def default_db_path() -> Path:
-    """``patlink.config.cache_dir() / "hydrate.duckdb"`` (resolved at call time, so ``$PATLINK_CACHE`` applies)."""
-    from patlink.hydrate.config import default_db_path as _d
+def _connect(path: Path, read_only: bool):
+    """Open ``path`` with DuckDB; every failure becomes one ``ValueError`` naming the file and the fix."""
+    import duckdb
 
-    return _d()
+    if path.is_dir():
+        raise ValueError(f"hydration store {path} is a folder, not a DuckDB file: give the .duckdb file that "
+                         "`patlink hydrate --db FILE` wrote")
+    if read_only and not path.is_file():
+        raise ValueError(f"hydration store {path} does not exist: create it with `patlink hydrate DATASET --source "
+                         f"... --db {path}`, or give the path of an existing store")
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as e:
+        msg = str(e)
+        if "lock" in msg.lower():
+            raise ValueError(f"hydration store {path} is locked by another process (a `patlink hydrate` run still "
+                             "writing it?): wait until it finishes, or use a copy of the file") from None
+        if "not a valid duckdb" in msg.lower() or "database file" in msg.lower():
+            raise ValueError(f"{path} is not a DuckDB hydration store (the file is corrupt or of another kind): "
+                             "give the file written by `patlink hydrate --db`, or delete it and hydrate "
+                             "again") from None
+        raise ValueError(f"cannot open hydration store {path}: {msg.splitlines()[0]}") from None
 
 
 class HydrationStore:
     """Read/write access to one hydration DuckDB file. Use as a context manager (closes the connection).
 
     Args:
-        db_path: the DuckDB file; created (with parent folders) on first use. ``None``: :func:`default_db_path`.
-        read_only: open without write access (fails if the file does not exist).
+        db_path: the DuckDB file. Writable stores are created (with parent folders) on first use; the default
+            location of ``patlink hydrate`` is :func:`patlink.hydrate.config.default_db_path`.
+        read_only: open without write access; the file must exist and hold a ``patents`` table. Several
+            processes may read one store at once, but none while a writer holds it.
 
     Raises:
-        duckdb.IOException: if another process holds the file open for writing (DuckDB's single-writer lock).
+        ValueError: with the file's path and what to do, when the file does not exist (``read_only``), is a
+            folder, is not a DuckDB database (corrupt), is locked by another process (DuckDB's single-writer
+            lock, e.g. a ``patlink hydrate`` still running), or (``read_only``) has no ``patents`` table.
     """
 
-    def __init__(self, db_path: str | Path | None = None, read_only: bool = False) -> None:
+    def __init__(self, db_path: str | Path, read_only: bool = False) -> None:
         import duckdb
 
-        self.path = Path(db_path) if db_path is not None else default_db_path()
+        self.path = Path(db_path)
+        self.read_only = read_only
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(self.path), read_only=read_only)
+        self.con = _connect(self.path, read_only)
         if not read_only:
             self.con.execute(_SCHEMA)
+            return
+        try:
+            self.con.execute("SELECT number FROM patents LIMIT 0")
+        except duckdb.Error:
+            self.con.close()
+            raise ValueError(f"{self.path} is a DuckDB file but not a hydration store (no 'patents' table): give "
+                             "the file written by `patlink hydrate --db`") from None
+
+    def __repr__(self) -> str:
+        return f"HydrationStore({str(self.path)!r}, read_only={self.read_only})"
 
     # -------------------------------------------------------------------------------------------- lifecycle
     def close(self) -> None:
@@ -184,39 +219,29 @@ class HydrationStore:
             raise
 
 
-def hydrated_texts(numbers: list[str], db_path: str | Path | None = None) -> dict[str, dict[str, str]]:
-    """Texts of the hydrated patents among ``numbers`` (the contract used by ``load_dataset("honeywell-vpm")``).
+    def texts_for(self, numbers: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Texts of the stored patents among ``numbers``: the :class:`patlink.data.dataset.PatentTextSource`
+        contract that :meth:`patlink.data.Dataset.with_patent_texts` reads.
 
-    Args:
-        numbers: publication numbers in any spelling (``US7852519``, ``7,852,519`` ...); unparseable ones ignored.
-        db_path: the store (``None``: :func:`default_db_path`, i.e. ``$PATLINK_CACHE/hydrate.duckdb``).
+        Args:
+            numbers: publication numbers in any spelling (``US7852519``, ``7,852,519`` ...); unparseable ones are
+                ignored (they cannot be stored either).
 
-    Returns:
-        canonical number → {field: text} for the numbers present in the store, with the non-empty fields among
-        ``title, abstract, claims, description`` and the metadata ``cpc`` (``"; "``-joined), ``publication_date``,
-        ``filing_date``, ``priority_date``, ``grant_date``, ``family_id``, ``kind``, ``publication_number``,
-        ``citations`` (``"; "``-joined), ``source``. Keys are the canonical form of the numbers as given.
-        ``{}`` when the store does not exist, cannot be opened (e.g. locked by a writer) or is unreadable: this
-        function never raises.
-    """
-    try:
-        from patlink.data.numbers import normalize_publication_number
-
-        path = Path(db_path) if db_path is not None else default_db_path()
-        if not path.is_file():
-            return {}
-        canon: list[str] = []
+        Returns:
+            canonical number → {field: text} for the numbers present in the store, with the non-empty fields
+            among ``title, abstract, claims, description`` and the metadata ``cpc`` (``"; "``-joined),
+            ``publication_date``, ``filing_date``, ``priority_date``, ``grant_date``, ``family_id``, ``kind``,
+            ``publication_number``, ``citations`` (``"; "``-joined), ``source``. Numbers absent from the store
+            are absent from the result.
+        """
+        canon: set[str] = set()
         for n in numbers:
             try:
-                canon.append(normalize_publication_number(str(n)))
+                canon.add(normalize_publication_number(str(n)))
             except ValueError:
                 continue
-        if not canon:
-            return {}
-        with HydrationStore(path, read_only=True) as store:
-            records = store.get(sorted(set(canon)))
         out: dict[str, dict[str, str]] = {}
-        for number, rec in records.items():
+        for number, rec in self.get(sorted(canon)).items():
             fields_: dict[str, str] = {}
             for name in STRING_FIELDS:
                 value = getattr(rec, name)
@@ -225,6 +250,23 @@ def hydrated_texts(numbers: list[str], db_path: str | Path | None = None) -> dic
                     fields_[name] = text
             out[number] = fields_
         return out
-    except Exception as e:  # noqa: BLE001 - documented: never raises
-        log.warning("hydration store not readable (%s): patents stay text-less", type(e).__name__)
-        return {}
+
+
+def open_texts(db_path: str | Path) -> HydrationStore:
+    """Open an existing store read-only, to pass as ``texts=`` (``with open_texts(path) as store: ...``).
+
+    Raises:
+        ValueError: if the file is missing, locked, corrupt or not a hydration store (see :class:`HydrationStore`).
+    """
+    return HydrationStore(db_path, read_only=True)
+
+
+def hydrated_texts(numbers: Iterable[str], db_path: str | Path) -> dict[str, dict[str, str]]:
+    """:meth:`HydrationStore.texts_for` of the store ``db_path``, opened read-only and closed again.
+
+    Raises:
+        ValueError: if the store is missing, locked, corrupt or not a hydration store (see
+            :class:`HydrationStore`); never an empty answer in place of an error.
+    """
+    with open_texts(db_path) as store:
+        return store.texts_for(numbers)

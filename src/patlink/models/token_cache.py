@@ -1,10 +1,11 @@
 """Frozen-backbone token embeddings, computed once and memory-mapped from disk.
 
-The trained linker (``000_be1f183eef23b85e.txt`` §3.2) pools the *token* embeddings of a frozen pretrained
-sentence-transformers model. Running the backbone is by far the most expensive part of training, so the token
-embeddings of every text are computed once and stored as float16 in append-only shard files:
+The trained linker (El Bouari & de Rassenfosse, "Product-Patent linkage prediction", §3.2) pools the *token*
+embeddings of a frozen pretrained sentence-transformers model. Running the backbone is by far the most expensive
+part of training, so the token embeddings of every text are computed once and stored as float16 in append-only
+shard files (``CACHE`` is the ``cache_dir`` argument, default :func:`patlink.config.default_cache_dir`):
 
-``$PATLINK_CACHE/tokens/<model>__L<max_length>/``
+``CACHE/tokens/<model>__L<max_length>/``
     ``index.sqlite``  table ``tok(key TEXT PRIMARY KEY, shard TEXT, start INT, n INT)`` keyed by SHA-1 of the text;
     ``<shard>.npy``   one ``(n_tokens_total, d)`` float16 array per written chunk, opened with ``mmap_mode="r"``.
 
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from patlink.config import resolve_cache_dir
 
 __all__ = ["TokenEmbeddingStore", "pad_batch"]
 
@@ -74,7 +77,8 @@ class TokenEmbeddingStore:
         model: sentence-transformers model name or path (``minilm`` = bundled offline MiniLM; see
             :func:`patlink.config.resolve_model_path`).
         max_length: tokens kept per text (the backbone truncates longer texts), including special tokens.
-        root: cache folder; default ``$PATLINK_CACHE/tokens``.
+        cache_dir: patlink cache root; the store is ``cache_dir/tokens/<model>__L<max_length>/`` (``None``:
+            :func:`patlink.config.default_cache_dir`). The folder is created.
         batch_size: texts per backbone forward pass.
         chunk_size: texts per shard (one atomic write + one index commit).
         show_progress: tqdm bar while computing missing texts.
@@ -86,10 +90,9 @@ class TokenEmbeddingStore:
         >>> x, mask = store.pad_batch(arrays)                  # (2, L, 384) float32, (2, L) bool
     """
 
-    def __init__(self, model: str = "minilm", max_length: int = 256, root: str | Path | None = None, *,
+    def __init__(self, model: str = "minilm", max_length: int = 256, cache_dir: str | Path | None = None, *,
                  batch_size: int = 32, chunk_size: int = 512, show_progress: bool = True,
                  max_chunks: int = 1):
-        from patlink.config import cache_dir
         from patlink.models.backbone import model_id
 
         if max_length < 2:
@@ -103,8 +106,7 @@ class TokenEmbeddingStore:
         self.chunk_size = chunk_size
         self.show_progress = show_progress
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_id(model))[-80:]
-        base = Path(root) if root is not None else cache_dir() / "tokens"
-        self.path = base / f"{slug}__L{self.max_length}"
+        self.path = resolve_cache_dir(cache_dir) / "tokens" / f"{slug}__L{self.max_length}"
         self.path.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path / "index.sqlite", timeout=60)
         self._db.execute("CREATE TABLE IF NOT EXISTS tok (key TEXT PRIMARY KEY, shard TEXT, start INT, n INT)")

@@ -1,7 +1,7 @@
 """Sentence embeddings with a persistent, resumable on-disk cache.
 
-Vectors are cached in one SQLite file per (model, max length) under ``$PATLINK_CACHE/embeddings/`` keyed by the
-SHA-1 of the text, committed every chunk: an interrupted run resumes where it stopped, and adding documents
+Vectors are cached in one SQLite file per (model, max length) under ``CACHE/embeddings/`` keyed by the SHA-1 of
+the text (``CACHE`` is the ``cache_dir`` argument, default :func:`patlink.config.default_cache_dir`), committed every chunk: an interrupted run resumes where it stopped, and adding documents
 embeds only the new ones. Texts are embedded longest-first in chunks (sentence-transformers also sorts inside a
 batch), which minimises padding.
 """
@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from patlink.config import cache_dir
+from patlink.config import resolve_cache_dir
 
 __all__ = ["EmbeddingCache", "embed_from_token_store", "encode_texts", "mean_pooling_model"]
 
@@ -26,13 +26,22 @@ def _sha1(text: str) -> str:
 
 
 class EmbeddingCache:
-    """SQLite store ``sha1(text) → float32 vector`` for one (model, max_length, normalize) setting."""
+    """SQLite store ``sha1(text) → float32 vector`` for one (model, max_length, normalize) setting.
 
-    def __init__(self, model: str, max_length: int, normalize: bool = True, root: Path | None = None):
+    Args:
+        model: model name or path (the file is named after :func:`patlink.models.backbone.model_id`).
+        max_length: tokens per text the vectors were computed with.
+        normalize: whether the vectors are L2-normalised (raw vectors go to a ``_raw`` file).
+        cache_dir: patlink cache root; the file is ``cache_dir/embeddings/<model>__L<max_length>[_raw].sqlite``
+            (``None``: :func:`patlink.config.default_cache_dir`). The folder is created.
+    """
+
+    def __init__(self, model: str, max_length: int, normalize: bool = True,
+                 cache_dir: str | Path | None = None):
         from patlink.models.backbone import model_id
 
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_id(model))[-80:]
-        root = Path(root) if root else cache_dir() / "embeddings"
+        root = resolve_cache_dir(cache_dir) / "embeddings"
         root.mkdir(parents=True, exist_ok=True)
         self.path = root / f"{slug}__L{max_length}{'' if normalize else '_raw'}.sqlite"
         self._db = sqlite3.connect(self.path)
@@ -64,6 +73,7 @@ def encode_texts(
     cache: bool = True,
     show_progress: bool = True,
     chunk_size: int = 1024,
+    cache_dir: str | Path | None = None,
 ) -> np.ndarray:
     """Embed texts with a frozen sentence-transformers model.
 
@@ -76,6 +86,7 @@ def encode_texts(
         cache: read/write the on-disk cache; an interrupted call resumes from it.
         show_progress: rich/tqdm progress bar over chunks.
         chunk_size: texts embedded between two cache commits.
+        cache_dir: patlink cache root of the embedding cache (``None``: :func:`patlink.config.default_cache_dir`).
 
     Returns:
         ``(len(texts), d)`` float32 array, rows L2-normalised when ``normalize``.
@@ -83,7 +94,7 @@ def encode_texts(
     from tqdm.auto import tqdm
 
     keys = [_sha1(t) for t in texts]
-    store = EmbeddingCache(model, max_length, normalize) if cache else None
+    store = EmbeddingCache(model, max_length, normalize, cache_dir) if cache else None
     found = store.get(keys) if store else {}
     missing = {k: t for k, t in zip(keys, texts) if k not in found}
     if missing:
@@ -127,7 +138,7 @@ def mean_pooling_model(model: str) -> bool:
 
 def embed_from_token_store(texts: Sequence[str], model: str = "minilm", *, max_length: int = 256,
                            normalize: bool = True, store=None, cache: bool = True,
-                           show_progress: bool = True) -> np.ndarray:
+                           show_progress: bool = True, cache_dir: str | Path | None = None) -> np.ndarray:
     """Sentence embeddings derived from the linker's token-embedding cache: one backbone pass serves both.
 
     For a mean-pooling model the sentence embedding is the mean of the token embeddings (then L2-normalised), so
@@ -142,8 +153,11 @@ def embed_from_token_store(texts: Sequence[str], model: str = "minilm", *, max_l
         model: model name or path; must be a mean-pooling model (:func:`mean_pooling_model`).
         max_length: tokens per text, as in :func:`encode_texts` (truncation is the same: one window).
         normalize: L2-normalise (as :func:`encode_texts`).
-        store: a ``TokenEmbeddingStore(model, max_length)`` to use (default: a new one with ``max_chunks=1``).
+        store: a ``TokenEmbeddingStore(model, max_length)`` to use (default: a new one with ``max_chunks=1`` in
+            ``cache_dir``).
         cache: write the vectors to the embedding cache of ``(model, max_length, normalize)``.
+        cache_dir: patlink cache root of the embedding cache and of the default token store (``None``:
+            :func:`patlink.config.default_cache_dir`).
 
     Returns:
         ``(len(texts), d)`` float32.
@@ -156,14 +170,15 @@ def embed_from_token_store(texts: Sequence[str], model: str = "minilm", *, max_l
 
     if not mean_pooling_model(model):
         raise ValueError(f"{model!r} does not mean-pool its token embeddings; use encode_texts")
-    store = store or TokenEmbeddingStore(model, max_length=max_length, show_progress=show_progress)
+    store = store or TokenEmbeddingStore(model, max_length=max_length, cache_dir=cache_dir,
+                                         show_progress=show_progress)
     if (store.model, store.max_length, store.max_chunks) != (model, max_length, 1):
         raise ValueError(f"the token store is ({store.model}, L{store.max_length}, {store.max_chunks} windows); "
                          f"expected ({model}, L{max_length}, 1 window)")
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     keys = [_sha1(t) for t in texts]
-    emb = EmbeddingCache(model, max_length, normalize) if cache else None
+    emb = EmbeddingCache(model, max_length, normalize, cache_dir) if cache else None
     found = emb.get(keys) if emb else {}
     todo = [t for k, t in dict(zip(keys, texts)).items() if k not in found]
     arrays = store.encode(todo)  # computes the missing token embeddings (resumable shards), else memory-maps them
