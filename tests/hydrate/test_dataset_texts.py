@@ -102,3 +102,23 @@ def test_cli_bad_store_is_one_error_line_naming_the_file(tmp_path, capsys, kind)
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1  # one line, not wrapped, no traceback
     assert err.startswith("error: --texts:") and str(bad) in err
+
+
+@pytest.mark.slow  # one graph split of honeywell-vpm (~20 s on 2 cores)
+def test_bench_retrieval_task_uses_the_given_store_and_keys_its_cache_on_it(tmp_path):
+    from patlink.bench.models import parse_models
+    from patlink.bench.runner import BenchConfig, run_benchmark
+    from patlink.bench.tasks import TASKS
+
+    db = _store(tmp_path / "h.duckdb")
+    task, bm25 = [TASKS["honeywell-vpm-product2patent"]], parse_models("bm25")
+    quiet = {"log": lambda *_: None}
+    cfg = BenchConfig(out=tmp_path / "b", views=["ta"], texts=db)
+    cfg.retrieval.n_bootstrap = 10
+    first = run_benchmark(task, bm25, cfg, **quiet)
+    assert (first["computed"], first["skipped"]) == (1, [])
+    assert first["entries"][0]["texts"] == str(db) and first["entries"][0]["results"]["n_docs"] == 2
+    assert run_benchmark(task, bm25, cfg, **quiet)["cached"] == 1
+    cfg.texts = None  # the cached result computed with the store is not served without it
+    again = run_benchmark(task, bm25, cfg, **quiet)
+    assert again["cached"] == 0 and "hydrate" in again["skipped"][0]["reason"]

@@ -1,14 +1,14 @@
 """Retrieval tasks: build queries/corpus/qrels for a task and view, run BM25, dense and BM25–dense fusion.
 
 Evaluation protocol (``001_…txt``, retrieval and hybrid sections):
-  * queries are the *test* links of ``patlink.graph.split.split_dataset(ds, seed=0)`` (pap2pat: a seeded random
+  * queries are the *test* links of ``patlink.graph.split_dataset(ds, seed=0)`` (pap2pat: a seeded random
     70/15/15 split of the pairs) or a BEIR folder's ``test`` qrels; the corpus is every document of the other
     side (train/val documents stay in as distractors), plus, with ``distractors="api-patents"``, the 46,920
     api-patents (title+abstract) on the patent side;
   * dense: cosine similarity of L2-normalised sentence embeddings, exact;
   * hybrid: ``rrf`` (reciprocal rank fusion, k=60) and ``convex`` (min-max-normalised ``α·bm25 + (1-α)·dense``)
-    with α tuned on the *validation* queries (``patlink.retrieval.fusion.tune_convex_weight``, metric
-    nDCG@10), never on test; without validation links α = 0.5 and the result says so;
+    with α tuned on the *validation* queries by MRR, never on test, as :class:`patlink.methods.Hybrid` does
+    everywhere in patlink; without validation links the untuned weights of ``Hybrid`` and the result says so;
   * metrics: ``patlink.evaluation.evaluate_run`` (nDCG@10 main, MAP, MRR, Recall@k, with 95% bootstrap CIs
     over queries); the top-100 run is kept so that paired tests between models can be run later.
 """
@@ -59,12 +59,17 @@ def _view_fields(view: str, ds) -> tuple[str, ...]:
     return VIEWS[view] if view in VIEWS else tuple(view.split("+"))
 
 
-def build_retrieval_data(task, view: str, distractors: str | None = None) -> RetrievalData:
+def build_retrieval_data(task, view: str, distractors: str | None = None, texts=None) -> RetrievalData:
     """Queries, corpus and qrels of a retrieval task for one patent-side view.
 
+    Args:
+        texts: patent texts given to the task's dataset (a :class:`patlink.data.dataset.PatentTextSource` such
+            as an opened hydration store, or a mapping; :meth:`patlink.data.Dataset.with_patent_texts`);
+            ``None``: its bundled texts only.
+
     Raises:
-        TaskSkipped: when the dataset's patents have no text in this view (honeywell-vpm before
-            ``patlink hydrate``), or the task has no links.
+        TaskSkipped: when the dataset's patents have no text in this view (honeywell-vpm without a hydration
+            store passed as ``texts``), or the task has no links.
     """
     from patlink.data import load_dataset
 
@@ -72,13 +77,15 @@ def build_retrieval_data(task, view: str, distractors: str | None = None) -> Ret
         from patlink.data.beir import load_beir
 
         ds = load_beir(task.dataset[5:])
+        ds = ds if texts is None else ds.with_patent_texts(texts)
     else:
-        ds = load_dataset(task.dataset)
+        ds = load_dataset(task.dataset, texts=texts)
     fields = _view_fields(view, ds)
     patent_texts = ds.patent_texts(view=fields)
     if not any(patent_texts.values()):
         raise TaskSkipped(f"{task.name}: no patent has text in view {view!r} "
-                          f"({ds.name} patents are known by number only; run `patlink hydrate` first)")
+                          f"({ds.name} patents are known by number only; run `patlink hydrate`, then "
+                          "pass the store with --texts)")
     item_texts = ds.item_texts()
     if not ds.links:
         raise TaskSkipped(f"{task.name}: the dataset has no links")
@@ -87,14 +94,14 @@ def build_retrieval_data(task, view: str, distractors: str | None = None) -> Ret
         note = "the dataset's own test qrels" + (" (val qrels tune α)" if val else " (no val qrels: α = 0.5)")
     else:
         try:
-            from patlink.graph.split import split_dataset
+            from patlink.graph import split_dataset
 
             sp = split_dataset(ds, seed=0)
             test, val = sp.test, sp.val
-            note = f"test links of split_dataset(seed=0) ({sp.method}: {len(test)} test, {len(val)} val links)"
+            note = f"test links of split_dataset(seed=0) ({sp.protocol}: {len(test)} test, {len(val)} val links)"
         except ImportError:
             test, val = ds.links, []
-            note = "ALL links (patlink.graph.split unavailable): not a held-out evaluation; α = 0.5"
+            note = "ALL links (patlink.graph unavailable): not a held-out evaluation; α = 0.5"
     direction = task.direction
     if direction == "item2patent":
         q_side, d_side = item_texts, patent_texts
@@ -163,8 +170,10 @@ def _evaluate(data: RetrievalData, run: dict, cfg: RetrievalConfig) -> dict:
     return res
 
 
-def run_retrieval_task(task, model, view: str, config: RetrievalConfig | None = None) -> dict:
+def run_retrieval_task(task, model, view: str, config: RetrievalConfig | None = None, texts=None) -> dict:
     """Evaluate one model (and, for a dense model, its two BM25 fusions) on a retrieval task and view.
+
+    ``texts``: patent texts for the task's dataset, as in :func:`build_retrieval_data`.
 
     Returns:
         ``{"variants": {name: metrics}, "split": str, "n_queries", "n_docs", "n_empty_docs",
@@ -175,10 +184,11 @@ def run_retrieval_task(task, model, view: str, config: RetrievalConfig | None = 
     Raises:
         TaskSkipped: see :func:`build_retrieval_data`.
     """
+    from patlink.methods.fusion import HYBRID_UNTUNED_WEIGHTS
     from patlink.retrieval.fusion import fuse, tune_convex_weight
 
     cfg = config or RetrievalConfig()
-    data = build_retrieval_data(task, view, cfg.distractors)
+    data = build_retrieval_data(task, view, cfg.distractors, texts)
     out = {"split": data.split_note, "n_queries": len(data.queries), "n_docs": len(data.corpus),
            "n_empty_docs": data.n_empty_docs, "n_distractors": data.n_distractors, "qrels": data.qrels,
            "variants": {}}
@@ -190,10 +200,10 @@ def run_retrieval_task(task, model, view: str, config: RetrievalConfig | None = 
     out["variants"][model.name] = _evaluate(data, dense_test, cfg)
     bm_test, bm_val = _bm25_runs(data, cfg)
     out["variants"][f"{model.name}+bm25:rrf"] = _evaluate(data, fuse([bm_test, dense_test], "rrf"), cfg)
-    if data.val_qrels:
-        alpha, src = tune_convex_weight(bm_val, dense_val, data.val_qrels, metric="ndcg@10"), "tuned on val"
+    if data.val_qrels:  # the rule of patlink.methods.Hybrid: α tuned on validation MRR, else the untuned weights
+        alpha, src = tune_convex_weight(bm_val, dense_val, data.val_qrels, metric="mrr"), "tuned on val (MRR)"
     else:
-        alpha, src = 0.5, "default (no validation links)"
+        alpha, src = HYBRID_UNTUNED_WEIGHTS[0], "default (no validation links)"
     res = _evaluate(data, fuse([bm_test, dense_test], "convex", [alpha, 1 - alpha]), cfg)
     res.update(alpha=alpha, alpha_source=src)
     out["variants"][f"{model.name}+bm25:convex"] = res

@@ -28,7 +28,11 @@ __all__ = ["BenchConfig", "run_benchmark", "result_path", "load_results", "atomi
 
 @dataclass
 class BenchConfig:
-    """Configuration of a benchmark run (every field is part of the cache key except ``out`` and ``force``)."""
+    """Configuration of a benchmark run (every field is part of the cache key except ``out`` and ``force``).
+
+    ``texts``: a hydration store (DuckDB file of ``patlink hydrate``) whose patent texts the retrieval tasks'
+    datasets get (needed by honeywell-vpm); part of the cache key of retrieval results.
+    """
 
     out: Path = Path("bench-results")
     views: list[str] = field(default_factory=lambda: ["ta", "tac"])
@@ -36,6 +40,7 @@ class BenchConfig:
     classification: ClassificationConfig = field(default_factory=ClassificationConfig)
     clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
     force: bool = False
+    texts: Path | None = None
 
     def key(self, task: TaskMetadata) -> dict:
         part = {"retrieval": self.retrieval, "classification": self.classification,
@@ -71,7 +76,12 @@ def _run_one(task: TaskMetadata, model: ModelSpec, view: str, cfg: BenchConfig) 
     if task.type == "retrieval":
         from patlink.bench.retrieval import run_retrieval_task
 
-        return run_retrieval_task(task, model, view, cfg.retrieval)
+        if cfg.texts is None:
+            return run_retrieval_task(task, model, view, cfg.retrieval)
+        from patlink.hydrate.store import open_texts
+
+        with open_texts(cfg.texts) as store:
+            return run_retrieval_task(task, model, view, cfg.retrieval, texts=store)
     if task.type == "classification":
         from patlink.bench.classification import run_classification_task
 
@@ -101,6 +111,8 @@ def run_benchmark(tasks: list[TaskMetadata], models: list[ModelSpec], cfg: Bench
             for model in models:
                 path = result_path(cfg.out, task.name, view, model.name)
                 key = {"task": task.to_dict(), "view": view, "model": asdict(model), "config": cfg.key(task)}
+                if task.type == "retrieval":  # None matches the files written before texts existed
+                    key["texts"] = None if cfg.texts is None else str(cfg.texts)
                 if path.exists() and not cfg.force:
                     try:
                         old = json.loads(path.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from patlink.cli.common import JsonOpt, PatlinkError, console, print_json
+from patlink.cli.common import JsonOpt, PatlinkError, TextsOpt, console, print_json
 
 
 def bench(
@@ -23,6 +23,7 @@ def bench(
     n_bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for 95% CIs.")] = 1000,
     max_length: Annotated[int, typer.Option("--max-length", help="Tokens per text for dense models.")] = 256,
     force: Annotated[bool, typer.Option("--force", help="Recompute cached results.")] = False,
+    texts: TextsOpt = None,
     list_tasks: Annotated[bool, typer.Option("--list", help="List the tasks and exit.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -49,7 +50,14 @@ def bench(
     if distractors and distractors != "api-patents":
         raise PatlinkError(f"unknown distractor corpus {distractors!r}; use api-patents")
     task_list, view_list, model_list = get_tasks(tasks), parse_views(views), parse_models(models)
-    cfg = BenchConfig(out=out, views=view_list, force=force)
+    if texts is not None:  # a bad store is one clear error now, not a skipped task later
+        from patlink.hydrate.store import open_texts
+
+        try:
+            open_texts(texts).close()
+        except ValueError as e:
+            raise PatlinkError(f"--texts: {e}") from None
+    cfg = BenchConfig(out=out, views=view_list, force=force, texts=texts)
     cfg.retrieval = replace(cfg.retrieval, n_bootstrap=n_bootstrap, max_length=max_length, distractors=distractors)
     cfg.classification = replace(cfg.classification, n_bootstrap=n_bootstrap)
     log = (lambda *_: None) if json_out else (lambda m: console.print(m, highlight=False))
