@@ -1,4 +1,4 @@
-"""Losses against hand computations (``004_…txt`` Appendix A)."""
+"""Losses against hand computations (Mueller & Stone, Appendix A)."""
 
 import math
 

@@ -62,7 +62,7 @@ def test_build_query_is_parameterised():
     assert "US10001292" not in sql and "OR 1=1" not in sql  # inputs never reach the SQL text
     assert params == [("numbers", "STRING", ["US10001292", evil]), ("language", "STRING", "en")]
     assert "`patents-public-data.patents.publications`" in sql
-    # latest US publication per number (000_…txt §2.1)
+    # latest US publication per number (El Bouari & de Rassenfosse, §2.1)
     assert "country_code = 'US'" in sql and "PARTITION BY number" in sql and "ORDER BY publication_date DESC" in sql
     with pytest.raises(ValueError, match="invalid BigQuery table"):
         build_query(["US1"], BigQueryConfig(table="x`; DROP TABLE y; --"))

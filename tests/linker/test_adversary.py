@@ -1,4 +1,5 @@
-"""Adversary masks, Gumbel top-k without replacement, REINFORCE with a per-query baseline (000_…txt §3.4)."""
+"""Adversary masks, Gumbel top-k without replacement, REINFORCE with a per-query baseline
+(El Bouari & de Rassenfosse, Product-Patent linkage prediction, §3.4)."""
 
 import torch
 

@@ -1,4 +1,5 @@
-"""SupCon loss (000_…txt §3.3 eqs. 1–4) vs a slow loop reference, several positives, gradient check."""
+"""SupCon loss (El Bouari & de Rassenfosse, Product-Patent linkage prediction, §3.3 eqs. 1–4) vs a slow loop
+reference, several positives, gradient check."""
 
 import math
 

@@ -1,7 +1,8 @@
 """Multi-label classification over frozen embeddings: k-NN and one-vs-rest logistic regression (scikit-learn).
 
-The classification probe of ``001_…txt`` (k-NN macro-F1 over CPC labels; logistic regression as a second
-probe). Labels are multi-label (a patent has ~2 CPC subclasses); a label is predicted when its score reaches
+The classification probe of *Benchmarking Patent Embeddings* (multi-task evaluation of 22 models): k-NN
+macro-F1 over CPC labels, logistic regression as a second probe. Labels are multi-label (a patent has ~2 CPC
+subclasses); a label is predicted when its score reaches
 ``threshold``, and every document gets at least its best-scored label. Macro-F1 is averaged over the labels that
 occur in the test set (labels absent from test would only add zeros); micro-F1 is reported beside it. A 95%
 bootstrap CI of macro-F1 resamples test documents.

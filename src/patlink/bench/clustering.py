@@ -1,7 +1,8 @@
 """Clustering of frozen embeddings against known groups: k-means (scikit-learn), V-measure and ARI.
 
-The clustering probe of ``001_…txt``: k-means with k = number of gold groups, scored by V-measure (main,
-Rosenberg & Hirschberg 2007) and the adjusted Rand index (Hubert & Arabie 1985). k-means is restarted with
+The clustering probe of *Benchmarking Patent Embeddings* (multi-task evaluation of 22 models): k-means
+with k = number of gold groups, scored by V-measure (main, Rosenberg & Hirschberg 2007) and the adjusted Rand index
+(Hubert & Arabie 1985). k-means is restarted with
 ``n_seeds`` seeds; the mean and the standard deviation over seeds are reported (the spread is the seed noise,
 not a confidence interval over documents).
 """

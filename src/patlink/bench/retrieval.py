@@ -1,6 +1,7 @@
 """Retrieval tasks: build queries/corpus/qrels for a task and view, run BM25, dense and BM25–dense fusion.
 
-Evaluation protocol (``001_…txt``, retrieval and hybrid sections):
+Evaluation protocol (*Benchmarking Patent Embeddings* (multi-task evaluation of 22 models), retrieval and hybrid
+sections):
   * queries are the *test* links of ``patlink.graph.split_dataset(ds, seed=0)`` (pap2pat: a seeded random
     70/15/15 split of the pairs) or a BEIR folder's ``test`` qrels; the corpus is every document of the other
     side (train/val documents stay in as distractors), plus, with ``distractors="api-patents"``, the 46,920

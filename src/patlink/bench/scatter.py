@@ -1,6 +1,6 @@
 """2-D projection of patent embeddings coloured by CPC section, before vs after fine-tuning.
 
-As PatentCL's ``patent_embedding_scatter.ipynb`` (``002_…txt``): embed the cpc-claims ``groups1400`` patents
+As PatentCL's ``patent_embedding_scatter.ipynb`` (the PatentCL model card): embed the cpc-claims ``groups1400`` patents
 (unseen by every recipe) with two models, project each to 2-D (PCA or t-SNE, scikit-learn) and draw them side
 by side, one colour per CPC section; patents with several sections are left out.
 """

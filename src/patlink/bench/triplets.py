@@ -1,4 +1,5 @@
-"""PatentCL triplets (``002_…txt``) built with DuckDB SQL: from PatentsView tables, or offline from cpc-claims.
+"""PatentCL triplets (contrastive fine-tuning of PatentSBERTa on CPC groups) built with DuckDB SQL: from
+PatentsView tables, or offline from cpc-claims.
 
 A triplet is (anchor, positive, negative) patent texts, each ``title [SEP] abstract``:
   * positive: another patent sharing a CPC group with the anchor — and, where a citation table exists, one the

@@ -1,4 +1,5 @@
-"""patlink.classify — multi-label CPC subclass classification (``004_…txt``, Mueller & Stone).
+"""patlink.classify — multi-label CPC subclass classification (Mueller & Stone, *Sparse Multi-label Patent
+Classification with Deep Learning*).
 
 Modules (import them directly; this package imports nothing heavy):
 

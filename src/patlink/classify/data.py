@@ -4,7 +4,7 @@ Sources (all give a :class:`LabeledTexts`):
 
 * the bundled ``cpc-claims`` dataset (PatentSBERTa, MIT): claims text, ``cpc_subclass`` labels, predefined
   ``train`` (1,000) / ``test`` (100) splits — :func:`load_cpc_claims`;
-* USPTO-2M JSON (the corpus of ``004_…txt``, DeepPatent): one JSON object per line (or one array per file) with
+* USPTO-2M JSON (the corpus of Mueller & Stone, DeepPatent): one JSON object per line (or one array per file) with
   ``Title``, ``Abstract``, ``Subclass_labels`` — :func:`load_uspto2m`;
 * PatentsView bulk TSVs ``g_patent_abstract.tsv`` + ``g_cpc_current.tsv``, joined with DuckDB —
   :func:`load_patentsview`;
@@ -198,7 +198,7 @@ def load_jsonl(path: str | Path, text_field: str | Sequence[str] = "text", label
 
 
 def load_uspto2m(path: str | Path, limit: int | None = None) -> LabeledTexts:
-    """USPTO-2M (DeepPatent; the corpus of ``004_…txt`` §4): records with ``Title``, ``Abstract``,
+    """USPTO-2M (DeepPatent; the corpus of Mueller & Stone, §4): records with ``Title``, ``Abstract``,
     ``Subclass_labels`` (list of CPC subclasses) and ``No`` (patent number). Text = title + abstract.
 
     Raises:
@@ -337,7 +337,7 @@ def binarize(labels: Sequence[Sequence[str]], classes: Sequence[str] | None = No
 
 
 def label_frequency(labels: Sequence[Sequence[str]], top: int = 20) -> dict:
-    """Label-frequency report (the statistics behind Fig. 1 of ``004_…txt``).
+    """Label-frequency report (the statistics behind Fig. 1 of Mueller & Stone).
 
     Returns:
         dict with ``n_docs``, ``n_labels`` (distinct), ``labels_per_doc`` (mean/median/max), ``counts``
@@ -367,7 +367,7 @@ def label_frequency(labels: Sequence[Sequence[str]], top: int = 20) -> dict:
 
 
 def plot_label_frequency(report: dict, path: str | Path, title: str = "CPC subclass frequency") -> Path:
-    """Bar plot of documents per label, most frequent first, log scale (like Fig. 1 of ``004_…txt``).
+    """Bar plot of documents per label, most frequent first, log scale (like Fig. 1 of Mueller & Stone).
 
     Written atomically (temp file + ``os.replace``); the format follows the suffix (``.png``, ``.pdf``, ``.svg``).
     """

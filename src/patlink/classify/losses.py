@@ -1,4 +1,5 @@
-"""Multi-label losses on logits: BCE, the weighted BCE of ``004_…txt`` and focal loss.
+"""Multi-label losses on logits: BCE, the weighted BCE of Mueller & Stone (*Sparse Multi-label Patent
+Classification with Deep Learning*) and focal loss.
 
 All take ``logits`` and ``targets`` of shape (batch, n_labels) (float; targets in {0, 1}) and return a scalar
 tensor, the mean over all batch × label entries (Keras ``K.mean`` in the paper's Listing 2). They work on logits
@@ -8,7 +9,7 @@ tensor, the mean over all batch × label entries (Keras ``K.mean`` in the paper'
 * weighted BCE (Appendix A, Listing 2): ``mean[w * bce]`` with ``w = alpha*y + (1-y)`` — the loss of a positive
   label (a would-be false negative) is multiplied by ``alpha`` (the paper uses ``alpha = 2``); negatives keep
   weight 1. ``alpha = 1`` is plain BCE.
-* focal loss (Lin et al. 2018, cited in ``004_…txt``): ``mean[a_t (1 - p_t)^gamma bce]`` with
+* focal loss (Lin et al. 2018, cited by Mueller & Stone): ``mean[a_t (1 - p_t)^gamma bce]`` with
   ``p_t = p`` for positives, ``1-p`` for negatives and ``a_t = alpha`` / ``1-alpha`` when ``alpha`` is given.
 """
 
@@ -23,12 +24,12 @@ __all__ = ["LossConfig", "bce_loss", "focal_loss", "make_loss", "weighted_bce_lo
 
 
 def bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy (``004_…txt`` Appendix A, ``H(y, ŷ)``)."""
+    """Mean binary cross-entropy (Mueller & Stone, Appendix A, ``H(y, ŷ)``)."""
     return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
 
 
 def weighted_bce_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
-    """Weighted BCE of ``004_…txt`` (Appendix A, Listing 2): positives weighted by ``alpha``, negatives by 1.
+    """Weighted BCE of Mueller & Stone (Appendix A, Listing 2): positives weighted by ``alpha``, negatives by 1.
 
     Raises:
         ValueError: ``alpha`` ≤ 0.
@@ -66,7 +67,7 @@ class LossConfig:
     """Which loss to train with.
 
     Attributes:
-        name: ``bce``, ``wbce`` (weighted BCE of ``004_…txt``) or ``focal``.
+        name: ``bce``, ``wbce`` (weighted BCE of Mueller & Stone) or ``focal``.
         alpha: ``wbce``: weight of positive labels (``None`` → the paper's 2.0). ``focal``: class balance in (0, 1) or ``None``.
         gamma: focal-loss focusing parameter.
     """

@@ -1,4 +1,5 @@
-"""Multi-label classification metrics for CPC labelling (``004_…txt`` §3.2, §6.2, Appendix B/C).
+"""Multi-label classification metrics for CPC labelling (Mueller & Stone, *Sparse Multi-label Patent
+Classification with Deep Learning*, §3.2, §6.2, Appendix B/C).
 
 Inputs are dense arrays: ``y_true`` and ``y_pred`` of shape (n_docs, n_labels) with values in {0, 1}, and
 ``scores`` (n_docs, n_labels) float (higher = more likely). Column ``j`` is label ``labels[j]``.
@@ -7,7 +8,7 @@ Inputs are dense arrays: ``y_true`` and ``y_pred`` of shape (n_docs, n_labels) w
   (``precision_recall_fscore_support``): **micro** (pool all label decisions), **macro** (mean over labels that
   have at least one positive in ``y_true``), **samples** = example-based (mean over documents; the paper's
   "macro-averaged over all instances", §3.2). ``zero_division=0``.
-* :func:`topk_metrics` — ranked metrics of DeepPatent / PatentBERT (``004_…txt`` §6.2, Table 2): precision@k =
+* :func:`topk_metrics` — ranked metrics of DeepPatent / PatentBERT (Mueller & Stone §6.2, Table 2): precision@k =
   mean over documents of |top-k ∩ gold| / k; recall@k = mean of |top-k ∩ gold| / |gold|; F1@k = harmonic mean
   of the two averages (PatentBERT's convention). Documents without gold labels are skipped.
 * :func:`per_section` — P/R/F1 restricted to the labels of each CPC section (Table 3).
@@ -86,7 +87,7 @@ def topk_metrics(y_true: np.ndarray, scores: np.ndarray, ks: Sequence[int] = (1,
 
 
 def per_section(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, dict]:
-    """Micro P/R/F1 over the label columns of each CPC section (first letter), like Table 3 of ``004_…txt``.
+    """Micro P/R/F1 over the label columns of each CPC section (first letter), like Table 3 of Mueller & Stone.
 
     Returns:
         section → ``{"p", "r", "f1", "n_patents" (docs with a gold label in the section), "n_labels"}``.
@@ -109,7 +110,7 @@ def per_section(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -
 
 def cooccurrence(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], label: str,
                  top: int = 10) -> dict[str, list[tuple[str, int]]]:
-    """Labels that co-occur with ``label`` (Table 4 of ``004_…txt``).
+    """Labels that co-occur with ``label`` (Table 4 of Mueller & Stone).
 
     Returns four lists of ``(label, count)``, most frequent first (``label`` itself first, with its count):
     ``gold`` (docs whose gold set has ``label``: their gold labels), ``pred`` (docs where ``label`` is predicted:

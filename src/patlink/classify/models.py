@@ -1,6 +1,6 @@
 """Models for multi-label CPC classification and the text features they read.
 
-* :class:`TextCNN` — the CNN of ``004_…txt`` §4.3: parallel 1-D convolutions with kernel sizes 2, 3, 4, 5
+* :class:`TextCNN` — the CNN of Mueller & Stone §4.3: parallel 1-D convolutions with kernel sizes 2, 3, 4, 5
   (``filters`` each; the paper uses 512), ReLU, global max pooling over positions, concatenation, a dense layer
   (``hidden`` units; paper 512) with batch normalisation, ReLU and dropout, and one output per label (sigmoid
   applied outside, in the loss / at prediction). Input: a sequence of frozen word vectors — GloVe 6B 50-d
@@ -171,7 +171,7 @@ def token_features(texts: Sequence[str], model: str = "minilm", max_tokens: int 
 
 
 class TextCNN(nn.Module):
-    """CNN of ``004_…txt`` §4.3 over a sequence of frozen word vectors.
+    """CNN of Mueller & Stone §4.3 over a sequence of frozen word vectors.
 
     Args:
         in_dim: word-vector dimension (50 for GloVe 6B 50-d, 384 for MiniLM tokens).

@@ -2,7 +2,7 @@
 
 A label is predicted when its score is ≥ its threshold. ``min_labels`` (default 1) additionally forces the
 ``min_labels`` best labels of each document on: every patent has at least one CPC subclass, and the paper
-(``004_…txt`` §5) reports 20% of its predictions came out empty without such a rule.
+(§5) reports 20% of its predictions came out empty without such a rule.
 
 Never call these functions with test data: :mod:`patlink.classify.train` passes the validation part of the
 training set only.

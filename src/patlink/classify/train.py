@@ -1,4 +1,5 @@
-"""Training of CPC subclass classifiers (``004_…txt``) with validation-tuned thresholds.
+"""Training of CPC subclass classifiers (Mueller & Stone, *Sparse Multi-label Patent
+Classification with Deep Learning*) with validation-tuned thresholds.
 
 Protocol (:func:`train_classifier`):
 

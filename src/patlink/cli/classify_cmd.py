@@ -1,4 +1,5 @@
-"""CLI: ``patlink classify`` — multi-label CPC subclass classification (``004_…txt``)."""
+"""CLI: ``patlink classify`` — multi-label CPC subclass classification (Mueller & Stone, *Sparse Multi-label Patent
+Classification with Deep Learning*)."""
 
 from __future__ import annotations
 

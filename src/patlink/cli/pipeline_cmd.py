@@ -1,4 +1,5 @@
-"""CLI ``patlink pipeline``: build product–patent data for a company (``000_…txt`` §2), resumable and cached.
+"""CLI ``patlink pipeline``: build product–patent data for a company (El Bouari & de Rassenfosse, *Product-Patent
+linkage prediction*, §2), resumable and cached.
 
     patlink pipeline run --company Honeywell --products products.txt --search searxng --searxng-url URL
     patlink pipeline vpm PAGE_URL_OR_FILE

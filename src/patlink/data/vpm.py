@@ -1,7 +1,8 @@
 """Parse a raw Virtual Patent Marking (VPM) table into product → patent links, reporting every anomaly.
 
-Source format (``000_…txt`` §2; Honeywell's VPM page): one row per product, columns ``Product Name``,
-``Associated Patent(s)`` and optionally ``Table Number``. The patent cell is *meant* to be ``;``-separated US
+Source format (El Bouari & de Rassenfosse, *Product-Patent linkage prediction*, §2; Honeywell's VPM page):
+one row per product, columns ``Product Name``, ``Associated Patent(s)`` and optionally ``Table Number``. The patent
+cell is *meant* to be ``;``-separated US
 grant numbers, but real pages contain numbers separated by spaces, colons and non-breaking spaces
 (``7327247: 11232703``, ``9341718\\xa0 8664951``), repeated numbers and repeated product rows. The parser
 splits on all of these, normalises each number (:mod:`patlink.data.numbers`), merges duplicates, and records an

@@ -1,4 +1,5 @@
-"""Soft-kNN (NCA-style) loss for patents known by their member items (``set_scoring="members"``, task (b)).
+"""Soft-kNN (NCA-style) loss for patents known by their member items (``set_scoring="members"``, honeywell-vpm new
+products).
 
 The ``knn`` / ``knn-linker`` scoring ranks a patent by the similarity of the query item to the patent's known
 items. This loss trains that scoring directly, as Neighbourhood Components Analysis (Goldberger et al., 2004) does

@@ -1,4 +1,5 @@
-"""Bidirectional supervised contrastive loss of ``000_be1f183eef23b85e.txt`` §3.3 (eqs. 1–4).
+"""Bidirectional supervised contrastive loss of El Bouari & de Rassenfosse, *Product-Patent linkage prediction* §3.3
+(eqs. 1–4).
 
 Input format::
 

@@ -1,4 +1,4 @@
-"""REINFORCE hard-negative policies (``000_be1f183eef23b85e.txt`` §3.4).
+"""REINFORCE hard-negative policies (El Bouari & de Rassenfosse, *Product-Patent linkage prediction*, §3.4).
 
 An :class:`Adversary` maps a query embedding (a patent for the *item adversary*, an item for the *patent
 adversary*) to logits over a fixed discrete action set (all training items, resp. all training patents). Negatives

@@ -1,4 +1,5 @@
-"""Trainable encoders over frozen token embeddings (``000_be1f183eef23b85e.txt`` §3.2).
+"""Trainable encoders over frozen token embeddings (El Bouari & de Rassenfosse, *Product-Patent linkage
+prediction*, §3.2).
 
 ``token embeddings (b, L, d_in) + mask (b, L)``
 → multi-head attention pooling with ``n_queries`` learned query vectors (padding masked)

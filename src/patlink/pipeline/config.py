@@ -1,4 +1,5 @@
-"""Typed configuration of the data pipeline (``000_…txt`` §2). Every tunable of every stage lives here.
+"""Typed configuration of the data pipeline (El Bouari & de Rassenfosse, *Product-Patent linkage prediction*, §2).
+Every tunable of every stage lives here.
 
 The defaults reproduce the paper's choices where it states them (four query templates and the top-ranked
 result per query, §2.2.1; duplicate removal, a domain block list and the product-name-in-URL rule, §2.2.2) and
