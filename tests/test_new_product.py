@@ -286,7 +286,7 @@ def test_link_new_product_hybrid_gas(ds):
 # --------------------------------------------------------------------------------------------- real data
 def test_honeywell_new_product_pool():
     from patlink.data import load_dataset
-    from patlink.graph.split import new_product_split
+    from patlink.graph import new_product_split
 
     real = load_dataset("honeywell-vpm")
     s = new_product_split(real, seed=0)

@@ -18,7 +18,7 @@ patentcl   triplets (anchor, same-CPC-group positive [cited where       TripletL
 =========  ==========================================================  =====================================
 
 Only training data is used: the pap2pat pairs come from the *train* links of
-``patlink.graph.split.split_dataset(ds, seed=0)`` — the split whose *test* links ``patlink bench`` scores — and
+``patlink.graph.split_dataset(ds, seed=0)`` — the split whose *test* links ``patlink bench`` scores — and
 cpc-claims from its ``train`` split (its ``test`` split and ``groups1400`` are the bench's classification and
 clustering sets). The result is a sentence-transformers folder ``OUT/model`` (written to a temporary folder,
 then renamed), loadable by ``patlink bench --models OUT``, ``SentenceTransformer(OUT/model)`` and every
@@ -89,7 +89,7 @@ def _sample(rows: list, n: int | None, seed: int) -> list:
 
 def _pap2pat_train():
     from patlink.data import load_dataset
-    from patlink.graph.split import split_dataset
+    from patlink.graph import split_dataset
 
     ds = load_dataset("pap2pat")
     return ds, split_dataset(ds, seed=0).train

@@ -42,7 +42,7 @@ class TaskMetadata:
         dataset: bundled dataset name (``pap2pat`` …) or ``beir:<folder>``.
         description: one line for ``patlink bench --list``.
         main_score: the headline metric (``ndcg@10``, ``macro_f1``, ``v_measure``).
-        eval_split: what is scored: ``test`` (of ``patlink.graph.split.split_dataset(ds, seed=0)`` or a
+        eval_split: what is scored: ``test`` (of ``patlink.graph.split_dataset(ds, seed=0)`` or a
             dataset's own split), ``groups1400`` …
         direction: retrieval only: ``item2patent`` (items query a patent corpus) or ``patent2item``.
         label: classification/clustering only: the ``Dataset.labels`` key (``cpc_subclass``, ``cpc_section``,

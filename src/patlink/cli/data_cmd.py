@@ -138,9 +138,9 @@ def export_beir_cmd(
     ds = load_input(dataset, None, item_view, patent_view, texts=texts)
     splits = None
     if split_dir is not None:
-        from patlink.graph.split import read_split
+        from patlink.graph import read_split
 
-        splits = read_split(split_dir)
+        splits = read_split(split_dir).parts()
     if not ds.items:
         raise PatlinkError(f"{ds.name} has no items/links to export as queries and qrels")
     path = export_beir(ds, out, splits)

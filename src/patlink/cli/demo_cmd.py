@@ -22,7 +22,7 @@ from patlink.cli.common import console, err_console
 
 def _honeywell_section(seed: int) -> None:
     from patlink.data import load_dataset
-    from patlink.graph.split import split_dataset
+    from patlink.graph import split_dataset
     from patlink.graph.stats import graph_stats
 
     ds = load_dataset("honeywell-vpm")

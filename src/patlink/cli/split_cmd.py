@@ -39,7 +39,7 @@ def split(
     """
     from rich.table import Table
 
-    from patlink.graph.split import SplitConfig, split_dataset, write_split
+    from patlink.graph import SplitConfig, split_dataset, write_split
 
     if out is None:
         raise PatlinkError("give an output folder with --out DIR")
@@ -55,6 +55,9 @@ def split(
     sp = split_dataset(ds, config=cfg, protocol=protocol)  # type: ignore[arg-type]
     paths = write_split(sp, out)
     meta = sp.to_json()
+    up = ds.metadata.get("upstream_split") if sp.protocol == "graph" else None  # the paper's sizes, if known
+    if up:
+        meta["upstream"] = up
     if plot:
         from patlink.graph.plot import plot_components, plot_split_sizes
 
@@ -63,13 +66,12 @@ def split(
         targets = targets if all(isinstance(v, dict) for v in targets.values()) else None
         paths["split_sizes.png"] = plot_split_sizes(
             sp.stats(), Path(out) / "split_sizes.png", targets=targets, upstream=meta.get("upstream"),
-            title=f"{ds.name}: {sp.method} split, seed {sp.seed}", dropped=len(sp.dropped))
+            title=f"{ds.name}: {sp.protocol} split, seed {sp.seed}", dropped=len(sp.dropped))
     if json_out:
         print_json(meta)
         return
     counts = sp.stats()
-    up = meta.get("upstream")
-    t = Table(title=f"{ds.name}: {sp.method} split (seed {sp.seed})",
+    t = Table(title=f"{ds.name}: {sp.protocol} split (seed {sp.seed})",
               caption="ours (target" + ("; upstream)" if up else ")"))
     t.add_column("split")
     for q in ("items", "patents", "edges"):
@@ -81,7 +83,7 @@ def split(
             if isinstance(tgt, dict):
                 ref = f"{tgt[q]:.0f}"
             else:  # random: target counts pairs; new-product: target counts items
-                ref = str(tgt) if tgt is not None and q == ("edges" if sp.method == "random" else "items") else "-"
+                ref = str(tgt) if tgt is not None and q == ("edges" if sp.protocol == "random" else "items") else "-"
             if up:
                 ref += f"; {up[name][q]}"
             row.append(f"{counts[name][q]} [dim]({ref})[/dim]")
@@ -98,13 +100,14 @@ def split(
 
 
 def _write_folds(ds, out: Path, folds: int, seed: int, val_frac: float, protocol: str, json_out: bool) -> None:
-    """``patlink split --folds K``: one split folder per fold (:func:`patlink.graph.split.kfold_splits`)."""
+    """``patlink split --folds K``: one split folder per fold (:func:`patlink.graph.kfold_splits`)."""
     from rich.table import Table
 
-    from patlink.graph.split import kfold_splits, write_split
+    from patlink.graph import SplitConfig, kfold_splits, write_split
 
-    try:
-        parts = kfold_splits(ds, folds, seed, val_frac=val_frac, protocol=protocol)  # type: ignore[arg-type]
+    try:  # test_frac is 1/K in every fold (0 here only keeps any --val-frac constructible)
+        parts = kfold_splits(ds, k=folds, seed=seed, config=SplitConfig(val_frac=val_frac, test_frac=0.0),
+                             protocol=protocol)  # type: ignore[arg-type]
     except ValueError as e:
         raise PatlinkError(str(e)) from None
     meta = []

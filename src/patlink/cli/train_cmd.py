@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         """Train the linker; the checkpoint with the best validation MRR is kept in OUT/best.
 
         Split: a BEIR folder's qrels/train.tsv + dev.tsv (or val.tsv) when present, else
-        patlink.graph.split.split_dataset(ds, seed) (random for one-to-one data such as pap2pat, graph-aware
+        patlink.graph.split_dataset(ds, seed=seed) (random for one-to-one data such as pap2pat, graph-aware
         otherwise). Token embeddings of the frozen backbone are cached on disk; an interrupted run resumes with
         --resume.
         """
@@ -91,13 +91,13 @@ def register(app: typer.Typer) -> None:
 
 def _train_folds(ds, cfg, out: Path, protocol: str, folds: int, only: list[int] | None, resume: bool,
                  plots: bool) -> None:
-    """Train one linker per fold of :func:`patlink.graph.split.kfold_splits` (seed = ``cfg.seed``)."""
-    from patlink.graph.split import kfold_splits
+    """Train one linker per fold of :func:`patlink.graph.kfold_splits` (seed = ``cfg.seed``)."""
+    from patlink.graph import kfold_splits
 
     if folds < 2:
         raise PatlinkError("--fold needs --folds K (K >= 2)")
     try:
-        parts = kfold_splits(ds, folds, cfg.seed, protocol=protocol)
+        parts = kfold_splits(ds, k=folds, seed=cfg.seed, protocol=protocol)
     except ValueError as e:
         raise PatlinkError(str(e)) from None
     todo = sorted(set(only)) if only else list(range(folds))

@@ -1,12 +1,13 @@
-"""Plots of the item–patent graph: component statistics (like Fig. 1 of ``000_be1f183eef23b85e.txt`` §3.1) and
-per-split sizes. matplotlib with the non-interactive Agg backend; files are PNG, written atomically."""
+"""Plots of the item–patent graph: component statistics (like Fig. 1 of El Bouari & de Rassenfosse,
+"Product-Patent linkage prediction", §3.1) and per-split sizes. matplotlib with the non-interactive Agg backend;
+files are PNG (or the format of the path's suffix), written atomically (:func:`patlink.io.atomic_savefig`)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from patlink.io import atomic_savefig
 
 __all__ = ["plot_components", "plot_split_sizes"]
 
@@ -21,18 +22,7 @@ def _pyplot():
 
 
 def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_savefig(fig, path, dpi=130, bbox_inches="tight")
 
 
 def plot_components(links: Iterable[tuple[str, str]], path: str | Path, title: str = "",

@@ -1,4 +1,5 @@
-"""Bipartite graph construction and statistics (``000_…txt`` §3.1, Fig. 1).
+"""Bipartite graph construction and statistics (El Bouari & de Rassenfosse, "Product-Patent linkage prediction",
+§3.1, Fig. 1).
 
 Nodes are namespaced so an item and a patent with the same id never collide: ``("item", id)`` and
 ``("patent", id)``; each node carries ``bipartite=0`` (item) or ``1`` (patent), as networkx's bipartite

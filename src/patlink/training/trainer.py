@@ -760,7 +760,7 @@ def train_linker(ds, split, config: TrainConfig | None = None, out_dir: str | Pa
     Args:
         ds: :class:`patlink.data.Dataset` with the text views to use already applied (``ds.with_views``).
         split: ``{"train": [(item, patent), ...], "val": [...], "test": [...]}`` or an object with ``.train``,
-            ``.val`` (e.g. :func:`patlink.graph.split.split_dataset`). Test links are stored, never used.
+            ``.val`` (e.g. :func:`patlink.graph.split_dataset`). Test links are stored, never used.
         config: :class:`TrainConfig` (defaults if None).
         out_dir: output folder (see the module docstring).
         store: token-embedding provider (default: :class:`~patlink.models.token_cache.TokenEmbeddingStore` of the
