@@ -1,5 +1,5 @@
-"""Contrastive fine-tuning recipes R1–R4 (``001_…txt``) and PatentCL (``002_…txt``) with the
-sentence-transformers trainer.
+"""Contrastive fine-tuning recipes R1–R4 (*Benchmarking Patent Embeddings*, multi-task evaluation of 22 models) and
+PatentCL (contrastive fine-tuning of PatentSBERTa on CPC triplets) with the sentence-transformers trainer.
 
 =========  ==========================================================  =====================================
 recipe     training pairs / triplets (offline sources)                  loss

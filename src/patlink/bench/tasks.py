@@ -2,8 +2,8 @@
 
 A task says *what* is measured (type, dataset, split, label, main score) and is run by the evaluator of its type:
 :mod:`patlink.bench.retrieval`, :mod:`patlink.bench.classification`, :mod:`patlink.bench.clustering`. The task
-families follow the retrieval / classification / clustering benchmark of ``001_…txt`` (§ "Multi-task
-evaluation"), scaled to the data bundled with patlink.
+families follow the retrieval / classification / clustering benchmark of *Benchmarking Patent Embeddings*
+(§ "Multi-task evaluation"), scaled to the data bundled with patlink.
 
 Text views (``title``, ``abstract``, ``claims``, ``description``, ``ta`` = title+abstract, ``tac`` =
 title+abstract+claims) apply to the patent side; a view is cut down to the fields the task's dataset has

@@ -1,4 +1,5 @@
-"""CLI: ``patlink train`` — train the dual-encoder linker (``000_be1f183eef23b85e.txt`` §3.2–3.4)."""
+"""CLI: ``patlink train`` — train the dual-encoder linker (El Bouari & de Rassenfosse, *Product-Patent linkage
+prediction*, §3.2–3.4)."""
 
 from __future__ import annotations
 
