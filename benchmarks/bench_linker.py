@@ -45,7 +45,7 @@ def _load(item_view: str, patent_view: str, seed: int):
 
 
 def _filtered_mrr(S: np.ndarray, qids, dids, val, train, direction) -> float:
-    from patlink.training.trainer import _mrr_private
+    from patlink.retrieval.measures import exact_mrr
 
     di = {d: k for k, d in enumerate(dids)}
     qi = {q: k for k, q in enumerate(qids)}
@@ -59,7 +59,7 @@ def _filtered_mrr(S: np.ndarray, qids, dids, val, train, direction) -> float:
         q, d = (i, p) if direction == "item2patent" else (p, i)
         rel.setdefault(q, []).append(di[d])
     rows = [qi[q] for q in rel]
-    return _mrr_private(S[rows], list(rel.values()))
+    return exact_mrr(S[rows], list(rel.values()))
 
 
 def baselines(ds, split) -> dict:
@@ -180,13 +180,14 @@ def timing(args) -> dict:
 
 def test_eval(args) -> dict:
     """Test MRR with CIs per method and direction, p-values of paired t-tests against ``args.reference``."""
-    from patlink.cli.eval_cmd import resolve_splits
+    from patlink.cli.methods import parse_method
     from patlink.data import load_dataset
+    from patlink.evaluation.experiment import resolve_splits
     from patlink.evaluation.linkage import LinkageEvalConfig, evaluate_linkage
     from patlink.evaluation.metrics import compare_runs
 
     ds = load_dataset(args.dataset).with_views(args.item_view, args.patent_view)
-    splits = resolve_splits(ds, None, args.seed)
+    splits = resolve_splits(ds, seed=args.seed)
     methods = [m for m in args.methods.split(",") if m]
     distractors: dict[str, str] = {}
     if args.distractors:
@@ -199,7 +200,7 @@ def test_eval(args) -> dict:
         distractors = {p: texts[p] for p in ids}
     directions = ("item2patent",) if distractors else ("item2patent", "patent2item")
     cfg = LinkageEvalConfig(directions=directions, n_bootstrap=1000, seed=0, distractor_patents=distractors)
-    res = {m: evaluate_linkage(ds, splits["test"], m, cfg, val_links=splits["val"]) for m in methods}
+    res = {m: evaluate_linkage(ds, splits["test"], parse_method(m), cfg, val_links=splits["val"]) for m in methods}
     out: dict = {"dataset": args.dataset, "item_view": args.item_view, "patent_view": args.patent_view,
                  "n_test": len(splits["test"]), "reference": args.reference, "rows": {},
                  "distractors": args.distractors, "n_distractors": len(distractors)}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from patlink.data.chunking import backbone_chunks, chunk_text
-from patlink.retrieval.factory import split_chunks
+from patlink.cli.methods import _windows as split_chunks
 
 LONG = " ".join(f"claim{i % 50} element{i % 7}" for i in range(400))
 
@@ -54,10 +54,13 @@ def test_dense_meanp_is_the_normalised_mean_of_window_embeddings(tmp_path, monke
     monkeypatch.setenv("PATLINK_CACHE", str(tmp_path))
     from patlink.retrieval.dense import DenseRetriever
     from patlink.retrieval.embed import encode_texts
-    from patlink.retrieval.factory import get_retriever
+    from patlink.cli.methods import parse_method
+    from patlink.methods import Dense, Hybrid
 
-    r = get_retriever("dense@4", max_length=32)
-    assert isinstance(r, DenseRetriever) and r.config.max_chunks == 4 and r.name.endswith("@4")
+    parsed = parse_method("dense@4")
+    assert isinstance(parsed, Dense) and parsed.windows == 4 and parsed.name == "dense@4"
+    r = Dense(windows=4, max_length=32)
+    assert isinstance(r._make_engine(), DenseRetriever) and r.config.max_chunks == 4
     texts = [LONG, "a pump"]
     got = r.encode(texts)
     ws = backbone_chunks(LONG, "minilm", 32, 4)
@@ -65,8 +68,9 @@ def test_dense_meanp_is_the_normalised_mean_of_window_embeddings(tmp_path, monke
     np.testing.assert_allclose(got[0], ref / np.linalg.norm(ref), atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     # the short text is one window: identical to truncation (FirstP)
-    np.testing.assert_allclose(got[1], get_retriever("dense", max_length=32).encode(["a pump"])[0], atol=1e-6)
-    assert get_retriever("hybrid@4").name.endswith("@4")
+    np.testing.assert_allclose(got[1], Dense(max_length=32).encode(["a pump"])[0], atol=1e-6)
+    h = parse_method("hybrid@4")
+    assert isinstance(h, Hybrid) and h.name == "hybrid@4" and h.parts[1].windows == 4
 
 
 @pytest.mark.slow

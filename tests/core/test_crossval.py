@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from patlink.evaluation.crossval import fold_method, pool_fold_results
+from patlink.evaluation.crossval import pool_fold_results
 
 
 def _result(qrels, run, method="m", alpha=None):
@@ -45,24 +45,32 @@ def test_pool_keeps_recurring_queries_apart_and_rejects_bad_input():
         pool_fold_results([{"m": {"item2patent": f0}}, {"m": {}}], n_bootstrap=0)
 
 
-def test_fold_method_reads_fold_folders(tmp_path):
-    (tmp_path / "cv" / "fold1").mkdir(parents=True)
-    cv = str(tmp_path / "cv")
-    assert fold_method(f"{cv}+bm25", 1) == f"{cv}/fold1+bm25"
-    assert fold_method(cv, 0) == cv  # no fold0 folder: left as written
-    assert fold_method("hybrid@8", 1) == "hybrid@8" and fold_method("bm25", 3) == "bm25"
-    assert fold_method(f"knn-linker:{cv}+bm25", 1) == f"knn-linker:{cv}/fold1+bm25"
-    assert fold_method("knn:5", 1) == "knn:5"
+def test_with_subfolder_reads_fold_folders(tmp_path):
+    from patlink.cli.methods import parse_method
+
+    for sub in ("fold0", "fold1"):
+        (tmp_path / "cv" / sub).mkdir(parents=True)
+        (tmp_path / "cv" / sub / "linker.json").write_text("{}")
+    cv = tmp_path / "cv"
+    fused = parse_method(f"{cv}+bm25").with_subfolder("fold1")
+    assert fused.parts[0].path == cv / "fold1" and fused.parts[1].name == "bm25"
+    assert parse_method("hybrid@8").with_subfolder("fold1").name == "hybrid@8"
+    knn = parse_method(f"knn-linker:{cv}+bm25").with_subfolder("fold1")
+    assert knn.parts[0].param[0] == str(cv / "fold1")
+    assert parse_method("knn:5").with_subfolder("fold1").label() == "knn(k=5)"
+    with pytest.raises(ValueError, match="has no fold7"):
+        parse_method(str(cv)).with_subfolder("fold7")
 
 
 def test_evaluating_patents_without_text_is_a_clear_error():
     """honeywell-vpm ships no patent text: the graph protocol cannot rank its patents until they are hydrated."""
     from patlink.data import load_dataset
     from patlink.evaluation.linkage import evaluate_linkage, pools_for
+    from patlink.methods import BM25
 
     ds = load_dataset("honeywell-vpm")
     links = sorted(ds.links)[:50]
     with pytest.raises(ValueError, match="has text.*patlink hydrate honeywell-vpm.*new-product"):
         pools_for(ds, links)
     with pytest.raises(ValueError, match="candidate patents has text"):
-        evaluate_linkage(ds, links, "bm25")
+        evaluate_linkage(ds, links, BM25())

@@ -3,7 +3,8 @@
 import pytest
 
 from patlink.retrieval.bm25 import BM25Retriever
-from patlink.retrieval.fusion import FusionRetriever, fuse, simplex_grid, tune_convex_weight, tune_convex_weights
+from patlink.methods import Fusion, Method, Validation
+from patlink.retrieval.fusion import fuse, simplex_grid, tune_convex_weight, tune_convex_weights
 
 DOCS = {"d1": "a handheld barcode scanner with bluetooth", "d2": "a gas turbine engine blade cooling",
         "d3": "thermostat controlling a heating system", "d4": "lithium battery cathode coating"}
@@ -89,31 +90,54 @@ class _Fixed:
         return {q: dict(list(self.run[q].items())[:top_k]) for q in queries}
 
 
-def test_fusion_retriever():
+class _FixedMethod(Method):
+    """A method stub returning a fixed run."""
+
+    def __init__(self, run):
+        self.run = run
+
+    @property
+    def name(self):
+        return "fixed"
+
+    def index(self, corpus):
+        self.docs = corpus
+
+    def search(self, queries, top_k=100):
+        return {q: dict(list(self.run[q].items())[:top_k]) for q in queries}
+
+
+def test_fusion_of_methods_with_fixed_and_default_weights():
     a = {"q1": {"x": 1.0, "y": 0.2, "z": 0.0}}
     b = {"q1": {"y": 1.0, "z": 0.5, "x": 0.0}}
-    fr = FusionRetriever([_Fixed(a), _Fixed(b), _Fixed(b)], [0.6, 0.2, 0.2])
+    fr = Fusion([_FixedMethod(a), _FixedMethod(b), _FixedMethod(b)], weights=[0.6, 0.2, 0.2])
     fr.index({"x": "", "y": "", "z": ""})
     run = fr.search({"q1": "?"}, top_k=2)
     assert list(run["q1"]) == ["x", "y"] and run["q1"]["x"] == pytest.approx(0.6)
-    assert FusionRetriever([_Fixed(a), _Fixed(b)]).weights == [0.5, 0.5]
+    assert Fusion([_FixedMethod(a), _FixedMethod(b)]).weights == [0.5, 0.5]
+    assert Fusion([_FixedMethod(a), _FixedMethod(b)], how="rrf").weights is None
     with pytest.raises(ValueError):
-        FusionRetriever([_Fixed(a)])
+        Fusion([_FixedMethod(a)])
     with pytest.raises(ValueError):
-        FusionRetriever([_Fixed(a), _Fixed(b)], [1.0])
+        Fusion([_FixedMethod(a), _FixedMethod(b)], weights=[1.0])
+    needs = Fusion([_FixedMethod(a), _FixedMethod(b)], untuned="validation")
+    needs.index({"x": ""})
+    with pytest.raises(ValueError, match="tuned on validation"):
+        needs.search({"q1": "?"})
 
 
-def test_is_multi_fusion(tmp_path):
-    from patlink.retrieval.factory import is_multi_fusion
-
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "linker.json").write_text("{}")
-    assert not is_multi_fusion(f"{run}+bm25") and not is_multi_fusion(str(run)) and not is_multi_fusion("hybrid")
-    assert is_multi_fusion(f"{run}+bm25+dense") and is_multi_fusion(f"{run}+dense@8")
-    assert is_multi_fusion(f"{run}+bm25+dense:mpnet@4")
-    with pytest.raises(ValueError, match="cannot fuse"):
-        is_multi_fusion(f"{run}+hybrid")
+def test_fusion_fit_tunes_weights_on_validation_only():
+    """Validation says run b is right (y first): the tuned weight of a is the smallest that puts y first."""
+    a = {"q1": {"x": 1.0, "y": 0.5, "z": 0.0}}
+    b = {"q1": {"y": 1.0, "z": 0.9, "x": 0.0}}
+    f = Fusion([_FixedMethod(a), _FixedMethod(b)])
+    val = Validation({"q1": "?"}, {"x": "", "y": "", "z": ""}, {"q1": {"y": 1}})
+    tuned = f.fit(val)
+    assert tuned is not f and f.tunable and not tuned.tunable and tuned.tuned_on_validation
+    assert f.weights == [0.5, 0.5]                       # the original is untouched
+    tuned.index({"x": "", "y": "", "z": ""})
+    assert next(iter(tuned.search({"q1": "?"})["q1"])) == "y"
+    assert f.fit(None) is f                               # nothing to tune on
 
 
 @pytest.mark.slow

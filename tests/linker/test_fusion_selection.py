@@ -22,7 +22,7 @@ def test_best_grid_value_tie_goes_to_half():
     assert pick_weight([0.0, 0.4, 0.6, 1.0], [0.1, 0.5, 0.5, 0.2]) in (0.4, 0.6)
 
 
-def test_fusion_json_written_and_read_by_factory(tmp_path):
+def test_fusion_json_written_and_read_by_the_method(tmp_path):
     ds = make_fixture_dataset(40)
     split = fixture_split(ds, n_val=10)
     res = train_linker(ds, split, cfg(tune_fusion=True), tmp_path / "run", store=FakeTokenStore())
@@ -46,10 +46,10 @@ def test_fusion_json_written_and_read_by_factory(tmp_path):
     qrels = ds.qrels(split["val"], "item2patent")
     expected = mean_metric(qrels, lr.search({q: items[q] for q in qrels}, len(patents)), "mrr")
     assert f["val_mrr"]["item2patent"][-1] == pytest.approx(expected)
-    from patlink.retrieval.factory import get_retriever
+    from patlink.cli.methods import parse_method
 
-    hr = get_retriever(f"{tmp_path / 'run'}+bm25", "item2patent")
-    assert hr.alpha == pytest.approx(f["alpha"])
+    for d in ("item2patent", "patent2item"):  # the stored per-direction weight is the one used in each direction
+        assert parse_method(f"{tmp_path / 'run'}+bm25").for_direction(d).alpha == pytest.approx(f[f"alpha_{d}"])
 
 
 def test_fusion_needs_validation_links(tmp_path):

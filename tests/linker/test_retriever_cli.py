@@ -72,13 +72,12 @@ def test_cli_train_on_beir_fixture(tmp_path, monkeypatch):
     assert len(m["epochs"]) == 2 and m["epochs"][1]["hard_negatives"] == 5
     assert (tmp_path / "run" / "best" / "linker.json").exists()
     # link with the linker fused with BM25 and dense: weights tuned on the run's validation links (split.json)
-    from patlink.cli.eval_cmd import link_fusion_weights
-    from patlink.retrieval.factory import get_retriever
+    from patlink.cli.methods import parse_method
+    from patlink.linking import _validation_links
 
     multi = f"{tmp_path / 'run'}+bm25+dense"
-    w = link_fusion_weights(ds, multi, get_retriever(multi), "item2patent")
-    assert w is not None and len(w) == 3 and sum(w) == pytest.approx(1)
-    assert link_fusion_weights(ds, "bm25", get_retriever("bm25"), "item2patent") is None
+    fusion = parse_method(multi)
+    assert sorted(_validation_links(ds, fusion, seed=0)) == sorted(map(tuple, sp["val"]))
     assert main(["link", "--beir", str(beir), "--method", multi, "--top", "3", "--json",
                  ds.item_texts()["i0"]]) == 0
     # resume of a finished run: nothing left to do, same result
@@ -143,6 +142,7 @@ def test_cli_train_and_eval_folds(tmp_path, monkeypatch):
 
 
 def test_eval_refuses_a_run_on_links_it_was_trained_on(tmp_path):
+    from patlink.cli.methods import parse_method as pm
     from patlink.evaluation.linkage import check_not_trained_on
 
     run = tmp_path / "r"
@@ -150,35 +150,30 @@ def test_eval_refuses_a_run_on_links_it_was_trained_on(tmp_path):
     (run / "best" / "linker.json").write_text("{}")
     (run / "split.json").write_text(json.dumps({"train": [["i1", "p1"]], "val": [["i2", "p2"]],
                                                 "test": [["i3", "p3"]]}))
-    check_not_trained_on(f"{run}+bm25", [("i3", "p3")])                    # its own test split: fine
-    check_not_trained_on(f"{run}+bm25", [("i2", "p2")], split="val")       # validating where it validated: fine
-    check_not_trained_on("bm25", [("i1", "p1")])                           # untrained methods: nothing to check
+    check_not_trained_on(pm(f"{run}+bm25"), [("i3", "p3")])                    # its own test split: fine
+    check_not_trained_on(pm(f"{run}+bm25"), [("i2", "p2")], split="val")       # validating where it validated: fine
+    check_not_trained_on(pm("bm25"), [("i1", "p1")])                           # untrained methods: nothing to check
     with pytest.raises(ValueError, match="trained or validated on 1 of the 2 test links"):
-        check_not_trained_on(f"{run}+bm25+dense", [("i3", "p3"), ("i1", "p1")])
+        check_not_trained_on(pm(f"{run}+bm25+dense"), [("i3", "p3"), ("i1", "p1")])
     with pytest.raises(ValueError, match="1 of the 1 test links"):
-        check_not_trained_on(f"knn-linker:{run}", [("i2", "p2")])          # selected on validation: also leakage
+        check_not_trained_on(pm(f"knn-linker:{run}"), [("i2", "p2")])          # selected on validation: also leakage
 
 
-def test_hybrid_weight_tuned_in_place_on_one_retriever(tmp_path, monkeypatch):
-    """`hybrid` with validation links: the retriever is built once, its α tuned on validation and set on it; the
-    result equals a fresh hybrid built with that α (the name carries it)."""
-    from patlink.evaluation.linkage import LinkageEvalConfig, evaluate_linkage, pools_for, tune_hybrid_alpha
-    from patlink.retrieval import factory
+def test_hybrid_weight_tuned_on_validation(tmp_path, monkeypatch):
+    """`hybrid` with validation links: α is tuned on the validation pool (never on the evaluated links) and the
+    result equals a hybrid with that α fixed (the label carries it)."""
+    from patlink.evaluation.linkage import LinkageEvalConfig, evaluate_linkage, pools_for, validation_for
+    from patlink.methods import Hybrid
 
     monkeypatch.setenv("PATLINK_CACHE", str(tmp_path))
     ds = make_fixture_dataset(30)
     links = sorted(ds.links)
     val, test = links[:10], links[10:]
-    built = []
-    original = factory.get_retriever
-    monkeypatch.setattr(factory, "get_retriever", lambda m, *a, **k: built.append(m) or original(m, *a, **k))
-    r = evaluate_linkage(ds, test, "hybrid", LinkageEvalConfig(directions=("item2patent",), n_bootstrap=0),
+    r = evaluate_linkage(ds, test, Hybrid(), LinkageEvalConfig(directions=("item2patent",), n_bootstrap=0),
                          val_links=val)["item2patent"]
-    assert built == ["hybrid"]
-    probe = original("hybrid", alpha=0.5)
-    alpha = tune_hybrid_alpha(ds, val, probe.first, probe.second, "item2patent")
-    assert r["alpha"] == alpha and r["method"] == f"hybrid:convex(α={alpha:.2f})"
-    fresh = original("hybrid", alpha=alpha)
+    alpha = Hybrid().for_direction("item2patent").fit(validation_for(ds, val, "item2patent")).alpha
+    assert r["alpha"] == alpha and r["method"] == f"hybrid[convex(α={alpha:.2f})]"
+    fresh = Hybrid(weights=[alpha, 1 - alpha])
     items, patents = pools_for(ds, test, "split")
     fresh.index(patents)
     run = fresh.search({i: items[i] for i, _ in test}, len(patents))
@@ -208,7 +203,7 @@ def test_cli_repeated_cross_validation(tmp_path, monkeypatch):
     assert main(args) == 0
     for s in (3, 4):
         meta = json.loads((rep / f"seed{s}" / "metrics.json").read_text())
-        assert set(meta["metrics"]) == {"bm25", f"{run}/seed{s}"} and meta["cv"]["seed"] == s
+        assert set(meta["metrics"]) == {"bm25", str(run)} and meta["cv"]["seed"] == s  # named as given
     (comp,) = json.loads((rep / "comparison.json").read_text())
     assert comp["n_repeats"] == 2 and comp["n_queries"] == 24 and comp["reference"] == "bm25"
     assert str(run) in comp["tests"] and len(comp["per_fold"][str(run)]) == 2

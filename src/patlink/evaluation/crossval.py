@@ -9,52 +9,17 @@ the variation over test queries, as a single split does, not over training sets 
 MRRs are kept to show that variation.
 
 Trained models are found by folder convention: ``patlink train --folds K --out runs/NAME`` writes
-``runs/NAME/fold0`` … ``runs/NAME/fold{K-1}``, and a method ``runs/NAME`` (or ``runs/NAME+bm25``) is read as
-``runs/NAME/fold{f}`` in fold ``f`` (:func:`fold_method`).
+``runs/NAME/fold0`` … ``runs/NAME/fold{K-1}``, and a method using ``runs/NAME`` (or ``runs/NAME+bm25``) reads
+``runs/NAME/fold{f}`` in fold ``f`` (:meth:`patlink.methods.Method.with_subfolder`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from patlink.evaluation.metrics import evaluate_run
 
-__all__ = ["fold_method", "pool_fold_results", "repeat_method"]
-
-
-def _with_sub_folder(method: str, sub: str) -> str:
-    """``method`` with every ``+``-joined part that is a folder holding ``sub/`` replaced by that sub-folder; a
-    ``name:`` prefix is kept; other parts are left alone."""
-    out = []
-    for p in method.split("+"):
-        prefix, colon, path = p.rpartition(":") if ":" in p else ("", "", p)
-        inner = Path(path) / sub
-        out.append(f"{prefix}{colon}{inner}" if path and inner.is_dir() else p)
-    return "+".join(out)
-
-
-def fold_method(method: str, fold: int) -> str:
-    """``method`` with every ``+``-joined part that is a folder holding ``fold{fold}/`` replaced by that sub-folder.
-
-    >>> fold_method("bm25", 2)
-    'bm25'
-
-    ``runs/cv+bm25`` → ``runs/cv/fold2+bm25`` when ``runs/cv/fold2`` exists; a ``name:`` prefix is kept
-    (``knn-linker:runs/cv`` → ``knn-linker:runs/cv/fold2``). Parts that are not such folders are left alone.
-    """
-    return _with_sub_folder(method, f"fold{fold}")
-
-
-def repeat_method(method: str, seed: int) -> str:
-    """``method`` with every ``+``-joined part that is a folder holding ``seed{seed}/`` replaced by that sub-folder
-    (repeated cross-validation: ``patlink train --folds K --repeats R --out runs/cv`` writes
-    ``runs/cv/seed{s}/fold{f}``); other parts are left alone.
-
-    >>> repeat_method("hybrid", 1)
-    'hybrid'
-    """
-    return _with_sub_folder(method, f"seed{seed}")
+__all__ = ["pool_fold_results"]
 
 
 def pool_fold_results(per_fold: Sequence[dict], cutoffs: Sequence[int] = (1, 5, 10, 20, 100),

@@ -2,25 +2,30 @@
 
 The evaluation *pool* decides what a query is ranked against:
 
-* ``split`` (default for graph-disjoint splits, as in ``000_…txt`` §4): the documents of the evaluated split —
-  test items are ranked against test patents, which the model never saw;
-* ``all``: every document of the dataset (e.g. the new-product protocol, where patents are shared);
+* ``all`` (the BEIR convention, default for BEIR folders and the new-product protocol): every document of the
+  dataset (corpus);
+* ``split`` (default for graph-disjoint splits of bundled datasets, as in El Bouari & de Rassenfosse,
+  "Product-Patent linkage prediction"): the documents of the evaluated split — test items are ranked against
+  test patents, which the model never saw;
 * plus optional *distractors* (another dataset's patents, e.g. ``api-patents``) appended to the patent pool.
 
-Hybrid convex weights are tuned on the validation links, never on the evaluated split.
+Whatever a method tunes (fusion weights, ``k``) is tuned on the validation links, never on the evaluated split.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
+from pathlib import Path
 
 from patlink.data.dataset import Dataset, Direction
 from patlink.evaluation.metrics import evaluate_run
+from patlink.methods import Method, Validation
 from patlink.retrieval.base import Run
 
-__all__ = ["LinkageEvalConfig", "check_not_trained_on", "evaluate_linkage", "pools_for", "tune_fusion_weights",
-           "tune_hybrid_alpha"]
+__all__ = ["LinkageEvalConfig", "check_not_trained_on", "evaluate_linkage", "pools_for", "run_split",
+           "validation_for"]
 
 
 @dataclass
@@ -81,101 +86,60 @@ def _queries_docs(direction: Direction, items: dict[str, str], patents: dict[str
     return (items, patents) if direction == "item2patent" else (patents, items)
 
 
-def _validation_runs(ds: Dataset, val_links: Sequence[tuple[str, str]], retrievers, direction: Direction,
-                     depth: int) -> tuple[list[Run], dict]:
-    """Each retriever's run over the validation pool (the validation split's items and patents) and its qrels."""
+def validation_for(ds: Dataset, val_links: Sequence[tuple[str, str]] | None, direction: Direction,
+                   depth: int = 1000, metric: str = "mrr") -> Validation | None:
+    """The :class:`~patlink.methods.Validation` of ``val_links`` in ``direction``: the validation split's queries
+    ranked against the validation split's documents (pool ``split``). ``None`` without validation links."""
+    if not val_links:
+        return None
     items, patents = pools_for(ds, val_links, "split")
     queries, docs = _queries_docs(direction, items, patents)
-    qrels = ds.qrels(val_links, direction)
-    queries = {q: queries[q] for q in qrels}
-    runs = []
-    for r in retrievers:
-        r.index(docs)
-        runs.append(r.search(queries, depth))
-    return runs, qrels
-
-
-def tune_hybrid_alpha(ds: Dataset, val_links: Sequence[tuple[str, str]], first, second,
-                      direction: Direction = "item2patent", metric: str = "mrr", depth: int = 1000) -> float:
-    """Tune the convex weight of ``first`` (vs ``second``) on validation links (pool = validation split)."""
-    from patlink.retrieval.fusion import tune_convex_weight
-
-    (run_a, run_b), qrels = _validation_runs(ds, val_links, (first, second), direction, depth)
-    return tune_convex_weight(run_a, run_b, qrels, metric)
-
-
-def tune_fusion_weights(ds: Dataset, val_links: Sequence[tuple[str, str]], fusion,
-                        direction: Direction = "item2patent", metric: str = "mrr", depth: int = 1000,
-                        step: float = 0.1) -> list[float]:
-    """Convex weights of a :class:`~patlink.retrieval.fusion.FusionRetriever`'s runs, tuned on validation links
-    (pool = validation split) over the weight simplex (:func:`~patlink.retrieval.fusion.tune_convex_weights`).
-
-    Returns:
-        One weight per retriever of ``fusion`` (summing to 1); ``fusion`` itself is left unchanged (its
-        retrievers are indexed on the validation pool: index them again before searching another pool).
-    """
-    from patlink.retrieval.fusion import tune_convex_weights
-
-    runs, qrels = _validation_runs(ds, val_links, fusion.retrievers, direction, depth)
-    return tune_convex_weights(runs, qrels, metric, step)[0]
+    return Validation(queries, docs, ds.qrels(val_links, direction), metric=metric, depth=depth)
 
 
 def evaluate_linkage(
     ds: Dataset,
     eval_links: Sequence[tuple[str, str]],
-    method: str,
+    method: Method,
     config: LinkageEvalConfig | None = None,
     val_links: Sequence[tuple[str, str]] | None = None,
-    show_progress: bool = False,
 ) -> dict:
-    """Evaluate ``method`` (see :func:`patlink.retrieval.factory.get_retriever`) on ``eval_links``.
+    """Evaluate ``method`` on ``eval_links`` in each direction of ``config.directions``.
+
+    In each direction the method is configured (:meth:`~patlink.methods.Method.for_direction`), tuned on the
+    validation links when it has something to tune (:meth:`~patlink.methods.Method.fit`; never on the
+    evaluated links), indexed on the pool and searched with the evaluated queries.
 
     Returns:
-        ``{direction: {"metrics": evaluate_run(...) dict, "run": Run, "pool": {"queries", "documents"},
-        "method": name, "alpha": α or None, "weights": fusion weights of ``runs/NAME+A+B`` or None}}``. Queries
-        with empty text are reported in ``pool`` (``empty_queries``) and still evaluated (they score 0 unless the
-        method ranks them by chance).
+        ``{direction: {"method": label, "alpha": α or None, "weights": fusion weights or None, "params",
+        "metrics": evaluate_run(...) dict, "run": Run, "qrels", "doc_ids", "pool": {"queries", "documents",
+        "empty_queries", "empty_documents"}}}``. Queries with empty text are counted in ``pool`` and still
+        evaluated (they score 0 unless the method ranks them by chance).
 
     Raises:
-        ValueError: ``runs/NAME+A+B`` (weights tuned on validation) without validation links.
+        ValueError: an empty split, a pool without text, or a fusion that needs validation links when there are
+            none.
     """
-    from patlink.retrieval.factory import get_retriever, is_multi_fusion, split_chunks
-
     cfg = config or LinkageEvalConfig()
     items, patents = pools_for(ds, eval_links, cfg.pool, cfg.distractor_patents)
-    multi = is_multi_fusion(method)
     out: dict = {}
     for direction in cfg.directions:
-        alpha = weights = None
-        low = split_chunks(method)[0].lower()
-        needs_alpha = not multi and (low in ("hybrid", "hybrid-convex") or low.endswith("+bm25"))
-        retriever = None
-        if needs_alpha and val_links and not _has_stored_alpha(method):
-            # a two-run convex fusion: built once, its weight tuned in place on the validation links
-            retriever = get_retriever(method, direction, alpha=0.5, show_progress=show_progress)
-            if hasattr(retriever, "first"):
-                alpha = tune_hybrid_alpha(ds, val_links, retriever.first, retriever.second, direction,
-                                          depth=cfg.depth)
-                retriever.set_alpha(alpha)
-            else:
-                retriever = None
-        if retriever is None:
-            retriever = get_retriever(method, direction, alpha=alpha, show_progress=show_progress)
-        if multi:
-            if not val_links:
-                raise ValueError(f"{method!r} fuses several runs with weights tuned on validation links, and this "
-                                 "split has none")
-            weights = retriever.weights = tune_fusion_weights(ds, val_links, retriever, direction, depth=cfg.depth)
+        if direction not in method.directions:
+            continue
+        m = method.for_direction(direction)
+        if m.tunable:
+            m = m.fit(validation_for(ds, val_links, direction, cfg.depth))
         queries, docs = _queries_docs(direction, items, patents)
-        retriever.index(docs)
+        m.index(docs)
         qrels = ds.qrels(eval_links, direction)
         queries = {q: queries[q] for q in qrels}
-        run: Run = retriever.search(queries, min(cfg.depth, len(docs)))
+        run: Run = m.search(queries, min(cfg.depth, len(docs)))
         metrics = evaluate_run(qrels, run, cfg.cutoffs, cfg.n_bootstrap, cfg.seed, doc_ids=list(docs))
         out[direction] = {
-            "method": getattr(retriever, "name", method),
-            "alpha": getattr(retriever, "alpha", None) if needs_alpha else None,
-            "weights": weights,
+            "method": m.label(),
+            "alpha": getattr(m, "alpha", None),
+            "weights": getattr(m, "weights", None) if getattr(m, "parts", None) and len(m.parts) > 2 else None,
+            "params": m.params(),
             "metrics": metrics,
             "run": run,
             "qrels": qrels,
@@ -187,24 +151,19 @@ def evaluate_linkage(
     return out
 
 
-def check_not_trained_on(method: str, eval_links: Sequence[tuple[str, str]], split: str = "test") -> None:
-    """Refuse to evaluate a trained linker on links it was trained (or validated) on.
+def check_not_trained_on(method: Method, eval_links: Sequence[tuple[str, str]], split: str = "test") -> None:
+    """Refuse to evaluate a trained model on links it was trained (or validated) on.
 
-    Every ``+``-part of ``method`` that is a trained run (``runs/NAME``, ``knn-linker:runs/NAME``, …) is checked
-    against the ``train`` and ``val`` links of its ``split.json`` (only ``train`` when ``split == "val"``: a run is
-    meant to be validated there). A run trained on another partition (``patlink train --seed 0`` evaluated with
-    ``patlink eval --seed 1``, or ``--folds`` folds of another seed) would otherwise score its own training pairs.
+    Every trained model folder of ``method`` (:meth:`~patlink.methods.Method.trained_paths`) is checked against the
+    ``train`` and ``val`` links of its ``split.json`` (only ``train`` when ``split == "val"``: a run is meant to be
+    validated there). A run trained on another partition (``patlink train --seed 0`` evaluated with
+    ``patlink eval --seed 1``, or folds of another seed) would otherwise score its own training pairs.
 
     Raises:
         ValueError: naming the run, how many evaluated links it saw and how to fix it.
     """
-    from patlink.retrieval.factory import is_linker_dir, run_split
-
     evaluated = {tuple(x) for x in eval_links}
-    for part in method.split("+"):
-        path = part.rpartition(":")[2]
-        if not path or not is_linker_dir(path):
-            continue
+    for path in method.trained_paths():
         sp = run_split(path)
         seen = {x for k in (("train",) if split == "val" else ("train", "val")) for x in sp.get(k, [])}
         leaked = seen & evaluated
@@ -215,8 +174,10 @@ def check_not_trained_on(method: str, eval_links: Sequence[tuple[str, str]], spl
                 f"--split-dir or --folds/--seed as `patlink train`), or retrain it")
 
 
-def _has_stored_alpha(method: str) -> bool:
-    from pathlib import Path
-
-    base = method.partition("+")[0]
-    return (Path(base) / "fusion.json").is_file()
+def run_split(path: str | Path) -> dict[str, list[tuple[str, str]]]:
+    """The links a trained run was trained, validated and tested on (``split.json`` written by the trainer):
+    ``{"train": [(item_id, patent_id), …], "val": […], "test": […]}``; ``{}`` when the run has no ``split.json``."""
+    f = Path(path) / "split.json"
+    if not f.is_file():
+        return {}
+    return {k: [tuple(x) for x in v] for k, v in json.loads(f.read_text()).items() if isinstance(v, list)}

@@ -1,4 +1,4 @@
-"""Evaluate linking NEW products to a company's existing patents (issue 4's new-product protocol).
+"""Evaluate linking NEW products to a company's existing patents (the new-product protocol).
 
 The split (:func:`patlink.graph.split.new_product_split`) holds out PRODUCTS: test/val products never appear in
 training, patents are shared. Patents are represented by their training products (patent *profiles*,
@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from patlink.evaluation.linkage import LinkageEvalConfig
 from patlink.evaluation.metrics import evaluate_run
+from patlink.methods import Method
 
 __all__ = ["evaluate_new_product", "new_product_pool"]
 
@@ -63,19 +64,20 @@ def _sets(ds, links, direction: str, profiles):
     return queries, docs, qrels, items
 
 
-def evaluate_new_product(ds, splits: dict[str, list[tuple[str, str]]], method: str,
+def evaluate_new_product(ds, splits: dict[str, list[tuple[str, str]]], method: Method,
                          cfg: LinkageEvalConfig | None = None, split: str = "test", profile_config=None) -> dict:
-    """Evaluate a profile method (see :mod:`patlink.retrieval.profile`) on the new-product protocol.
+    """Evaluate ``method`` on the new-product protocol (patents known by their training products).
 
     Args:
         ds: the dataset (e.g. ``honeywell-vpm``).
         splits: ``{"train": links, "val": links, "test": links}`` from a new-product split.
-        method: ``profile-mean``, ``profile-bm25``, ``knn``, ``popularity``, ``hybrid``, ``bm25``, ``dense``,
-            ``profile-linker:runs/NAME`` or ``knn-linker:runs/NAME``.
+        method: any :class:`~patlink.methods.Method`; text methods are converted by
+            :func:`patlink.methods.for_new_products` (``bm25`` → ``profile-bm25`` without patent text, …).
         cfg: :class:`~patlink.evaluation.linkage.LinkageEvalConfig` (directions, depth, bootstrap, seed, cutoffs,
             distractor patents; its ``pool`` is ignored: the pool is defined by the protocol).
         split: the evaluated split (``test`` or ``val``; α and ``k`` are tuned on ``val`` only when evaluating
             another split).
+        profile_config: :class:`patlink.retrieval.profile.ProfileConfig` (``None`` = defaults).
 
     Returns:
         ``{direction: {"method", "alpha", "params", "metrics", "run", "qrels", "doc_ids", "pool"}}`` for each
@@ -85,9 +87,10 @@ def evaluate_new_product(ds, splits: dict[str, list[tuple[str, str]]], method: s
         ``patents_outside_pool``, ``train_links``, ``profile_products``.
 
     Raises:
-        ValueError: unknown method/split, empty splits, or a split that leaks held-out products into training.
+        ValueError: unknown split, empty splits, a split that leaks held-out products into training, or a method
+            the protocol cannot use (a text linker).
     """
-    from patlink.retrieval.profile import clone, fit_method, method_run, resolve_method
+    from patlink.methods import KnownLinks, Validation, for_new_products
 
     cfg = cfg or LinkageEvalConfig(pool="all")
     if split not in splits:
@@ -97,18 +100,22 @@ def evaluate_new_product(ds, splits: dict[str, list[tuple[str, str]]], method: s
     profiles = new_product_pool(ds, train, eval_links, profile_config, cfg.distractor_patents)
     if val:
         new_product_pool(ds, train, val)  # the validation products must be unseen as well
-    base = resolve_method(method, profiles.has_text, profiles.cfg)
+    known = KnownLinks(ds, train, profile_config, cfg.distractor_patents)
+    known._profiles = profiles
+    base = for_new_products(method, profiles.has_text).with_known(known)
     pool_set = set(profiles.patent_ids)
     out: dict = {}
     for direction in cfg.directions:
-        if not base.supports(direction):
+        if direction not in base.directions:
             continue
-        spec = clone(base)
-        if val:
-            vq, vd, vqrels, _ = _sets(ds, val, direction, profiles)
-            fit_method(spec, profiles, direction, vq, vqrels, vd, cfg.depth, profiles.cfg.tune_metric)
+        m = base.for_direction(direction)
+        if val and m.tunable:
+            vq, vd, vqrels, vdoc_ids = _sets(ds, val, direction, profiles)
+            m = m.fit(Validation(vq, vd if vd is not None else {p: "" for p in vdoc_ids}, vqrels,
+                                 metric=profiles.cfg.tune_metric, depth=cfg.depth))
         queries, docs, qrels, doc_ids = _sets(ds, eval_links, direction, profiles)
-        run = method_run(spec, profiles, direction, queries, docs, min(cfg.depth, len(doc_ids)))
+        m.index(docs if docs is not None else {p: "" for p in doc_ids})
+        run = m.search(queries, min(cfg.depth, len(doc_ids)))
         run = {q: run.get(q, {}) for q in qrels}
         metrics = evaluate_run(qrels, run, cfg.cutoffs, cfg.n_bootstrap, cfg.seed, doc_ids=doc_ids)
         outside = [(i, p) for i, p in eval_links if p not in pool_set]
@@ -120,9 +127,9 @@ def evaluate_new_product(ds, splits: dict[str, list[tuple[str, str]]], method: s
             empty_q = sum(1 for q in queries if q not in pool_set)
             empty_d = sum(1 for t in docs.values() if not t.strip())
         out[direction] = {
-            "method": spec.display(),
-            "alpha": spec.alpha if spec.parts else None,
-            "params": spec.params(),
+            "method": m.label(),
+            "alpha": getattr(m, "alpha", None),
+            "params": m.params(),
             "metrics": metrics,
             "run": run,
             "qrels": qrels,

@@ -3,17 +3,16 @@
 ``fuse([bm25_run, dense_run], method="convex", weights=[α, 1-α])`` is ranx's ``wsum`` over min-max-normalised
 scores; ``method="rrf"`` is reciprocal rank fusion (Cormack et al. 2009, k=60). The convex weight is tuned on a
 *validation* qrels with :func:`tune_convex_weight` (never on test); for three or more runs
-(:class:`FusionRetriever`, e.g. ``runs/NAME+bm25+dense``) :func:`tune_convex_weights` searches the weight simplex.
+:func:`tune_convex_weights` searches the weight simplex. :class:`patlink.methods.Fusion` fuses methods with them.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from patlink.retrieval.base import Qrels, Retriever, Run
+from patlink.retrieval.base import Qrels, Run
 
-__all__ = ["FusionRetriever", "HybridRetriever", "convex_weight_curve", "fuse", "pick_weight", "simplex_grid",
-           "tune_convex_weight", "tune_convex_weights"]
+__all__ = ["convex_weight_curve", "fuse", "pick_weight", "simplex_grid", "tune_convex_weight", "tune_convex_weights"]
 
 
 def _to_ranx(run: Run, name: str):
@@ -60,7 +59,7 @@ def fuse(runs: Sequence[Run], method: str = "rrf", weights: Sequence[float] | No
 def convex_weight_curve(run_a: Run, run_b: Run, qrels: Qrels, metric: str = "mrr",
                         grid: Sequence[float] = tuple(i / 10 for i in range(11))) -> list[float]:
     """Mean ``metric`` of the convex fusion ``α·run_a + (1-α)·run_b`` (min-max normalised) for each α of ``grid``."""
-    from patlink.evaluation.metrics import mean_metric
+    from patlink.retrieval.measures import mean_metric
 
     return [mean_metric(qrels, fuse([run_a, run_b], "convex", [a, 1 - a]), metric) for a in grid]
 
@@ -111,77 +110,10 @@ def tune_convex_weights(runs: Sequence[Run], qrels: Qrels, metric: str = "mrr",
     Returns:
         ``(weights, curve)``: the best weights (one per run, summing to 1) and the metric of every grid point.
     """
-    from patlink.evaluation.metrics import mean_metric
+    from patlink.retrieval.measures import mean_metric
 
     grid = simplex_grid(len(runs), step)
     curve = {w: mean_metric(qrels, fuse(runs, "convex", list(w)), metric) for w in grid}
     uniform = 1.0 / len(runs)
     best = max(grid, key=lambda w: (round(curve[w], 12), -round(sum((x - uniform) ** 2 for x in w), 12)))
     return [float(x) for x in best], curve
-
-
-class FusionRetriever:
-    """Min-max convex fusion of any number of retrievers: ``s = Σ_i w_i · minmax(s_i)`` per query (ranx ``wsum``).
-
-    ``patlink eval --method runs/NAME+bm25+dense`` builds one (the trained linker, BM25 and zero-shot dense) with
-    weights tuned on validation links by :func:`tune_convex_weights`. Each retriever returns ``depth`` documents per
-    query before fusion; a document missing from one run gets 0 from it.
-
-    Raises:
-        ValueError: fewer than two retrievers, or a weights/retrievers length mismatch.
-    """
-
-    def __init__(self, retrievers: Sequence[Retriever], weights: Sequence[float] | None = None,
-                 name: str | None = None, depth: int = 1000):
-        if len(retrievers) < 2:
-            raise ValueError("fusion needs at least two retrievers")
-        w = list(weights) if weights is not None else [1.0 / len(retrievers)] * len(retrievers)
-        if len(w) != len(retrievers):
-            raise ValueError(f"{len(w)} weights for {len(retrievers)} retrievers")
-        self.retrievers, self.weights, self.depth = list(retrievers), w, depth
-        self.name = name or "+".join(getattr(r, "name", type(r).__name__) for r in retrievers)
-
-    def index(self, docs: dict[str, str]) -> None:
-        for r in self.retrievers:
-            r.index(docs)
-        self.n_docs = len(docs)
-
-    def runs(self, queries: dict[str, str], depth: int | None = None) -> list[Run]:
-        d = depth or self.depth
-        return [r.search(queries, d) for r in self.retrievers]
-
-    def search(self, queries: dict[str, str], top_k: int = 100) -> Run:
-        fused = fuse(self.runs(queries, max(top_k, self.depth)), "convex", self.weights)
-        return {q: dict(sorted(d.items(), key=lambda kv: -kv[1])[:top_k]) for q, d in fused.items()}
-
-
-class HybridRetriever:
-    """BM25 + dense (or any two retrievers) fused with RRF or a convex combination.
-
-    Both retrievers return ``depth`` documents per query (default: the whole corpus up to 1000) before fusion.
-    """
-
-    def __init__(self, first: Retriever, second: Retriever, method: str = "rrf", alpha: float = 0.5,
-                 depth: int = 1000):
-        self.first, self.second, self.method, self.alpha, self.depth = first, second, method, alpha, depth
-        self.name = f"hybrid:{method}" + (f"(α={alpha:.2f})" if method == "convex" else "")
-
-    def set_alpha(self, alpha: float) -> None:
-        """Set the convex weight of the first run (e.g. once tuned on validation); the name follows."""
-        if self.method == "convex":
-            self.name = self.name.replace(f"(α={self.alpha:.2f})", f"(α={alpha:.2f})")
-        self.alpha = alpha
-
-    def index(self, docs: dict[str, str]) -> None:
-        self.first.index(docs)
-        self.second.index(docs)
-        self.n_docs = len(docs)
-
-    def runs(self, queries: dict[str, str], depth: int | None = None) -> tuple[Run, Run]:
-        d = depth or self.depth
-        return self.first.search(queries, d), self.second.search(queries, d)
-
-    def search(self, queries: dict[str, str], top_k: int = 100) -> Run:
-        a, b = self.runs(queries, max(top_k, self.depth))
-        fused = fuse([a, b], self.method, [self.alpha, 1 - self.alpha] if self.method == "convex" else None)
-        return {q: dict(sorted(d.items(), key=lambda kv: -kv[1])[:top_k]) for q, d in fused.items()}

@@ -1,0 +1,176 @@
+"""``--method`` strings → :class:`patlink.methods.Method` objects: the ONE place patlink parses them.
+
+Every command that takes ``--method`` (eval, link, bench, cross-validation, the demo) calls :func:`parse_methods`
+and hands the objects to the library. The forms:
+
+=============================  =====================================================================================
+``bm25``                       BM25 (bm25s, Lucene, English stop words and stemming)
+``dense`` / ``dense:MODEL``    zero-shot dense retrieval, bundled MiniLM or any sentence-transformers name or folder
+``hybrid``                     BM25 + dense, min-max convex fusion, α tuned on validation MRR; equal weights without
+                               validation data (:class:`patlink.methods.Hybrid`)
+``hybrid-rrf``                 BM25 + dense by reciprocal rank fusion (k = 60)
+``runs/NAME``                  a trained linker (``patlink train``)
+``runs/NAME+bm25``             the linker fused with BM25 (the weight stored at training, else tuned on validation,
+                               else RRF)
+``runs/NAME+bm25+dense``       the linker fused with several baselines (``bm25``, ``dense``, ``dense@N``,
+                               ``dense:MODEL``), weights tuned on validation over the simplex
+``PATH``                       a sentence-transformers model folder (e.g. from ``patlink finetune``): dense
+``…@N``                        ``dense``, ``dense:MODEL``, ``hybrid`` and ``PATH``: read long texts as N windows of
+                               256 tokens (``dense@8``)
+``profile-mean``               new products: cosine to the mean embedding of a patent's known products
+``profile-bm25``               new products: BM25 over the concatenated texts of a patent's known products
+``knn`` / ``knn:K``            new products: nearest known products (``k`` tuned on validation unless given)
+``popularity``                 new products: number of known products (item → patent only)
+``knn-linker:runs/NAME``       new products: kNN over a trained linker's embeddings
+``profile-linker:runs/NAME``   new products: a trained linker pooling each patent's set of known products
+``knn…+bm25``                  ``knn``, ``knn-linker:…`` and ``profile-linker:…`` fused with BM25 (α tuned on
+                               validation)
+=============================  =====================================================================================
+
+Under ``--protocol new-product`` (and for ``patlink link`` on patents without text) ``bm25``, ``dense`` and
+``hybrid`` rank patents by their known products (:func:`patlink.methods.for_new_products`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from patlink.methods import (
+    BM25,
+    KNN,
+    Dense,
+    Fusion,
+    Hybrid,
+    KNNLinker,
+    LinkerMethod,
+    Method,
+    Popularity,
+    ProfileBM25,
+    ProfileLinker,
+    ProfileMean,
+    is_linker_dir,
+)
+
+__all__ = ["METHOD_HELP", "parse_method", "parse_methods"]
+
+METHOD_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | runs/NAME (trained linker) | runs/NAME+bm25 | "
+               "runs/NAME+bm25+dense (weights tuned on validation) | PATH (sentence-transformers folder); "
+               "dense/hybrid/PATH take @N to read long texts as N windows of 256 tokens (dense@8). New products "
+               "(--protocol new-product, or patents without text): profile-mean | profile-bm25 | knn | knn:K | "
+               "popularity | knn-linker:runs/NAME | profile-linker:runs/NAME, and knn…+bm25. Comma-separate "
+               "several to compare them.")
+
+
+def _is_trained_root(path: str | Path) -> bool:
+    """A trained linker, or a cross-validation folder of them (``fold0/``, ``seed0/fold0/``)."""
+    p = Path(path)
+    return is_linker_dir(p) or any(is_linker_dir(c) for c in (p / "fold0", p / "seed0" / "fold0")) or any(
+        is_linker_dir(c / "fold0") for c in p.glob("seed*")) if p.is_dir() else False
+
+
+def _is_st_folder(path: Path) -> bool:
+    return path.is_dir() and ((path / "modules.json").is_file() or
+                              (path / "config_sentence_transformers.json").is_file())
+
+
+def _windows(spec: str) -> tuple[str, int]:
+    """``"hybrid@8"`` → ``("hybrid", 8)``; an existing path is never split (a folder may have ``@`` in its name).
+    Raises ``ValueError`` on ``@0`` or ``@x``."""
+    base, at, n = spec.rpartition("@")
+    if not at or Path(spec).exists() or Path(spec.partition("+")[0]).exists():
+        return spec, 1
+    if not n.isdigit() or int(n) < 1:
+        raise ValueError(f"bad window count in {spec!r}: use METHOD@N with N >= 1 (e.g. dense@8)")
+    return base, int(n)
+
+
+def _baseline(part: str, whole: str) -> Method:
+    """A baseline fused with a trained linker: bm25, dense, dense@N, dense:MODEL[@N]."""
+    base, n = _windows(part.strip())
+    low = base.lower()
+    if low == "bm25" and n == 1:
+        return BM25()
+    if low == "dense":
+        return Dense(windows=n)
+    if low.startswith("dense:"):
+        return Dense(base.split(":", 1)[1], windows=n)
+    raise ValueError(f"cannot fuse {part!r} with a linker in {whole!r}; fuse with bm25, dense, dense@N or "
+                     "dense:MODEL (e.g. runs/NAME+bm25+dense)")
+
+
+def _model_path(spec: str, kind: str) -> str:
+    path = spec.split(":", 1)[1].strip() if ":" in spec else ""
+    if not path:
+        raise ValueError(f"{kind} needs a trained model folder: --method {kind}:runs/NAME")
+    return path
+
+
+def parse_method(spec: str) -> Method:
+    """Parse one ``--method`` string (see the module docstring) into a method object.
+
+    Raises:
+        ValueError: an unknown form (the message lists the valid ones), a bad ``@N``, a linker path that holds no
+            trained linker, or a baseline that cannot be fused with a linker.
+    """
+    m = spec.strip()
+    low = m.lower()
+    if not m:
+        raise ValueError(f"empty method; use {METHOD_HELP}")
+    # new-product (profile) methods, with an optional +bm25
+    if low.endswith("+bm25") and low.startswith(("knn", "profile-linker")):
+        first = parse_method(m[: -len("+bm25")])
+        return Fusion([first, BM25()], untuned="rrf", name=f"{first.name}+bm25")
+    if low in ("profile-mean", "profile-bm25"):
+        return ProfileMean() if low == "profile-mean" else ProfileBM25()
+    if low == "knn" or low.startswith("knn:"):
+        k = m.split(":", 1)[1] if ":" in m else None
+        if k is not None and (not k.isdigit() or int(k) < 1):
+            raise ValueError(f"bad neighbour count in {spec!r}: use knn:K with K >= 1")
+        return KNN(int(k) if k else None)
+    if low == "popularity":
+        return Popularity()
+    if low.startswith("knn-linker"):
+        return KNNLinker(_model_path(m, "knn-linker"))
+    if low.startswith("profile-linker"):
+        return ProfileLinker(_model_path(m, "profile-linker"))
+    # text methods
+    base, n = _windows(m)
+    low = base.lower()
+    if low == "bm25" and n == 1:
+        return BM25()
+    if low == "dense":
+        return Dense(windows=n)
+    if low.startswith("dense:"):
+        return Dense(base.split(":", 1)[1], windows=n)
+    if low in ("hybrid", "hybrid-convex"):
+        return Hybrid(windows=n)
+    if low == "hybrid-rrf":
+        return Hybrid(windows=n, how="rrf")
+    head, plus, extra = m.partition("+")
+    if _is_trained_root(head):
+        linker = LinkerMethod(head)
+        if not plus:
+            return linker
+        parts = [_baseline(p, m) for p in extra.split("+")]
+        name = f"{Path(head).name}+{extra}"
+        if [p.lower() for p in extra.split("+")] == ["bm25"]:
+            return Fusion([linker, *parts], weights="stored", untuned="rrf", name=name)
+        return Fusion([linker, *parts], untuned="validation", name=name)
+    path = Path(base)
+    if _is_st_folder(path):
+        return Dense(str(path), windows=n)
+    if plus or path.exists():
+        raise ValueError(f"{head} holds no trained linker (expected {head}/best/linker.json from `patlink train`) "
+                         "and is not a sentence-transformers folder")
+    raise ValueError(f"unknown method {spec!r}; use {METHOD_HELP}")
+
+
+def parse_methods(specs: str) -> dict[str, Method]:
+    """Comma-separated ``--method`` strings → ``{string as given: method}`` (in order). Raises ``ValueError``."""
+    out: dict[str, Method] = {}
+    for s in (x.strip() for x in specs.split(",")):
+        if s:
+            out[s] = parse_method(s)
+    if not out:
+        raise ValueError(f"no method given; use {METHOD_HELP}")
+    return out
