@@ -212,20 +212,22 @@ def load_uspto2m(path: str | Path, limit: int | None = None) -> LabeledTexts:
                       limit=limit)
 
 
-def _find(folder: Path, stem: str) -> Path:
-    for ext in (".tsv", ".tsv.zip", ".tsv.gz"):
-        if (folder / f"{stem}{ext}").exists():
-            return folder / f"{stem}{ext}"
-    raise FileNotFoundError(f"{folder}: no {stem}.tsv (PatentsView bulk download file)")
+def _find(tables: dict[str, list[Path]], folder: Path, key: str) -> list[Path]:
+    from patlink.data.patentsview import zipped_only
+
+    if key in tables:
+        return tables[key]
+    hint = f"; {key}.tsv.zip must be unzipped first" if zipped_only(folder, key) else ""
+    raise FileNotFoundError(f"{folder}: no {key}.tsv (PatentsView bulk download file){hint}")
 
 
-def load_patentsview(abstract_tsv: str | Path, cpc_tsv: str | Path, limit: int | None = None,
+def load_patentsview(abstract_tsv: str | Path | list[Path], cpc_tsv: str | Path | list[Path], limit: int | None = None,
                      cpc_type: str | None = None) -> LabeledTexts:
-    """PatentsView granted-patent bulk files, joined with DuckDB.
+    """PatentsView granted-patent bulk files, read and joined with DuckDB (:mod:`patlink.data.patentsview`).
 
     Args:
-        abstract_tsv: ``g_patent_abstract.tsv`` (columns ``patent_id``, ``patent_abstract``).
-        cpc_tsv: ``g_cpc_current.tsv`` (columns ``patent_id``, ``cpc_subclass`` ...).
+        abstract_tsv: ``g_patent_abstract.tsv`` (columns ``patent_id``, ``patent_abstract``), or a list of files.
+        cpc_tsv: ``g_cpc_current.tsv`` (columns ``patent_id``, ``cpc_subclass`` ...), or a list of files.
         limit: keep the first ``limit`` patents (ordered by ``patent_id``).
         cpc_type: keep only ``inventive`` or ``additional`` CPC rows (column ``cpc_type``); all when ``None``.
 
@@ -235,26 +237,23 @@ def load_patentsview(abstract_tsv: str | Path, cpc_tsv: str | Path, limit: int |
     Raises:
         ValueError: a required column is missing (the message lists the file's columns).
     """
-    import duckdb
+    from patlink.data.patentsview import PatentsViewTables
 
-    con = duckdb.connect()
-    for name, path, need in (("abs", abstract_tsv, ("patent_id", "patent_abstract")),
-                             ("cpc", cpc_tsv, ("patent_id", "cpc_subclass"))):
-        lit = "'" + str(path).replace("'", "''") + "'"
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv({lit}, delim='\t', header=true, quote='\"', "
-                    "all_varchar=true)")
-        cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
-        missing = [c for c in need if c not in cols]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {missing}; columns: {', '.join(cols)}")
-    where = "WHERE c.cpc_type = ?" if cpc_type else ""
-    sql = (f"SELECT a.patent_id, any_value(a.patent_abstract), list(DISTINCT c.cpc_subclass ORDER BY c.cpc_subclass) "
-           f"FROM abs a JOIN cpc c USING (patent_id) {where} GROUP BY a.patent_id ORDER BY a.patent_id"
-           + (f" LIMIT {int(limit)}" if limit else ""))
-    rows = con.execute(sql, [cpc_type] if cpc_type else []).fetchall()
+    abstract_files = list(abstract_tsv) if isinstance(abstract_tsv, (list, tuple)) else [abstract_tsv]
+    cpc_files = list(cpc_tsv) if isinstance(cpc_tsv, (list, tuple)) else [cpc_tsv]
+    with PatentsViewTables({"g_patent_abstract": abstract_files, "g_cpc_current": cpc_files}) as t:
+        t.require("g_patent_abstract", ("patent_id", "patent_abstract"))
+        t.require("g_cpc_current", ("patent_id", "cpc_subclass"))
+        where = "WHERE c.cpc_type = ?" if cpc_type else ""
+        sql = (f"SELECT a.patent_id, any_value(a.patent_abstract), "
+               f"list(DISTINCT c.cpc_subclass ORDER BY c.cpc_subclass) "
+               f"FROM {t.source('g_patent_abstract')} a JOIN {t.source('g_cpc_current')} c USING (patent_id) {where} "
+               f"GROUP BY a.patent_id ORDER BY a.patent_id" + (f" LIMIT {int(limit)}" if limit else ""))
+        rows = t.query(sql, [cpc_type] if cpc_type else [])
     ids = [f"US{r[0]}" for r in rows]
     return LabeledTexts(ids, [r[1] or "" for r in rows], [[s for s in r[2] if s] for r in rows],
-                        source=f"patentsview:{abstract_tsv}", report={"label_column": "cpc_subclass"})
+                        source="patentsview:" + ",".join(map(str, abstract_files)),
+                        report={"label_column": "cpc_subclass"})
 
 
 def load_file(path: str | Path, text_field: str | None = None, label_field: str | None = None,
@@ -273,7 +272,10 @@ def load_file(path: str | Path, text_field: str | None = None, label_field: str 
     if not p.exists():
         raise FileNotFoundError(f"no such file or folder: {p}")
     if p.is_dir():
-        return load_patentsview(_find(p, "g_patent_abstract"), _find(p, "g_cpc_current"), limit=limit)
+        from patlink.data.patentsview import find_patentsview_tables
+
+        tables = find_patentsview_tables(p)
+        return load_patentsview(_find(tables, p, "g_patent_abstract"), _find(tables, p, "g_cpc_current"), limit=limit)
     name = p.name.lower()
     if not any(name.endswith(e) for e in (".json", ".jsonl", ".json.gz", ".jsonl.gz", ".ndjson")):
         raise ValueError(f"{p}: unsupported format; give a .json/.jsonl(.gz) file or a PatentsView folder")

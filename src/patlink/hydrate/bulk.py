@@ -1,19 +1,10 @@
 """Local bulk files: PatentsView granted-patent TSVs (read with DuckDB) and USPTO grant full-text XML (streamed).
 
-PatentsView (https://patentsview.org/download/data-download-tables), tab-separated, header row, ``"``-quoted:
-
-==========================  ==========================================================================
-``g_patent.tsv``            ``patent_id, patent_type, patent_date, patent_title, wipo_kind, num_claims, …``
-``g_patent_abstract.tsv``   ``patent_id, patent_abstract``
-``g_cpc_current.tsv``       ``patent_id, cpc_sequence, cpc_section, cpc_class, cpc_subclass, cpc_group, cpc_type``
-``g_us_patent_citation.tsv````patent_id, citation_sequence, citation_patent_id, citation_date, …``
-``g_application.tsv``       ``application_id, patent_id, patent_application_type, filing_date, …`` (optional)
-``g_claims_YYYY.tsv``       ``patent_id, claim_sequence, claim_text, dependent, claim_number, exemplary`` (optional)
-``g_detail_desc_text_YYYY.tsv`` ``patent_id, description_text, description_length`` (optional)
-==========================  ==========================================================================
-
-Plain ``.tsv`` or gzip ``.tsv.gz`` (PatentsView ships ``.tsv.zip``: unzip first). Each present table is scanned
-once per batch with a parameterised DuckDB query, so use large batches (the default for this source is 10,000).
+PatentsView tables (``g_patent``, ``g_patent_abstract``, ``g_cpc_current``, ``g_us_patent_citation``, and
+optionally ``g_application``, ``g_claims_YYYY``, ``g_detail_desc_text_YYYY``; layout and format in
+:mod:`patlink.data.patentsview`, whose reader is used here) as plain ``.tsv`` or gzip ``.tsv.gz`` (PatentsView
+ships ``.tsv.zip``: unzip first). Each present table is scanned once per batch with a parameterised DuckDB query,
+so use large batches (the default for this source is 10,000).
 
 USPTO grant full text (https://bulkdata.uspto.gov, "Patent Grant Full Text Data (No Images)", 2005–): weekly
 ``ipgYYMMDD.xml`` files (or the ``.zip`` they ship in) are *concatenated* XML documents, each starting with its own
@@ -33,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from patlink.data.numbers import normalize_publication_number
+from patlink.data.patentsview import PatentsViewTables, find_patentsview_tables
 from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date, office_id
 from patlink.hydrate.config import BulkConfig
 from patlink.hydrate.records import TEXT_FIELDS, PatentRecord, clean_text, flat_text
@@ -41,18 +33,6 @@ __all__ = ["BulkSource", "find_bulk_files", "iter_uspto_grant_xml", "parse_uspto
 
 log = logging.getLogger(__name__)
 
-_TSV = ("delim='\t', header=true, quote='\"', escape='\"', all_varchar=true, max_line_size=200000000, "
-        "union_by_name=true")
-_NORM = "regexp_replace(patent_id, '^([A-Za-z]*)0*', '\\1')"
-_TABLES = {
-    "g_patent": "g_patent",
-    "g_patent_abstract": "g_patent_abstract",
-    "g_cpc_current": "g_cpc_current",
-    "g_us_patent_citation": "g_us_patent_citation",
-    "g_application": "g_application",
-    "g_claims": "g_claims_*",
-    "g_detail_desc_text": "g_detail_desc_text_*",
-}
 _DOCNUM_RE = re.compile(rb"<doc-number>\s*([A-Za-z]*\d+)\s*</doc-number>")
 
 
@@ -65,13 +45,7 @@ def find_bulk_files(bulk_dir: str | Path) -> dict[str, list[Path]]:
     root = Path(bulk_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"--bulk-dir {root} is not a folder")
-    out: dict[str, list[Path]] = {}
-    for key, stem in _TABLES.items():
-        files = sorted({p for ext in (".tsv", ".tsv.gz") for p in root.glob(stem + ext)})
-        if files:
-            out[key] = files
-        elif any(root.glob(stem + ".tsv.zip")):
-            log.warning("%s found only as .tsv.zip: unzip it so DuckDB can read it", stem)
+    out = find_patentsview_tables(root)
     xml = sorted(p for p in root.glob("*") if p.is_file() and re.match(r"(?i)^ipg.*\.(xml|zip)$", p.name))
     if xml:
         out["uspto_xml"] = xml
@@ -79,12 +53,6 @@ def find_bulk_files(bulk_dir: str | Path) -> dict[str, list[Path]]:
 
 
 # --------------------------------------------------------------------------------------------- PatentsView TSVs
-def _select(con, files: list[Path], columns: str, ids: list[str], order: str = "") -> list[tuple]:
-    sql = (f"SELECT {_NORM} AS pid, {columns} FROM read_csv(?, {_TSV}) "
-           f"WHERE {_NORM} IN (SELECT unnest(?::VARCHAR[])) {order}")
-    return con.execute(sql, [[str(f) for f in files], ids]).fetchall()
-
-
 def read_patentsview_tsvs(files: dict[str, list[Path]], numbers: Sequence[str]) -> dict[str, PatentRecord]:
     """Records of ``numbers`` (canonical) found in the PatentsView tables ``files`` (from :func:`find_bulk_files`).
 
@@ -95,8 +63,6 @@ def read_patentsview_tsvs(files: dict[str, list[Path]], numbers: Sequence[str]) 
     Raises:
         duckdb.Error: a table is malformed (the message names the file and line).
     """
-    import duckdb
-
     ids = {office_id(n): n for n in numbers}
     id_list = list(ids)
     recs: dict[str, PatentRecord] = {}
@@ -107,48 +73,48 @@ def read_patentsview_tsvs(files: dict[str, list[Path]], numbers: Sequence[str]) 
             recs[number] = PatentRecord(number=number, source="bulk-patentsview", publication_number=pid)
         return recs[number]
 
-    con = duckdb.connect()
+    tables = PatentsViewTables(files)
     try:
         if "g_patent" in files:
-            for pid, date, title, kind in _select(con, files["g_patent"], "patent_date, patent_title, wipo_kind", id_list):
+            for pid, date, title, kind in tables.select("g_patent", "patent_date, patent_title, wipo_kind", id_list):
                 r = rec(pid)
                 r.title = clean_text(title)
                 r.publication_date = r.grant_date = iso_date(date)
                 r.kind = kind or ""
         if "g_patent_abstract" in files:
-            for pid, abstract in _select(con, files["g_patent_abstract"], "patent_abstract", id_list):
+            for pid, abstract in tables.select("g_patent_abstract", "patent_abstract", id_list):
                 rec(pid).abstract = clean_text(abstract)
         found = [office_id(n) for n in recs]
         if not found:
             return {}
         if "g_cpc_current" in files:
-            for pid, group in _select(con, files["g_cpc_current"], "cpc_group", found,
-                                      "ORDER BY pid, TRY_CAST(cpc_sequence AS INTEGER)"):
+            for pid, group in tables.select("g_cpc_current", "cpc_group", found,
+                                            "ORDER BY pid, TRY_CAST(cpc_sequence AS INTEGER)"):
                 if group and group not in recs[ids[pid]].cpc:
                     recs[ids[pid]].cpc.append(group.replace(" ", ""))
         if "g_us_patent_citation" in files:
-            for pid, cited in _select(con, files["g_us_patent_citation"], "citation_patent_id", found,
-                                      "ORDER BY pid, TRY_CAST(citation_sequence AS INTEGER)"):
+            for pid, cited in tables.select("g_us_patent_citation", "citation_patent_id", found,
+                                            "ORDER BY pid, TRY_CAST(citation_sequence AS INTEGER)"):
                 try:
                     recs[ids[pid]].citations.append(normalize_publication_number("US" + cited.strip()))
                 except (ValueError, AttributeError):
                     continue
         if "g_application" in files:
-            for pid, filing in _select(con, files["g_application"], "filing_date", found):
+            for pid, filing in tables.select("g_application", "filing_date", found):
                 recs[ids[pid]].filing_date = iso_date(filing)
         if "g_claims" in files:
             claims: dict[str, list[str]] = {}
-            for pid, text in _select(con, files["g_claims"], "claim_text", found,
-                                     "ORDER BY pid, TRY_CAST(claim_sequence AS INTEGER)"):
+            for pid, text in tables.select("g_claims", "claim_text", found,
+                                           "ORDER BY pid, TRY_CAST(claim_sequence AS INTEGER)"):
                 if text and text.strip():
                     claims.setdefault(pid, []).append(clean_text(text).replace("\n", " "))
             for pid, lines in claims.items():
                 recs[ids[pid]].claims = "\n".join(lines)
         if "g_detail_desc_text" in files:
-            for pid, text in _select(con, files["g_detail_desc_text"], "description_text", found):
+            for pid, text in tables.select("g_detail_desc_text", "description_text", found):
                 recs[ids[pid]].description = clean_text(text)
     finally:
-        con.close()
+        tables.close()
     return recs
 
 
