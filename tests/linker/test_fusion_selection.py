@@ -50,6 +50,14 @@ def test_fusion_json_written_and_read_by_the_method(tmp_path):
 
     for d in ("item2patent", "patent2item"):  # the stored per-direction weight is the one used in each direction
         assert parse_method(f"{tmp_path / 'run'}+bm25").for_direction(d).alpha == pytest.approx(f[f"alpha_{d}"])
+    # the model folder itself records the same weights and the training views (one accessor, per direction)
+    from patlink.models.linker import read_settings
+
+    assert json.loads((tmp_path / "run" / "best" / "linker.json").read_text())["fusion"] == f
+    s = read_settings(tmp_path / "run")
+    for d in ("item2patent", "patent2item"):
+        assert s.fusion_alpha(d) == f[f"alpha_{d}"]
+    assert (s.item_view, s.patent_view) == (tuple(ds.item_view), tuple(ds.patent_view)) == (("text",), ("title",))
 
 
 def test_fusion_needs_validation_links(tmp_path):

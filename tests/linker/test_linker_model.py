@@ -1,4 +1,5 @@
-"""Encoders and Linker: padding invariance, set encoding, save/load identity (safetensors, no pickle)."""
+"""Encoders and Linker: padding invariance, set encoding, save/load identity (safetensors, no pickle), settings
+recorded in the model folder (backbone name, windows, views, fusion weights), old-format folders, the view rule."""
 
 import json
 
@@ -7,9 +8,9 @@ import pytest
 import torch
 from conftest import D_IN
 
+from patlink.models.config import EncoderConfig
 from patlink.models.encoders import TextEncoder
 from patlink.models.linker import Linker
-from patlink.training.config import EncoderConfig
 
 
 def small_cfg(**kw):
@@ -104,3 +105,130 @@ def test_backbone_init_equals_mean_pooling():
         torch.testing.assert_close(enc(x, m), ref, atol=1e-5, rtol=1e-5)
     random_enc = TextEncoder(D_IN, hidden=32, out_dim=D_IN, n_heads=2, init="random").eval()
     assert not torch.allclose(random_enc(x, m), torch.nn.functional.normalize(mean, dim=1), atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------- settings
+def _saved(tmp_path, **kw):
+    torch.manual_seed(0)
+    model = Linker(small_cfg(max_chunks=4, max_length=64, **kw), D_IN, temperature=0.07,
+                   item_view="title+abstract", patent_view=["Claims"])
+    model.save(tmp_path / "run" / "best")
+    return model
+
+
+def test_settings_recorded_and_reapplied_on_load(tmp_path, fake_store):
+    from patlink.models.linker import read_settings
+
+    model = _saved(tmp_path)
+    meta = json.loads((tmp_path / "run" / "best" / "linker.json").read_text())
+    assert meta["format"] == "patlink-linker/2"
+    assert meta["backbone"] == "sentence-transformers/all-MiniLM-L6-v2"          # the real name, not the alias
+    assert "backbone" not in meta["encoder"]                                     # recorded once, not as an alias
+    assert (meta["max_length"], meta["max_chunks"], meta["temperature"]) == (64, 4, 0.07)
+    assert meta["item_view"] == ["title", "abstract"] and meta["patent_view"] == ["claims"]
+    assert meta["fusion"] is None
+    for path in (tmp_path / "run", tmp_path / "run" / "best"):                   # run folder or model folder
+        back = Linker.load(path, store=fake_store)
+        s = back.settings
+        assert s == read_settings(path) == model.settings
+        assert (s.backbone, s.max_length, s.max_chunks) == ("sentence-transformers/all-MiniLM-L6-v2", 64, 4)
+        assert s.item_view == ("title", "abstract") and s.patent_view == ("claims",) and s.temperature == 0.07
+        assert back.config.max_chunks == 4 and back.config.max_length == 64    # what the token store reads
+    from patlink.config import resolve_model_path
+
+    assert resolve_model_path(s.backbone) == resolve_model_path("minilm")      # loads the bundled files offline
+    texts = ["topic1 w1 w2", "w3 w4"]
+    model.set_store(fake_store)
+    np.testing.assert_array_equal(Linker.load(tmp_path / "run", store=fake_store).encode_items(texts),
+                                  model.encode_items(texts))
+
+
+def test_fusion_weights_per_direction_and_joint_fallback(tmp_path):
+    from patlink.models.linker import read_settings, record_fusion
+
+    _saved(tmp_path)
+    run = tmp_path / "run"
+    assert read_settings(run).fusion is None and read_settings(run).fusion_alpha("item2patent") is None
+    record_fusion(run, {"alpha": 0.4, "alpha_item2patent": 0.7, "alpha_patent2item": 0.2, "grid": [0, 0.5, 1]})
+    s = Linker.load(run, store=object()).settings
+    assert s.fusion_alpha("item2patent") == 0.7 and s.fusion_alpha("patent2item") == 0.2
+    assert s.fusion.alpha == 0.4 and s.item_view == ("title", "abstract")      # the rest of the settings kept
+    record_fusion(run, {"alpha": 0.3})                                          # joint weight only
+    s = read_settings(run)
+    assert s.fusion_alpha("item2patent") == s.fusion_alpha("patent2item") == 0.3
+    with pytest.raises(ValueError, match="direction"):
+        s.fusion_alpha("both")
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        record_fusion(run, {"alpha": 1.5})
+    with pytest.raises(ValueError, match="alpha"):
+        record_fusion(run, {"alpha_item2patent": 0.5})
+    record_fusion(run, None)
+    assert read_settings(run).fusion is None
+
+
+def test_old_format_folder_loads_with_its_run_files(tmp_path, fake_store):
+    """A patlink-linker/1 folder (shapes only) still loads; its views come from run.json, its fusion from
+    fusion.json, and recording fusion weights upgrades it."""
+    from dataclasses import asdict
+
+    from patlink.models.linker import read_settings, record_fusion
+
+    torch.manual_seed(0)
+    model = Linker(small_cfg(init="random"), D_IN, temperature=0.05)
+    best = tmp_path / "run" / "best"
+    model.save(best)
+    (best / "linker.json").write_text(json.dumps({"format": "patlink-linker/1", "encoder": asdict(model.config),
+                                                  "d_in": D_IN, "temperature": 0.05}))
+    old = Linker.load(best, store=fake_store)
+    assert old.settings.item_view is None and old.settings.fusion is None
+    assert old.settings.backbone == "sentence-transformers/all-MiniLM-L6-v2"   # the v1 alias, canonicalised
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"item_view": ["text"], "patent_view": ["claims"],
+                                                           "model_dir": "best"}))
+    (tmp_path / "run" / "fusion.json").write_text(json.dumps({"alpha": 0.55, "alpha_item2patent": 0.65}))
+    s = read_settings(tmp_path / "run")
+    assert s.item_view == ("text",) and s.patent_view == ("claims",)
+    assert s.fusion_alpha("item2patent") == 0.65 and s.fusion_alpha("patent2item") == 0.55
+    texts = ["topic1 w1 w2", "w3 w4 w5"]
+    model.set_store(fake_store)
+    np.testing.assert_array_equal(Linker.load(tmp_path / "run", store=fake_store).encode_patents(texts),
+                                  model.encode_patents(texts))
+    record_fusion(tmp_path / "run", {"alpha": 0.5})
+    meta = json.loads((best / "linker.json").read_text())
+    assert meta["format"] == "patlink-linker/2" and meta["patent_view"] == ["claims"]
+    assert meta["fusion"]["alpha"] == 0.5
+    (best / "linker.json").write_text(json.dumps({"format": "patlink-linker/9", "d_in": D_IN}))
+    with pytest.raises(ValueError, match="unknown format"):
+        Linker.load(best)
+
+
+def test_check_views_applies_recorded_and_warns_on_a_different_one(tmp_path):
+    import warnings
+
+    model = Linker.load(_saved(tmp_path).save(tmp_path / "m"), store=object())
+    assert model.check_views() == (("title", "abstract"), ("claims",))          # recorded views applied
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                            # the same view: no warning
+        assert model.check_views("title,abstract", "claims") == (("title", "abstract"), ("claims",))
+    with pytest.warns(UserWarning, match=r"patent view 'claims'.*'title,abstract'"):
+        iv, pv = model.check_views(patent_view="title,abstract")
+    assert iv == ("title", "abstract") and pv == ("title", "abstract")         # the explicit view is used
+    bare = Linker(small_cfg(), D_IN)                                             # no views recorded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert bare.check_views() == (None, None)
+        assert bare.check_views("text", "title") == (("text",), ("title",))
+
+
+def test_models_layer_never_imports_training():
+    import subprocess
+    import sys
+
+    code = ("import sys, patlink.models.linker, patlink.models.config, patlink.models.export; "
+            "bad = sorted(m for m in sys.modules if m.startswith('patlink.training')); print(bad); "
+            "sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    from patlink.models.config import EncoderConfig as Moved
+    from patlink.training.config import EncoderConfig as Reexported
+
+    assert Moved is Reexported

@@ -15,42 +15,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from patlink.models.config import EncoderConfig  # the encoder shape lives in the models layer; re-exported here
+
 __all__ = ["AdversaryConfig", "EncoderConfig", "TrainConfig"]
-
-
-@dataclass
-class EncoderConfig:
-    """Shape of each encoder (item and patent have the same shape, separate weights).
-
-    Attributes:
-        backbone: frozen sentence-transformers model whose token embeddings are pooled (``minilm`` bundled).
-        max_length: backbone tokens per text (longer texts truncated).
-        hidden: width of the residual FFN blocks. out_dim: embedding size.
-        n_heads: attention-pooling heads (must divide the backbone size). n_queries: learned pooling queries.
-        n_blocks: residual FFN blocks. dropout: dropout of the blocks.
-        max_set_tokens: cap on the concatenated tokens of a patent encoded as a set of product texts (8192 ≈ 32
-            products of 256 tokens; attention pooling is O(L·d), so long sets are cheap; with 2048 the first ~8
-            products only were kept and honeywell-vpm test MRR item→patent was 0.02 lower).
-        max_chunks: windows of ``max_length`` tokens per text (1 = truncate at ``max_length``, the paper's
-            setting). With ``max_chunks > 1`` a long text (claims: median ~1,130 MiniLM tokens) is cut into
-            consecutive windows, each run through the backbone, and attention pooling runs over the tokens of all
-            its windows (:mod:`patlink.data.chunking`).
-        init: ``backbone`` — the untrained encoder equals the backbone's mean-pooled sentence embedding (pooling
-            starts uniform, identity skip path, zero head), so training refines the zero-shot model; ``random`` —
-            plain random initialisation (upstream).
-    """
-
-    backbone: str = "minilm"
-    max_length: int = 256
-    hidden: int = 384
-    out_dim: int = 384
-    n_heads: int = 4
-    n_queries: int = 2
-    n_blocks: int = 2
-    dropout: float = 0.1
-    max_set_tokens: int = 8192
-    init: str = "backbone"
-    max_chunks: int = 1
 
 
 @dataclass

@@ -3,21 +3,20 @@
 ``patlink eval --method runs/NAME+bm25`` fuses the linker's run with BM25's by a min-max convex combination
 (``ranx`` ``wsum``, :func:`patlink.retrieval.fusion.fuse`): ``s = α·linker + (1-α)·bm25``. This module picks α at the
 end of training on the validation split, in the same pool setting as ``patlink eval`` (validation items ranked
-against validation patents, :func:`patlink.evaluation.linkage.pools_for` with ``pool="split"``), and writes
-``RUN/fusion.json``::
+against validation patents, :func:`patlink.evaluation.linkage.pools_for` with ``pool="split"``), and records it in
+the model's own ``linker.json`` (``"fusion"``, read back as :attr:`patlink.models.linker.Linker.settings`, whose
+:meth:`~patlink.models.config.LinkerSettings.fusion_alpha` gives the weight of a direction)::
 
-    {"alpha": α maximising the mean validation MRR of both directions (what the retriever factory reads),
+    {"alpha": α maximising the mean validation MRR of both directions,
      "alpha_item2patent": α of item→patent alone, "alpha_patent2item": α of patent→item alone,
      "metric": "mrr", "grid": [...], "val_mrr": {"item2patent": [...], "patent2item": [...]} (per grid value),
      "tuned_on": "val", "n_val_links": n}
 
-Never tuned on test.
+The same record is also written to ``RUN/fusion.json``, the file older readers look for. Never tuned on test.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,10 +36,11 @@ def tune_linker_fusion(run_dir: str | Path, ds, val_links: Sequence[tuple[str, s
         val_links: validation ``(item, patent)`` pairs (the pool is the validation split's items and patents).
         store: token-embedding provider for the linker (tests inject a fixture store).
         grid: α values tried. metric: ``mrr`` (any metric of ``patlink.evaluation.metrics``). depth: run depth.
-        write: write ``fusion.json`` atomically.
+        write: record the weights in ``run_dir``'s model (``linker.json``) and write ``run_dir/fusion.json``, each
+            atomically.
 
     Returns:
-        The dict written to ``fusion.json`` (see the module docstring).
+        The fusion record (see the module docstring).
 
     Raises:
         ValueError: no validation links, or ``run_dir`` holds no trained linker.
@@ -73,8 +73,9 @@ def tune_linker_fusion(run_dir: str | Path, ds, val_links: Sequence[tuple[str, s
            "metric": metric, "grid": grid, "val_mrr": curves, "tuned_on": "val",
            "n_val_links": len(set(map(tuple, val_links)))}
     if write:
-        p = Path(run_dir) / "fusion.json"
-        tmp = p.with_name(f".fusion.json.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(out, indent=2))
-        os.replace(tmp, p)
+        from patlink.io import atomic_write_json
+        from patlink.models.linker import record_fusion
+
+        record_fusion(run_dir, out)
+        atomic_write_json(Path(run_dir) / "fusion.json", out)
     return out

@@ -634,7 +634,7 @@ class _Trainer:
             self.best, self.best_epoch, self.bad_epochs = metric, self.epoch + (1 if self.global_step else 0), 0
             self.best_step = self.global_step
             self.best_val = {k: v for k, v in val.items() if k.startswith("mrr_")}
-            self.model.save(self.out / "best")
+            self.model.save(self.out / "best", item_view=self.ds.item_view, patent_view=self.ds.patent_view)
         else:
             self.bad_epochs += 1
         self.evals.append({"step": self.global_step, "epoch": self.epoch + 1, "mrr_item2patent":
