@@ -28,13 +28,12 @@ last one.
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from patlink.io import atomic_directory, atomic_write_json
 
 __all__ = ["FinetuneConfig", "RECIPES", "recipe_examples", "finetune"]
 
@@ -228,19 +227,13 @@ def finetune(cfg: FinetuneConfig, log=print) -> Path:
     )
     ckpts = sorted((out / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
     result = trainer.train(resume_from_checkpoint=str(ckpts[-1]) if ckpts else None)
-    tmp = out / ".model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save(str(tmp))
     final = out / "model"
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    with atomic_directory(final) as tmp:
+        model.save(str(tmp))
     meta = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
             "examples": counts, "train_loss": float(result.training_loss), "steps": int(result.global_step),
             "seconds": round(time.time() - t0, 1),
             "loss": loss_cls.__name__, "base_path": resolve_model_path(cfg.base)}
-    tmpj = out / ".finetune.json.tmp"
-    tmpj.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    os.replace(tmpj, out / "finetune.json")
+    atomic_write_json(out / "finetune.json", meta)
     log(f"[finetune] saved {final} (loss {meta['train_loss']:.4f}, {meta['steps']} steps, {meta['seconds']} s)")
     return final

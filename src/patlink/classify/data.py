@@ -19,7 +19,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import random
 import re
 from collections import Counter
@@ -28,6 +27,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from patlink.io import atomic_savefig
 
 __all__ = [
     "CPC_SUBCLASS_RE",
@@ -371,7 +372,8 @@ def label_frequency(labels: Sequence[Sequence[str]], top: int = 20) -> dict:
 def plot_label_frequency(report: dict, path: str | Path, title: str = "CPC subclass frequency") -> Path:
     """Bar plot of documents per label, most frequent first, log scale (like Fig. 1 of Mueller & Stone).
 
-    Written atomically (temp file + ``os.replace``); the format follows the suffix (``.png``, ``.pdf``, ``.svg``).
+    Written atomically (:func:`patlink.io.atomic_savefig`); the format follows the suffix (``.png``, ``.pdf``,
+    ``.svg``).
     """
     import matplotlib
 
@@ -390,8 +392,8 @@ def plot_label_frequency(report: dict, path: str | Path, title: str = "CPC subcl
     for rank, (lab, c) in enumerate(report["top"][:5]):
         ax.annotate(lab, (rank, c), textcoords="offset points", xytext=(4, 2), fontsize=7, rotation=45)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        atomic_savefig(fig, path, dpi=120)
+    finally:
+        plt.close(fig)
     return path

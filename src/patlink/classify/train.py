@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 
 from patlink.classify.data import LabeledTexts, binarize, drop_empty, load_cpc_claims, load_file, split_holdout
 from patlink.classify.thresholds import ThresholdConfig, apply_thresholds, tune_thresholds
+from patlink.io import atomic_path, atomic_write_json
 
 __all__ = [
     "FORMAT_VERSION",
@@ -37,7 +37,6 @@ __all__ = [
     "TrainConfig",
     "prepare_data",
     "train_classifier",
-    "write_json_atomic",
 ]
 
 MODELS = ("cnn-glove", "cnn-tokens", "linear", "knn")
@@ -159,19 +158,11 @@ def prepare_data(spec: DataSpec, test_fraction: float = 0.2, seed: int = 0,
     return drop_empty(train), drop_empty(test)
 
 
-def write_json_atomic(obj, path: Path) -> None:
-    """Write JSON to ``path`` via a temp file and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False))
-    os.replace(tmp, path)
-
-
 def _save_tensors_atomic(tensors: dict, path: Path, metadata: dict | None = None) -> None:
     from safetensors.torch import save_file
 
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
 
 
 # ------------------------------------------------------------------------------------------------ features
@@ -308,8 +299,8 @@ def _fit_torch(cfg: TrainConfig, feats, y: np.ndarray, tr_idx: np.ndarray, val_i
         tensors = {**{f"model.{k}": v for k, v in module.state_dict().items()},
                    **{f"best.{k}": v for k, v in best_state.items()}, **opt_t}
         _save_tensors_atomic(tensors, ck_t)
-        write_json_atomic({"config_hash": ckey, "epoch": epoch + 1, "best": list(best), "history": history,
-                           "optimizer": opt_meta}, ck_j)
+        atomic_write_json(ck_j, {"config_hash": ckey, "epoch": epoch + 1, "best": list(best), "history": history,
+                                 "optimizer": opt_meta})
     bar.close()
     if best_state is not None:
         module.load_state_dict(best_state)
@@ -375,7 +366,7 @@ def train_classifier(cfg: TrainConfig, spec: DataSpec, out: str | Path, resume: 
     else:
         feat_info.update(encoder=cfg.encoder, dim=feats.dim if cfg.model == "cnn-tokens" else int(feats.shape[1]))
     if spec.file is not None:
-        write_json_atomic({"test_ids": test.ids}, out / "split.json")
+        atomic_write_json(out / "split.json", {"test_ids": test.ids})
     info = {
         "format": "patlink-classify", "format_version": FORMAT_VERSION,
         "model": cfg.model, "train_config": cfg.to_dict(), "data": asdict(spec), "features": feat_info,
@@ -385,7 +376,7 @@ def train_classifier(cfg: TrainConfig, spec: DataSpec, out: str | Path, resume: 
         "val_metrics": val_metrics,
         "seconds": {"features": round(t_feat, 2), "total": round(time.perf_counter() - t0, 2)},
     }
-    write_json_atomic(info, out / "config.json")
+    atomic_write_json(out / "config.json", info)
     for f in ("checkpoint.safetensors", "checkpoint.json"):
         (out / f).unlink(missing_ok=True)
     return info

@@ -130,7 +130,7 @@ def vpm_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Parse a VPM page into (product, patent) pairs (tables, lists, 'Product: US 7,123,456; ...' lines)."""
-    from patlink.pipeline.review import _atomic_write
+    from patlink.io import atomic_write_text as _atomic_write
     from patlink.pipeline.runner import ingest_vpm
     from patlink.pipeline.vpm_page import load_vpm_source, parse_vpm_bytes
 

@@ -29,7 +29,6 @@ many-to-many data). :func:`split_dataset` picks the single-split protocol for a 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
 from dataclasses import replace
 from typing import Literal
 
@@ -76,7 +75,7 @@ def _check_protocol(protocol: str) -> None:
 
 # ----------------------------------------------------------------------------------------------- single splits
 def graph_split(dataset, *, seed: int | None = None, config: SplitConfig | None = None) -> Split:
-    """Node-disjoint split of a bipartite item–patent graph (module docstring; carving in :mod:`~patlink.graph.carving`).
+    """Node-disjoint split of a bipartite item–patent graph (module docstring; :mod:`~patlink.graph.carving`).
 
     Returns:
         :class:`Split` with ``protocol="graph"``; no item or patent id appears in two of train/val/test, and

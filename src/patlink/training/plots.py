@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from patlink.io import atomic_savefig
+
 __all__ = ["plot_run"]
 
 
@@ -58,7 +60,7 @@ def plot_run(run_dir: str | Path, top: int = 40) -> list[Path]:
     ax[2].legend()
     fig.tight_layout()
     p = run_dir / "training.png"
-    fig.savefig(p, dpi=110)
+    atomic_savefig(fig, p, dpi=110)
     plt.close(fig)
     out.append(p)
 
@@ -77,7 +79,7 @@ def plot_run(run_dir: str | Path, top: int = 40) -> list[Path]:
             fig.colorbar(im, ax=a, label="π(action)")
         fig.tight_layout()
         p = run_dir / "policy.png"
-        fig.savefig(p, dpi=110)
+        atomic_savefig(fig, p, dpi=110)
         plt.close(fig)
         out.append(p)
     return out

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from patlink.models.linker import Linker
 from patlink.models.token_cache import pad_batch
 from patlink.training.config import TrainConfig
 from patlink.training.sampler import LinkIndex, bm25_pools, epoch_batches, pool_mask
-from patlink.io import atomic_write_json
+from patlink.io import atomic_write_json, atomic_writer
 
 __all__ = ["TrainResult", "member_knn_scores", "train_linker", "validation_scores"]
 
@@ -58,10 +57,6 @@ class TrainResult:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _atomic_json(path: Path, obj: Any) -> None:
-    atomic_write_json(path, obj)
-
-
 def _split_lists(split) -> dict[str, list[tuple[str, str]]]:
     if isinstance(split, dict):
         d = split
@@ -299,8 +294,8 @@ class _Trainer:
 
     # ------------------------------------------------------------------ persistence
     def _write_static(self) -> None:
-        _atomic_json(self.out / "split.json", {k: [list(x) for x in v] for k, v in self.split.items()})
-        _atomic_json(self.out / "run.json", {
+        atomic_write_json(self.out / "split.json", {k: [list(x) for x in v] for k, v in self.split.items()})
+        atomic_write_json(self.out / "run.json", {
             "format": "patlink-linker-run/1", "dataset": self.ds.name, "item_view": list(self.ds.item_view),
             "patent_view": list(self.ds.patent_view), "model_dir": "best", "negatives": self.cfg.negatives,
             "n_train_links": len(self.train_links), "n_val_links": len(self.val_links),
@@ -327,9 +322,8 @@ class _Trainer:
         return st
 
     def _save_checkpoint(self) -> None:
-        tmp = self.ckpt.with_name(f".checkpoint.{os.getpid()}.tmp")
-        torch.save(self._state(), tmp)
-        os.replace(tmp, self.ckpt)
+        with atomic_writer(self.ckpt) as f:
+            torch.save(self._state(), f)
 
     def _resume_key(self) -> dict:
         """The settings a resumed run must share with the interrupted one (not epochs/patience/progress)."""
@@ -370,16 +364,15 @@ class _Trainer:
             self.adv_opt.load_state_dict(st["adv_opt"])
 
     def _write_metrics(self) -> None:
-        _atomic_json(self.out / "metrics.json", {
+        atomic_write_json(self.out / "metrics.json", {
             "config": self.cfg.to_dict(), "epochs": self.history, "steps": self.steps,
             "best_epoch": self.best_epoch, "best_step": self.best_step, "best_metric": self.best,
             "select_metric": self.cfg.select_metric, "best_val": self.best_val, "evals": self.evals,
             "finished": self.finished})
         if self.policy["step"]:
-            tmp = self.out / f".policy.{os.getpid()}.tmp.npz"
-            np.savez(tmp, step=np.array(self.policy["step"]), item_policy=np.array(self.policy["item_policy"]),
-                     patent_policy=np.array(self.policy["patent_policy"]))
-            os.replace(tmp, self.out / "policy.npz")
+            with atomic_writer(self.out / "policy.npz") as f:
+                np.savez(f, step=np.array(self.policy["step"]), item_policy=np.array(self.policy["item_policy"]),
+                         patent_policy=np.array(self.policy["patent_policy"]))
 
     # ------------------------------------------------------------------ one step
     def _encode(self, side: str, idx: np.ndarray) -> torch.Tensor:
