@@ -2,8 +2,9 @@
 
 ``from patlink.graph.split import read_split, split_dataset, kfold_splits, …`` still works and gets these: the
 old signatures (positional ``seed`` and ``config``, ``val_frac`` / ``test_frac`` / ``dataset`` keywords) and the
-old ``read_split`` that returns the ``{"train", "val", "test"}`` dict. Each is a thin wrapper of the current function in :mod:`patlink.graph`
-(:mod:`~patlink.graph.protocols`, :mod:`~patlink.graph.split_io`), which new code should import instead.
+old ``read_split`` that returns the ``{"train", "val", "test"}`` dict. Each is a thin wrapper of the current
+function in :mod:`patlink.graph` (:mod:`~patlink.graph.protocols`, :mod:`~patlink.graph.split_io`), which new code
+should import instead.
 """
 
 from __future__ import annotations
