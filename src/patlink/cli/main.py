@@ -8,7 +8,8 @@ import click
 import typer
 
 from patlink.cli import (
-    bench_cmd, classify_cmd, compare_cmd, data_cmd, demo_cmd, eval_cmd, hydrate_cmd, pipeline_cmd, split_cmd, train_cmd,
+    bench_cmd, classify_cmd, compare_cmd, data_cmd, demo_cmd, eval_cmd, export_cmd, hydrate_cmd, pipeline_cmd, split_cmd,
+    train_cmd,
 )
 from patlink.cli.common import PatlinkError, err_console
 
@@ -28,6 +29,7 @@ split_cmd.register(app)
 eval_cmd.register(app)
 compare_cmd.register(app)
 train_cmd.register(app)
+export_cmd.register(app)
 hydrate_cmd.register(app)
 app.add_typer(pipeline_cmd.app, name="pipeline")
 bench_cmd.register(app)
