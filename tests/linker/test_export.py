@@ -76,6 +76,7 @@ def test_cli_export_reproduces_linker_scores(tmp_path, pap2pat, capsys):
     # the folder describes the linker
     meta = json.loads((tmp_path / "st" / "patlink_linker.json").read_text())
     assert meta["routes"] == {"query": "item", "document": "patent"}
+    assert meta["source"] == str(run) and meta["format"] == "patlink-sentence-transformers/1"
     assert meta["linker"]["backbone"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert meta["linker"]["patent_view"] == ["title", "abstract"]
     assert meta["linker"]["fusion"]["alpha_item2patent"] == 0.6

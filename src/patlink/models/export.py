@@ -64,7 +64,7 @@ def _head(linker, side: str, token_dtype: str):
     return head.eval()
 
 
-def _readme(settings, source: Path) -> str:
+def _readme(settings, source: str) -> str:
     views = lambda v: ",".join(v) if v else "(dataset default)"
     return f"""---
 library_name: sentence-transformers
@@ -74,7 +74,7 @@ tags: [sentence-transformers, patlink, patents, asymmetric]
 # patlink linker (sentence-transformers export)
 
 A dual-encoder product–patent linker trained with patlink (El Bouari & de Rassenfosse, "Product-Patent linkage
-prediction"), exported from `{source.name}`. Two routes share the frozen backbone `{settings.backbone}`:
+prediction"), exported from `{source}`. Two routes share the frozen backbone `{settings.backbone}`:
 
 - `encode_query`: items (products, papers), item view `{views(settings.item_view)}`;
 - `encode_document`: patents, patent view `{views(settings.patent_view)}`.
@@ -141,11 +141,12 @@ def export_sentence_transformers(run_or_model_dir: str | Path, out_dir: str | Pa
                     default_route="document",
                     route_mappings={("item", None): "query", ("patent", None): "document"})
     st = SentenceTransformer(modules=[router], similarity_fn_name="cosine", device="cpu")
+    source = str(model_dir.parent if model_dir.name in ("best", "model") else model_dir)   # the run, as given
     with atomic_directory(out) as tmp:   # an earlier export is replaced as a whole, or left untouched on error
         st.save(str(tmp), create_model_card=False)
         atomic_write_json(tmp / _MARKER, {
-            "format": EXPORT_FORMAT, "source": str(model_dir.resolve()),
+            "format": EXPORT_FORMAT, "source": source,
             "routes": {"query": "item", "document": "patent"}, "token_dtype": token_dtype,
             "linker": settings.to_dict()})
-        atomic_write_text(tmp / "README.md", _readme(settings, model_dir.resolve()))
+        atomic_write_text(tmp / "README.md", _readme(settings, source))
     return out
