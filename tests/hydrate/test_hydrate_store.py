@@ -101,9 +101,9 @@ def test_locked_store_is_an_error_naming_the_file(tmp_path):
     with HydrationStore(db) as s:
         s.write_batch([_rec("US7852519")], {})
     # another process holds the store open for writing, as a running `patlink hydrate` does
-    writer = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-         "sys.stdin.read()", str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    hold = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()"
+    writer = subprocess.Popen([sys.executable, "-c", hold, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
     try:
         assert writer.stdout.readline().strip() == "ready"
         with pytest.raises(ValueError, match=r"busy\.duckdb is locked by another process"):

@@ -57,7 +57,8 @@ def hydrate_command(
         raise PatlinkError("give exactly one of a dataset name (honeywell-vpm) or --numbers FILE")
     if source == "bulk" and bulk_dir is None:
         raise PatlinkError("--source bulk needs --bulk-dir DIR (PatentsView g_*.tsv and/or USPTO ipg*.xml)")
-    cfg = HydrateConfig(source=source, db_path=db if db is not None else default_db_path(), batch_size=batch_size, retry_failed=retry_failed, limit=limit)
+    cfg = HydrateConfig(source=source, db_path=db if db is not None else default_db_path(), batch_size=batch_size,
+                        retry_failed=retry_failed, limit=limit)
     cfg.bulk.bulk_dir = bulk_dir
     cfg.google.html_dir = html_dir
     cfg.bigquery.project = bq_project

@@ -1,4 +1,5 @@
-"""``patlink split``: graph-aware train/val/test split of a dataset's links (``000_…txt`` §3.1)."""
+"""``patlink split``: graph-aware train/val/test split of a dataset's links (El Bouari & de Rassenfosse,
+"Product-Patent linkage prediction", §3.1)."""
 
 from __future__ import annotations
 
