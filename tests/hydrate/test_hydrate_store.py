@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-from patlink.hydrate.config import default_db_path
 from patlink.hydrate.records import PatentRecord
 from patlink.hydrate.store import HydrationStore, hydrated_texts, open_texts
 
@@ -113,9 +112,3 @@ def test_locked_store_is_an_error_naming_the_file(tmp_path):
         writer.wait(timeout=30)
     assert set(hydrated_texts(["US7852519"], db)) == {"US7852519"}  # readable again once the writer is gone
 
-
-def test_default_db_path_is_under_the_given_or_default_cache_dir(tmp_path, monkeypatch):
-    assert default_db_path(tmp_path / "c1") == tmp_path / "c1" / "hydrate.duckdb"
-    monkeypatch.setenv("PATLINK_CACHE", str(tmp_path / "c2"))
-    assert default_db_path() == tmp_path / "c2" / "hydrate.duckdb"
-    assert not (tmp_path / "c2").exists()  # resolving a path creates nothing
