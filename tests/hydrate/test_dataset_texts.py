@@ -122,3 +122,18 @@ def test_bench_retrieval_task_uses_the_given_store_and_keys_its_cache_on_it(tmp_
     cfg.texts = None  # the cached result computed with the store is not served without it
     again = run_benchmark(task, bm25, cfg, **quiet)
     assert again["cached"] == 0 and "hydrate" in again["skipped"][0]["reason"]
+
+
+def test_store_texts_reach_patents_whatever_the_spelling_of_their_ids(tmp_path):
+    from patlink.data.dataset import Dataset
+
+    db = _store(tmp_path / "h.duckdb")
+    ds = Dataset(name="spellings", items={"q": {"text": "a reader"}},
+                 patents={"US10001292B2": {}, "7,000,308": {"title": "own title"}, "X-1": {}},
+                 links=[("q", "US10001292B2")])
+    with open_texts(db) as store:
+        out = ds.with_patent_texts(store)
+    assert out.patents["US10001292B2"]["title"] == f"Fixture title {US_A}"
+    assert out.patents["7,000,308"]["title"] == "own title"  # the dataset's text kept ...
+    assert out.patents["7,000,308"]["abstract"] == f"Fixture abstract {US_B}"  # ... the missing field filled
+    assert out.patents["X-1"] == {} and out.metadata["hydrated_patents"] == 2

@@ -55,13 +55,14 @@ def test_texts_for_contract(tmp_path):
         s.write_batch([_rec("US7852519", claims="1. A fixture claim.", cpc=["G06F3/0488", "H04L67/02"])], {})
     with open_texts(db) as store:
         out = store.texts_for(["7,852,519", "US 7852519 B2", "not a number", "US1"])
-    assert list(out) == ["US7852519"]
-    f = out["US7852519"]
+    assert list(out) == ["7,852,519", "US 7852519 B2"]  # keyed by the numbers as given, found by canonical form
+    assert out["7,852,519"] == out["US 7852519 B2"]
+    f = out["7,852,519"]
     assert f["title"] == "Fixture title US7852519" and f["claims"] == "1. A fixture claim."
     assert f["cpc"] == "G06F3/0488; H04L67/02"
     assert "description" not in f  # empty fields are left out
     assert all(isinstance(v, str) for v in f.values())
-    assert hydrated_texts(["US7852519"], db) == out
+    assert hydrated_texts(["US7852519"], db) == {"US7852519": f}
 
 
 def test_missing_store_is_an_error_naming_the_file_and_creates_nothing(tmp_path):

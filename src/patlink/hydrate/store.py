@@ -224,31 +224,36 @@ class HydrationStore:
         contract that :meth:`patlink.data.Dataset.with_patent_texts` reads.
 
         Args:
-            numbers: publication numbers in any spelling (``US7852519``, ``7,852,519`` ...); unparseable ones are
-                ignored (they cannot be stored either).
+            numbers: publication numbers in any spelling (``US7852519``, ``7,852,519`` ...), e.g. a dataset's
+                patent ids; each is looked up by its canonical form. Unparseable ones are ignored (they cannot
+                be stored either).
 
         Returns:
-            canonical number → {field: text} for the numbers present in the store, with the non-empty fields
+            number as given → {field: text} for the numbers present in the store, with the non-empty fields
             among ``title, abstract, claims, description`` and the metadata ``cpc`` (``"; "``-joined),
             ``publication_date``, ``filing_date``, ``priority_date``, ``grant_date``, ``family_id``, ``kind``,
             ``publication_number``, ``citations`` (``"; "``-joined), ``source``. Numbers absent from the store
             are absent from the result.
         """
-        canon: set[str] = set()
+        canon: dict[str, str] = {}
         for n in numbers:
             try:
-                canon.add(normalize_publication_number(str(n)))
+                canon[str(n)] = normalize_publication_number(str(n))
             except ValueError:
                 continue
+        records = self.get(sorted(set(canon.values())))
         out: dict[str, dict[str, str]] = {}
-        for number, rec in self.get(sorted(canon)).items():
+        for given, number in canon.items():
+            rec = records.get(number)
+            if rec is None:
+                continue
             fields_: dict[str, str] = {}
             for name in STRING_FIELDS:
                 value = getattr(rec, name)
                 text = "; ".join(value) if isinstance(value, list) else (value or "")
                 if text.strip():
                     fields_[name] = text
-            out[number] = fields_
+            out[given] = fields_
         return out
 
 
