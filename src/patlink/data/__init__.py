@@ -1,11 +1,16 @@
-"""Datasets (bundled real data, BEIR folders), publication numbers and the raw VPM table parser."""
+"""Datasets (bundled real data, BEIR folders), publication numbers and the raw VPM table parser.
 
-from patlink.data.dataset import Dataset, parse_view
+The lowest layer of patlink after :mod:`patlink.config`: it imports no other subpackage. Patent texts fetched by
+:mod:`patlink.hydrate` come in through ``load_dataset(name, texts=...)`` (a :class:`PatentTextSource`).
+"""
+
+from patlink.data.dataset import Dataset, PatentTextSource, parse_view
 from patlink.data.numbers import find_publication_numbers, normalize_publication_number, parse_publication_number
 from patlink.data.registry import DATASETS, load_dataset
 
 __all__ = [
     "Dataset",
+    "PatentTextSource",
     "parse_view",
     "DATASETS",
     "load_dataset",
