@@ -1,4 +1,4 @@
-"""New-product protocol: patent profiles from linked products (issue 4, part 2).
+"""New-product protocol: patent profiles from linked products.
 
 Most tests use a small HAND-MADE FIXTURE dataset (``np-fixture``: invented products and patent ids, not real data)
 whose right answers are known; one test checks the pool on the real bundled ``honeywell-vpm`` split.
@@ -9,17 +9,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from patlink.cli.methods import parse_method
 from patlink.data.dataset import Dataset
 from patlink.evaluation.linkage import LinkageEvalConfig
 from patlink.evaluation.new_product import evaluate_new_product, new_product_pool
-from patlink.retrieval.profile import (
-    PatentProfiles,
-    ProfileConfig,
-    fit_method,
-    link_new_product,
-    method_run,
-    resolve_method,
+from patlink.linking import Candidate, link
+from patlink.methods import (
+    HYBRID_UNTUNED_WEIGHTS,
+    Fusion,
+    KnownLinks,
+    Method,
+    ProfileLeaf,
+    Validation,
+    for_new_products,
 )
+from patlink.retrieval.profile import PatentProfiles, ProfileConfig
 
 # --------------------------------------------------------------------------------------------- fixture
 _PRODUCTS = {
@@ -72,6 +76,37 @@ def _ranking(run_q: dict) -> list[str]:
     return [d for d, _ in sorted(run_q.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
+def _method(spec: str, has_text: bool = False) -> Method:
+    """A ``--method`` string as the new-product protocol ranks it."""
+    return for_new_products(parse_method(spec), has_text)
+
+
+def _known(ds, profiles: PatentProfiles) -> KnownLinks:
+    """Known links whose profiles are the hand-built ``profiles`` (from the training links)."""
+    known = KnownLinks(ds, _LINKS["train"])
+    known._profiles = profiles
+    return known
+
+
+def _run(method: Method, ds, profiles: PatentProfiles, direction: str, queries: dict[str, str],
+         docs: dict[str, str] | None = None, depth: int = 1000) -> dict:
+    """``method``'s run with patents known by ``profiles``: item → patent ranks the pool, patent → item ``docs``."""
+    m = method.with_known(_known(ds, profiles)).for_direction(direction)
+    m.index({p: "" for p in profiles.patent_ids} if direction == "item2patent" else docs)
+    return m.search(queries, depth)
+
+
+def _fit(method: Method, ds, profiles: PatentProfiles, queries: dict[str, str], qrels: dict) -> Method:
+    """``method`` tuned item → patent on validation ``queries``/``qrels`` against the pool of ``profiles``."""
+    m = method.with_known(_known(ds, profiles)).for_direction("item2patent")
+    return m.fit(Validation(queries, {p: "" for p in profiles.patent_ids}, qrels))
+
+
+def _run_fitted(m: Method, profiles: PatentProfiles, queries: dict[str, str], depth: int = 1000) -> dict:
+    m.index({p: "" for p in profiles.patent_ids})
+    return m.search(queries, depth)
+
+
 # --------------------------------------------------------------------------------------------- profiles
 def test_profiles_pool_and_matrix(ds, splits):
     pr = PatentProfiles(ds, splits["train"])
@@ -85,7 +120,7 @@ def test_profiles_pool_and_matrix(ds, splits):
 
 def test_popularity_order(ds, splits):
     pr = PatentProfiles(ds, splits["train"])
-    run = method_run(resolve_method("popularity", False), pr, "item2patent", {"q": "anything at all"})
+    run = _run(_method("popularity"), ds, pr, "item2patent", {"q": "anything at all"})
     # P2 has 3 training products, P1 and P3 two (tie broken by id order), P4 one
     assert list(run["q"]) == ["P2", "P1", "P3", "P4"]
     assert run["q"]["P2"] == 3.0 and run["q"]["P4"] == 1.0
@@ -93,9 +128,9 @@ def test_popularity_order(ds, splits):
 
 def test_profile_bm25_picks_patent_sharing_query_words(ds, splits):
     pr = PatentProfiles(ds, splits["train"])
-    spec = resolve_method("profile-bm25", False)
-    run = method_run(spec, pr, "item2patent", {"scan": "bluetooth barcode scanner", "gas": "toxic gas alarm",
-                                               "print": "ribbon label printer"})
+    spec = _method("profile-bm25")
+    run = _run(spec, ds, pr, "item2patent", {"scan": "bluetooth barcode scanner", "gas": "toxic gas alarm",
+                                             "print": "ribbon label printer"})
     assert _ranking(run["scan"])[0] == "P1"   # only s1+s2 (P1) are all about bluetooth barcode scanners
     assert _ranking(run["gas"])[0] == "P4"
     assert _ranking(run["print"])[0] == "P3"  # P3 is all printers; P2 is diluted by a scanner
@@ -106,15 +141,15 @@ def test_profile_bm25_picks_patent_sharing_query_words(ds, splits):
 def test_profile_mean_and_knn(ds, splits):
     pr = PatentProfiles(ds, splits["train"])
     q = {"t1": _PRODUCTS["t1"], "t3": _PRODUCTS["t3"]}
-    mean = method_run(resolve_method("profile-mean", False), pr, "item2patent", q)
+    mean = _run(_method("profile-mean"), ds, pr, "item2patent", q)
     assert _ranking(mean["t1"])[0] == "P1" and _ranking(mean["t3"])[0] == "P4"
     # profile-mean is the cosine with the re-normalised mean embedding
     e = pr.embed([_PRODUCTS["t1"]])[0]
     m = pr.embed([_PRODUCTS["s1"], _PRODUCTS["s2"]]).mean(axis=0)
     assert mean["t1"]["P1"] == pytest.approx(float(e @ m / np.linalg.norm(m)), abs=1e-5)
 
-    knn1 = resolve_method("knn:1", False)
-    run = method_run(knn1, pr, "item2patent", {"t3": _PRODUCTS["t3"]})
+    knn1 = _method("knn:1")
+    run = _run(knn1, ds, pr, "item2patent", {"t3": _PRODUCTS["t3"]})
     # the single nearest training product of a gas detector is g1, linked to P4 only
     assert _ranking(run["t3"])[0] == "P4"
     sim = float(pr.embed([_PRODUCTS["t3"]])[0] @ pr.embed([_PRODUCTS["g1"]])[0])
@@ -140,27 +175,27 @@ def test_knn_sums_neighbours_vectorised_equals_loop(ds, splits):
 
 def test_unknown_method_and_linker_errors(ds, splits):
     with pytest.raises(ValueError, match="unknown method"):
-        resolve_method("nope", False)
+        _method("nope")
     with pytest.raises(ValueError, match="profile-linker needs"):
-        resolve_method("profile-linker", False)
+        _method("profile-linker")
     pr = PatentProfiles(ds, splits["train"])
-    spec = resolve_method("profile-linker:/nonexistent/run", False)
+    spec = _method("profile-linker:/nonexistent/run")
     with pytest.raises(ValueError, match="no trained linker|not a saved linker"):
-        method_run(spec, pr, "item2patent", {"q": "x"})
+        _run(spec, ds, pr, "item2patent", {"q": "x"})
 
 
 def test_bm25_dense_alias_without_patent_text(ds):
-    assert resolve_method("bm25", False).leaf == "profile-bm25"
-    assert resolve_method("dense", False).leaf == "profile-mean"
-    assert resolve_method("bm25", True).leaf == "text-bm25"
-    fused = resolve_method("profile-mean", True)
+    assert _method("bm25", False).leaf == "profile-bm25"
+    assert _method("dense", False).leaf == "profile-mean"
+    assert _method("bm25", True).leaf == "text-bm25"
+    fused = _method("profile-mean", True)
     assert fused.name == "profile-mean+text" and [p.leaf for p in fused.parts] == ["profile-mean", "text-dense"]
-    assert not resolve_method("popularity", False).supports("patent2item")
+    assert "patent2item" not in _method("popularity", False).directions
 
 
 # --------------------------------------------------------------------------------------------- evaluation
 def test_contract_shape_and_misses(ds, splits):
-    res = evaluate_new_product(ds, splits, "profile-bm25", CFG)
+    res = evaluate_new_product(ds, splits, parse_method("profile-bm25"), CFG)
     assert set(res) == {"item2patent", "patent2item"}
     r = res["item2patent"]
     assert set(r) >= {"method", "alpha", "metrics", "run", "qrels", "doc_ids", "pool"}
@@ -189,7 +224,7 @@ def test_contract_shape_and_misses(ds, splits):
 
 
 def test_popularity_skips_patent2item_and_metrics_known(ds, splits):
-    res = evaluate_new_product(ds, splits, "popularity", CFG)
+    res = evaluate_new_product(ds, splits, parse_method("popularity"), CFG)
     assert set(res) == {"item2patent"}
     # ranking P2, P1, P3, P4 for everyone: t1→P1 at rank 2, t2→P3 at 3, t3→P4 at 4 (P5 missed)
     assert res["item2patent"]["metrics"]["mrr"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 4) / 3)
@@ -197,40 +232,44 @@ def test_popularity_skips_patent2item_and_metrics_known(ds, splits):
 
 def test_hybrid_and_knn_tuned_on_val_only(ds, splits, monkeypatch):
     seen = []
-    import patlink.retrieval.profile as prof
 
-    orig = prof.fit_method
+    def spy(cls):
+        orig = cls.fit
 
-    def spy(spec, profiles, direction, queries, qrels, *a, **k):
-        seen.append(set(queries))
-        return orig(spec, profiles, direction, queries, qrels, *a, **k)
+        def fit(self, validation):
+            seen.append(set(validation.queries))
+            return orig(self, validation)
 
-    monkeypatch.setattr(prof, "fit_method", spy)
-    res = evaluate_new_product(ds, splits, "hybrid", CFG)
+        monkeypatch.setattr(cls, "fit", fit)
+
+    spy(ProfileLeaf)
+    spy(Fusion)
+    res = evaluate_new_product(ds, splits, parse_method("hybrid"), CFG)
     assert seen and all(q <= {"v1", "v2", "P1", "P3"} for q in seen)  # validation queries only
     r = res["item2patent"]
     assert r["alpha"] is not None and 0.0 <= r["alpha"] <= 1.0
     assert r["method"].startswith("hybrid[convex")
-    knn = evaluate_new_product(ds, splits, "knn", CFG)["item2patent"]
+    knn = evaluate_new_product(ds, splits, parse_method("knn"), CFG)["item2patent"]
     assert knn["params"]["knn"]["k"] in ProfileConfig().knn_k_grid
 
 
 def test_leaky_split_rejected(ds, splits):
     bad = dict(splits, test=splits["test"] + [("s1", "P4")])
     with pytest.raises(ValueError, match="not a new-product split"):
-        evaluate_new_product(ds, bad, "popularity", CFG)
+        evaluate_new_product(ds, bad, parse_method("popularity"), CFG)
     with pytest.raises(ValueError, match="training links"):
         new_product_pool(ds, [], splits["test"])
 
 
-def test_fit_method_sets_alpha(ds, splits):
+def test_fit_sets_alpha(ds, splits):
     pr = PatentProfiles(ds, splits["train"])
-    spec = resolve_method("hybrid", False)
-    assert spec.alpha is None
+    spec = _method("hybrid")
+    # untuned, the profile hybrid uses the hybrid's untuned weights (not tuned on validation)
+    assert not spec.tuned_on_validation and spec.alpha == HYBRID_UNTUNED_WEIGHTS[0]
     val_q = ds.item_texts(["v1", "v2"])
-    fit_method(spec, pr, "item2patent", val_q, ds.qrels(splits["val"], "item2patent"))
-    assert spec.alpha is not None
-
+    fitted = _fit(spec, ds, pr, val_q, ds.qrels(splits["val"], "item2patent"))
+    assert fitted.tuned_on_validation and fitted.alpha is not None and 0.0 <= fitted.alpha <= 1.0
+    assert not spec.tuned_on_validation   # fit returns a tuned copy
 
 
 def test_knn_linker_tuning_encodes_the_validation_queries_once(ds, splits):
@@ -248,39 +287,41 @@ def test_knn_linker_tuning_encodes_the_validation_queries_once(ds, splits):
             return pr.embed([" ".join(x) for x in sets])
 
     pr._cache[("linker", "runs/x")] = CountingLinker()
-    spec = resolve_method("knn-linker:runs/x", False)
     val_q = ds.item_texts(["v1", "v2"])
-    fit_method(spec, pr, "item2patent", val_q, ds.qrels(splits["val"], "item2patent"))
+    qrels = ds.qrels(splits["val"], "item2patent")
+    spec = _fit(_method("knn-linker:runs/x"), ds, pr, val_q, qrels)
     assert len(pr.cfg.knn_k_grid) > 1 and CountingLinker.calls == 1
-    knn = resolve_method("knn", False)
-    fit_method(knn, pr, "item2patent", val_q, ds.qrels(splits["val"], "item2patent"))
+    knn = _fit(_method("knn"), ds, pr, val_q, qrels)
     assert spec.param == ("runs/x", knn.param)   # same embeddings, same formula: same k as the backbone's knn
-    a = method_run(spec, pr, "item2patent", val_q)
-    b = method_run(knn, pr, "item2patent", val_q)
+    a = _run_fitted(spec, pr, val_q)
+    b = _run_fitted(knn, pr, val_q)
     assert a == b and CountingLinker.calls == 1
     pr.query_emb("knn-linker", ["another query"], ("runs/x", 3))
     assert CountingLinker.calls == 2
 
 # --------------------------------------------------------------------------------------------- link
 def test_link_new_product_evidence(ds):
-    hits = link_new_product(ds, "handheld bluetooth barcode scanner", "profile-bm25", top=3)
-    assert [set(h) for h in hits] == [{"patent_id", "score", "evidence"}] * len(hits)
-    assert hits[0]["patent_id"] == "P1"
+    res = link(ds, parse_method("profile-bm25"), "handheld bluetooth barcode scanner", top_k=3)
+    assert list(res) == ["query"]
+    hits = res["query"]
+    assert 1 <= len(hits) <= 3 and all(isinstance(h, Candidate) for h in hits)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert hits[0].id == "P1"
     # ALL links are known: P1's products are s1, s2, v1 and t1 (names, most similar first)
-    assert set(hits[0]["evidence"]) == {"name-s1", "name-s2", "name-v1", "name-t1"}
-    p2 = next(h for h in hits if h["patent_id"] == "P2")
-    assert p2["evidence"][0] == "name-s1"  # the scanner supports P2 best, not the printers
-    assert set(p2["evidence"]) == {"name-s1", "name-pr1", "name-pr2"}
-    scores = [h["score"] for h in hits]
+    assert set(hits[0].evidence) == {"name-s1", "name-s2", "name-v1", "name-t1"}
+    p2 = next(h for h in hits if h.id == "P2")
+    assert p2.evidence[0] == "name-s1"  # the scanner supports P2 best, not the printers
+    assert set(p2.evidence) == {"name-s1", "name-pr1", "name-pr2"}
+    scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
     with pytest.raises(ValueError, match="empty"):
-        link_new_product(ds, "  ", "profile-bm25", 3)
+        link(ds, parse_method("profile-bm25"), "  ", top_k=3)
 
 
 def test_link_new_product_hybrid_gas(ds):
-    hits = link_new_product(ds, "portable detector for toxic gas", "hybrid", top=2)
-    assert hits[0]["patent_id"] == "P4"
-    assert hits[0]["evidence"][0] == "name-g1"
+    hits = link(ds, parse_method("hybrid"), "portable detector for toxic gas", top_k=2)["query"]
+    assert hits[0].id == "P4"
+    assert hits[0].evidence[0] == "name-g1"
 
 
 # --------------------------------------------------------------------------------------------- real data
@@ -304,7 +345,7 @@ def test_honeywell_new_product_pool():
     assert (pr.degree > 0).all()
     outside = [(i, p) for i, p in s.test if p not in set(pr.patent_ids)]
     assert len(outside) == s.info["unseen_patent_links"]["test"]
-    res = evaluate_new_product(real, {"train": s.train, "val": s.val, "test": s.test}, "popularity",
+    res = evaluate_new_product(real, {"train": s.train, "val": s.val, "test": s.test}, parse_method("popularity"),
                                LinkageEvalConfig(pool="all", n_bootstrap=0, directions=("item2patent",)))
     pool = res["item2patent"]["pool"]
     assert pool["documents"] == len(pr.patent_ids) and pool["links_outside_pool"] == len(outside)

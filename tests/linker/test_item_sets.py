@@ -1,4 +1,4 @@
-"""Training with patents encoded as SETS of their training items (issue 3 task (b)); synthetic fixture data."""
+"""Training with patents encoded as SETS of their training items; synthetic fixture data."""
 
 import json
 
@@ -115,15 +115,17 @@ def test_members_scoring_trains_on_single_members_and_validates_by_knn(tmp_path,
     assert sizes and set(sizes) == {1}   # one member per patent and step (set_max_items ignored)
     assert res.best_val["mrr_item2patent"] > 0.5
     # knn-linker reads the same model: each known item alone through the patent encoder
-    from patlink.retrieval.profile import resolve_method
+    from patlink.cli.methods import parse_method
+    from patlink.methods import for_new_products
 
-    spec = resolve_method(f"knn-linker:{tmp_path / 'r'}", has_text=False)
-    assert spec.leaf == "knn-linker" and spec.param == (str(tmp_path / "r"), 10) and spec.tunable == {"k": True}
+    spec = for_new_products(parse_method(f"knn-linker:{tmp_path / 'r'}"), has_text=False)
+    assert spec.leaf == "knn-linker" and spec.param == (str(tmp_path / "r"), 10) and spec.tunable is True
     with pytest.raises(ValueError, match="trained model folder"):
-        resolve_method("knn-linker", has_text=False)
-    fused = resolve_method(f"knn-linker:{tmp_path / 'r'}+bm25", has_text=False)   # fused with BM25 on profiles
+        for_new_products(parse_method("knn-linker"), has_text=False)
+    fused = for_new_products(parse_method(f"knn-linker:{tmp_path / 'r'}+bm25"), has_text=False)  # BM25 on profiles
     assert [p.leaf for p in fused.parts] == ["knn-linker", "profile-bm25"] and fused.alpha is None  # α: validation
-    assert [p.leaf for p in resolve_method("knn+bm25", has_text=False).parts] == ["knn", "profile-bm25"]
+    knn_bm25 = for_new_products(parse_method("knn+bm25"), has_text=False)
+    assert [p.leaf for p in knn_bm25.parts] == ["knn", "profile-bm25"]
     with pytest.raises(ValueError, match="needs patent_repr='item_set'"):
         TrainConfig(set_scoring="members").validate()
     with pytest.raises(ValueError, match="pool|members"):
