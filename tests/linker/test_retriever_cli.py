@@ -212,3 +212,17 @@ def test_cli_repeated_cross_validation(tmp_path, monkeypatch):
     assert (rep / "seed3" / "metrics.json").stat().st_mtime_ns == stamp
     assert main(args[:-2]) == 2  # --repeats without --out
     assert main(["train", "--beir", str(beir), "--out", str(run), "--repeats", "2"]) == 2  # without --folds
+
+
+def test_trained_views_are_applied_unless_others_are_asked(trained_run):
+    """A linker reads the views it was trained on; an explicit different view is used, with a warning."""
+    from patlink.cli.methods import parse_method
+    from patlink.methods import BM25, resolve_views
+
+    ds, out = trained_run
+    recorded = (tuple(ds.item_view), tuple(ds.patent_view))
+    assert resolve_views([parse_method(f"{out}+bm25")]) == recorded
+    assert resolve_views([BM25()]) == (None, None)                 # untrained: the dataset's defaults
+    other = "abstract" if recorded[1] != ("abstract",) else "title"
+    with pytest.warns(UserWarning, match="trained on patent view"):
+        assert resolve_views([parse_method(str(out))], patent_view=other) == (recorded[0], (other,))

@@ -202,7 +202,7 @@ def run_retrieval_task(task, model, view: str, config: RetrievalConfig | None = 
     bm_test, bm_val = _bm25_runs(data, cfg)
     out["variants"][f"{model.name}+bm25:rrf"] = _evaluate(data, fuse([bm_test, dense_test], "rrf"), cfg)
     if data.val_qrels:  # the rule of patlink.methods.Hybrid: α tuned on validation MRR, else the untuned weights
-        alpha, src = tune_convex_weight(bm_val, dense_val, data.val_qrels, metric="mrr"), "tuned on val (MRR)"
+        alpha, src = tune_convex_weight(bm_val, dense_val, data.val_qrels, metric="mrr"), "tuned on val"
     else:
         alpha, src = HYBRID_UNTUNED_WEIGHTS[0], "default (no validation links)"
     res = _evaluate(data, fuse([bm_test, dense_test], "convex", [alpha, 1 - alpha]), cfg)

@@ -16,6 +16,7 @@ from patlink.cli.common import (
     JsonOpt,
     PatentViewOpt,
     PatlinkError,
+    TextsOpt,
     console,
     err_console,
     load_input,
@@ -100,6 +101,7 @@ def register(app: typer.Typer) -> None:
                                                                 "api-patents (~47k).")] = None,
         item_view: ItemViewOpt = None,
         patent_view: PatentViewOpt = None,
+        texts: TextsOpt = None,
         seed: Annotated[int, typer.Option(help="Split seed (when no --split-dir).")] = 0,
         folds: Annotated[int, typer.Option(
             "--folds", help="K-fold cross-validation (K >= 2): every link is tested once (many-to-many graph "
@@ -138,10 +140,13 @@ def register(app: typer.Typer) -> None:
         if repeats != 1 and (repeats < 1 or not folds or out is None):
             raise PatlinkError("--repeats R needs R >= 1, --folds K and --out DIR (one report per partition, "
                                "then their comparison)")
+        from patlink.methods import resolve_views
+
         methods = parse_methods(method)
         if out is not None and out.exists() and not out.is_dir():
             raise PatlinkError(f"--out {out} is a file; give a folder")
-        ds = load_input(dataset, beir, item_view, patent_view)
+        # a trained linker reads the views it was trained on unless others are asked (then with a warning)
+        ds = load_input(dataset, beir, *resolve_views(methods.values(), item_view, patent_view), texts=texts)
         if not ds.links:
             raise PatlinkError(f"{ds.name} has no links to evaluate")
         kw = dict(split=split, protocol=protocol, pool=pool, directions=directions, depth=depth,
@@ -193,6 +198,7 @@ def register(app: typer.Typer) -> None:
                                                "(as `patlink eval --seed`).")] = 0,
         item_view: ItemViewOpt = None,
         patent_view: PatentViewOpt = None,
+        texts: TextsOpt = None,
         json_out: JsonOpt = False,
     ) -> None:
         """Rank the dataset's patents for a new text (or its items with --reverse).
@@ -208,8 +214,10 @@ def register(app: typer.Typer) -> None:
 
         if not text.strip():
             raise PatlinkError("empty query text")
+        from patlink.methods import resolve_views
+
         m = parse_method(method)
-        ds = load_input(dataset, beir, item_view, patent_view)
+        ds = load_input(dataset, beir, *resolve_views([m], item_view, patent_view), texts=texts)
         hits = link(ds, m, {"query": text}, top_k=top, reverse=reverse, seed=seed)["query"]
         profile = any(h.evidence for h in hits)
         if json_out:

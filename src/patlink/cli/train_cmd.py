@@ -76,83 +76,34 @@ def register(app: typer.Typer) -> None:
             raise PatlinkError(f"unknown protocol {protocol!r}; use graph or new-product")
         if repeats < 1 or (repeats > 1 and not folds):
             raise PatlinkError("--repeats R needs R >= 1 and --folds K (R partitions of K folds)")
-        if repeats > 1:
-            for r in range(repeats):
-                s = cfg.seed + r
-                console.print(f"[bold]partition {r + 1}/{repeats} (seed {s})[/bold]")
-                _train_folds(ds, dataclasses.replace(cfg, seed=s), out / f"seed{s}", protocol, folds, fold, resume,
-                             plots)
-            return
-        if folds or fold:
-            _train_folds(ds, cfg, out, protocol, folds, fold, resume, plots)
-            return
+        from patlink.training.runs import train_folds, train_repeated, train_run
+
+        def log(msg: str) -> None:
+            from rich.markup import escape
+
+            console.print(escape(msg))
+
+        try:
+            if repeats > 1:
+                train_repeated(ds, cfg, out, folds, repeats, protocol=protocol, only=fold, resume=resume,
+                               plots=plots, log=log)
+                return
+            if folds or fold:
+                train_folds(ds, cfg, out, folds, protocol=protocol, only=fold, resume=resume, plots=plots, log=log)
+                return
+        except ValueError as e:
+            raise PatlinkError(str(e)) from None
         split = _split_for(ds, cfg.seed, protocol)
-        _train_one(ds, cfg, out, protocol, split, resume, plots)
-
-
-def _train_folds(ds, cfg, out: Path, protocol: str, folds: int, only: list[int] | None, resume: bool,
-                 plots: bool) -> None:
-    """Train one linker per fold of :func:`patlink.graph.kfold_splits` (seed = ``cfg.seed``)."""
-    from patlink.graph import kfold_splits
-
-    if folds < 2:
-        raise PatlinkError("--fold needs --folds K (K >= 2)")
-    try:
-        parts = kfold_splits(ds, k=folds, seed=cfg.seed, protocol=protocol)
-    except ValueError as e:
-        raise PatlinkError(str(e)) from None
-    todo = sorted(set(only)) if only else list(range(folds))
-    bad = [f for f in todo if not 0 <= f < folds]
-    if bad:
-        raise PatlinkError(f"--fold {bad[0]} out of range: folds are 0 … {folds - 1}")
-    for f in todo:
-        sub = out / f"fold{f}"
-        if _finished(sub):
-            console.print(f"fold {f}: already trained ({sub}), skipped")
-            continue
-        sp = parts[f]
-        console.print(f"[bold]fold {f + 1}/{folds}[/bold]")
-        _train_one(ds, cfg, sub, protocol, {"train": sp.train, "val": sp.val, "test": sp.test},
-                   resume or (sub / "checkpoint.pt").is_file(), plots)
-
-
-def _finished(run_dir: Path) -> bool:
-    """True when ``run_dir`` holds a complete training run (``metrics.json`` says ``finished``)."""
-    import json
-
-    try:
-        return bool(json.loads((run_dir / "metrics.json").read_text()).get("finished"))
-    except (OSError, ValueError):
-        return False
-
-
-def _train_one(ds, cfg, out: Path, protocol: str, split: dict, resume: bool, plots: bool) -> None:
-    import json
-
-    from patlink.training.trainer import train_linker
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    from rich.markup import escape
-
-    console.print(escape(f"training on {ds.name} ({protocol} split): {len(split['train'])} train / "
-                         f"{len(split['val'])} val links, items [{','.join(ds.item_view)}] patents "
-                         f"[{','.join(ds.patent_view)}], negatives={cfg.negatives}, patents as "
-                         f"{cfg.patent_repr}"))
-    res = train_linker(ds, split, cfg, out, resume=resume)
-    if plots:
-        from patlink.training.plots import plot_run
-
-        plot_run(out)
-    best = res.best_val
-    console.print(f"best epoch {res.best_epoch} (step {res.best_step}): validation MRR item→patent "
-                  f"{best.get('mrr_item2patent', float('nan')):.4f}, patent→item "
-                  f"{best.get('mrr_patent2item', float('nan')):.4f}; model in {res.model_dir}"
-                  + (" (stopped early)" if res.stopped_early else ""))
-    if res.fusion:
-        console.print(f"BM25 fusion weight tuned on validation: alpha={res.fusion['alpha']} "
-                      f"(item→patent {res.fusion['alpha_item2patent']}, patent→item "
-                      f"{res.fusion['alpha_patent2item']}) → {out / 'fusion.json'}")
+        res = train_run(ds, cfg, out, split, protocol=protocol, resume=resume, plots=plots, log=log)
+        best = res.best_val
+        console.print(f"best epoch {res.best_epoch} (step {res.best_step}): validation MRR item→patent "
+                      f"{best.get('mrr_item2patent', float('nan')):.4f}, patent→item "
+                      f"{best.get('mrr_patent2item', float('nan')):.4f}; model in {res.model_dir}"
+                      + (" (stopped early)" if res.stopped_early else ""))
+        if res.fusion:
+            console.print(f"BM25 fusion weight tuned on validation: alpha={res.fusion['alpha']} "
+                          f"(item→patent {res.fusion['alpha_item2patent']}, patent→item "
+                          f"{res.fusion['alpha_patent2item']}) → {out / 'fusion.json'}")
 
 
 def _split_for(ds, seed: int, protocol: str = "graph") -> dict:

@@ -127,6 +127,9 @@ def _evaluate_raw(ds, methods: dict[str, Method], splits: Mapping[str, Links], s
     eval_links = list(splits.get(split) or [])
     if not eval_links:
         raise ValueError(f"split {split!r} has no links")
+    from patlink.methods import resolve_views
+
+    resolve_views(methods.values(), ds.item_view, ds.patent_view)  # warns when a model reads other views
     for m in methods.values():  # a trained run must never score links it was trained on (e.g. another --seed)
         check_not_trained_on(m, eval_links, split)
     results = {}

@@ -8,7 +8,7 @@ for patents — BM25, zero-shot dense, a trained linker, patent-profile and kNN 
 ['p1']
 """
 
-from patlink.methods.base import DIRECTIONS, Direction, KnownLinks, Method, Validation
+from patlink.methods.base import DIRECTIONS, Direction, KnownLinks, Method, Validation, resolve_views
 from patlink.methods.dense import Dense
 from patlink.methods.fusion import HYBRID_UNTUNED_WEIGHTS, Fusion, Hybrid
 from patlink.methods.lexical import BM25
@@ -45,4 +45,5 @@ __all__ = [
     "Validation",
     "for_new_products",
     "is_linker_dir",
+    "resolve_views",
 ]

@@ -31,7 +31,7 @@ from patlink.retrieval.base import Qrels, Run, top_k_run
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from patlink.data.dataset import Dataset
 
-__all__ = ["DIRECTIONS", "Direction", "KnownLinks", "Method", "Validation"]
+__all__ = ["DIRECTIONS", "Direction", "KnownLinks", "Method", "Validation", "resolve_views"]
 
 Direction = Literal["item2patent", "patent2item"]
 DIRECTIONS: tuple[Direction, Direction] = ("item2patent", "patent2item")
@@ -159,6 +159,11 @@ class Method(ABC):
         """Folders of the trained models this method uses (for the leakage check and cross-validation)."""
         return []
 
+    def text_views(self) -> list[tuple]:
+        """``(item_view, patent_view)`` each trained model of this method was trained on (``None`` sides when not
+        recorded); empty for untrained methods."""
+        return []
+
     def with_subfolder(self, sub: str) -> Method:
         """This method with every trained model folder ``P`` replaced by ``P/sub`` (cross-validation:
         ``patlink train --folds K`` writes ``P/fold{f}``; ``--repeats R`` writes ``P/seed{s}/fold{f}``).
@@ -197,3 +202,33 @@ def _check_corpus(corpus: dict[str, str]) -> None:
 
 def _paths(parts: Iterable[Method]) -> list[Path]:
     return [p for m in parts for p in m.trained_paths()]
+
+
+def resolve_views(methods: Iterable[Method], item_view=None, patent_view=None) -> tuple:
+    """The text views to read a dataset with for ``methods``: the views their trained models were trained on when
+    none is asked (``None`` sides stay the dataset's defaults), the asked ones otherwise — with a ``UserWarning``
+    when they differ from a model's training views (:meth:`patlink.models.config.LinkerSettings.check_views`).
+
+    Returns:
+        ``(item_view, patent_view)`` for :meth:`patlink.data.dataset.Dataset.with_views`.
+
+    Raises:
+        ValueError: two trained models recorded different views and none was asked.
+    """
+    from patlink.models.config import LinkerSettings, normalize_view
+
+    out = [normalize_view(item_view), normalize_view(patent_view)]
+    chosen: list[tuple | None] = [None, None]
+    for m in methods:
+        for recorded in m.text_views():
+            eff = LinkerSettings(backbone="", item_view=recorded[0], patent_view=recorded[1]).check_views(
+                item_view, patent_view)
+            for k in (0, 1):
+                if out[k] is not None or eff[k] is None:
+                    continue
+                if chosen[k] is not None and chosen[k] != eff[k]:
+                    side = ("item", "patent")[k]
+                    raise ValueError(f"the trained models were trained on different {side} views "
+                                     f"({','.join(chosen[k])} vs {','.join(eff[k])}): give --{side}-view")
+                chosen[k] = eff[k]
+    return tuple(out[k] if out[k] is not None else chosen[k] for k in (0, 1))

@@ -152,6 +152,9 @@ class Fusion(Method):
     def trained_paths(self):
         return _paths(self.parts)
 
+    def text_views(self) -> list[tuple]:
+        return [v for p in self.parts for v in p.text_views()]
+
     def with_subfolder(self, sub: str) -> Fusion:
         m = copy.copy(self)
         m.parts = [p.with_subfolder(sub) for p in self.parts]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import numpy as np
@@ -59,15 +58,22 @@ class LinkerMethod(Method):
             return self  # one model for every fold: the leakage check refuses it where it saw the test links
         raise ValueError(f"{self.path} has no {sub}/ (train it with `patlink train --folds K [--repeats R]`)")
 
+    @property
+    def settings(self):
+        """The :class:`patlink.models.config.LinkerSettings` recorded with the model (backbone, windows, training
+        views, fusion weights), read without loading the weights."""
+        from patlink.models.linker import read_settings
+
+        return read_settings(self.path)
+
     def stored_fusion_alpha(self, direction: Direction) -> float | None:
         """The BM25 fusion weight of the linker tuned on validation after training (``None`` when not stored):
-        the per-direction value when recorded, else the joint one."""
-        f = self.path / "fusion.json"
-        if not f.is_file():
-            return None
-        stored = json.loads(f.read_text())
-        value = stored.get(f"alpha_{direction}", stored.get("alpha"))
-        return None if value is None else float(value)
+        the per-direction value when recorded, else the joint one
+        (:meth:`patlink.models.config.LinkerSettings.fusion_alpha`)."""
+        return self.settings.fusion_alpha(direction)
+
+    def text_views(self) -> list[tuple]:
+        return [(self.settings.item_view, self.settings.patent_view)] if is_linker_dir(self.path) else []
 
     @property
     def engine(self):
