@@ -18,6 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from patlink.methods import BM25, Fusion, Method
+from patlink.methods.base import _matrix_search
+from patlink.methods.fusion import HYBRID_UNTUNED_WEIGHTS
+
 
 __all__ = ["RetrievalConfig", "RetrievalData", "build_retrieval_data", "run_retrieval_task", "TaskSkipped"]
 
@@ -133,28 +137,36 @@ def build_retrieval_data(task, view: str, distractors: str | None = None, texts=
     return RetrievalData(queries, corpus, qrels, val_queries, val_qrels, note, n_empty, n_dis)
 
 
-def _dense_runs(model, data: RetrievalData, cfg: RetrievalConfig):
-    from patlink.retrieval.base import top_k_run
+class _EmbeddingMethod(Method):
+    """A benchmarked embedding model (:mod:`patlink.bench.models`: prefixes, GloVe, TF-IDF, …) as a method:
+    cosine of its embeddings, exact."""
 
-    doc_ids = list(data.corpus)
-    demb = model.embed([data.corpus[d] for d in doc_ids], max_length=cfg.max_length, show_progress=True)
-    out = []
-    for qs in (data.queries, data.val_queries):
-        if not qs:
-            out.append({})
-            continue
-        qids = list(qs)
-        qemb = model.embed([qs[q] for q in qids], max_length=cfg.max_length)
-        out.append(top_k_run(qids, doc_ids, qemb @ demb.T, cfg.depth))
-    return out
+    def __init__(self, model, max_length: int):
+        self.model, self.max_length = model, max_length
+        self._ids: list[str] = []
+        self._emb = None
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def index(self, corpus: dict[str, str]) -> None:
+        self._ids = list(corpus)
+        self._emb = self.model.embed([corpus[d] for d in self._ids], max_length=self.max_length, show_progress=True)
+
+    def score_matrix(self, queries: dict[str, str]):
+        qids = list(queries)
+        q = self.model.embed([queries[x] for x in qids], max_length=self.max_length)
+        return qids, self._ids, q @ self._emb.T
+
+    def search(self, queries: dict[str, str], top_k: int = 100):
+        return _matrix_search(self, queries, top_k)
 
 
-def _bm25_runs(data: RetrievalData, cfg: RetrievalConfig):
-    from patlink.retrieval.bm25 import BM25Retriever
-
-    r = BM25Retriever()
-    r.index(data.corpus)
-    return [r.search(qs, cfg.depth) if qs else {} for qs in (data.queries, data.val_queries)]
+def _runs(method: Method, data: RetrievalData, cfg: RetrievalConfig) -> list[dict]:
+    """The method's runs of the test and validation queries over the corpus."""
+    method.index(data.corpus)
+    return [method.search(qs, cfg.depth) if qs else {} for qs in (data.queries, data.val_queries)]
 
 
 def _cut(run: dict, k: int) -> dict:
@@ -185,27 +197,30 @@ def run_retrieval_task(task, model, view: str, config: RetrievalConfig | None = 
     Raises:
         TaskSkipped: see :func:`build_retrieval_data`.
     """
-    from patlink.methods.fusion import HYBRID_UNTUNED_WEIGHTS
-    from patlink.retrieval.fusion import fuse, tune_convex_weight
 
     cfg = config or RetrievalConfig()
     data = build_retrieval_data(task, view, cfg.distractors, texts)
     out = {"split": data.split_note, "n_queries": len(data.queries), "n_docs": len(data.corpus),
            "n_empty_docs": data.n_empty_docs, "n_distractors": data.n_distractors, "qrels": data.qrels,
            "variants": {}}
+    bm25 = BM25()
     if model.kind == "bm25":
-        test_run, _ = _bm25_runs(data, cfg)
+        test_run, _ = _runs(bm25, data, cfg)
         out["variants"][model.name] = _evaluate(data, test_run, cfg)
         return out
-    dense_test, dense_val = _dense_runs(model, data, cfg)
+    dense = _EmbeddingMethod(model, cfg.max_length)
+    dense_test, dense_val = _runs(dense, data, cfg)
     out["variants"][model.name] = _evaluate(data, dense_test, cfg)
-    bm_test, bm_val = _bm25_runs(data, cfg)
-    out["variants"][f"{model.name}+bm25:rrf"] = _evaluate(data, fuse([bm_test, dense_test], "rrf"), cfg)
-    if data.val_qrels:  # the rule of patlink.methods.Hybrid: α tuned on validation MRR, else the untuned weights
-        alpha, src = tune_convex_weight(bm_val, dense_val, data.val_qrels, metric="mrr"), "tuned on val"
+    bm_test, bm_val = _runs(bm25, data, cfg)
+    rrf = Fusion([bm25, dense], how="rrf")
+    out["variants"][f"{model.name}+bm25:rrf"] = _evaluate(data, rrf.fuse_runs([bm_test, dense_test], cfg.depth), cfg)
+    # the fusion of patlink.methods.Hybrid: α tuned on validation MRR, else the untuned weights
+    hybrid = Fusion([bm25, dense], untuned=HYBRID_UNTUNED_WEIGHTS)
+    if data.val_qrels:
+        hybrid, src = hybrid.fit_runs([bm_val, dense_val], data.val_qrels, "mrr"), "tuned on val"
     else:
-        alpha, src = HYBRID_UNTUNED_WEIGHTS[0], "default (no validation links)"
-    res = _evaluate(data, fuse([bm_test, dense_test], "convex", [alpha, 1 - alpha]), cfg)
-    res.update(alpha=alpha, alpha_source=src)
+        src = "default (no validation links)"
+    res = _evaluate(data, hybrid.fuse_runs([bm_test, dense_test], cfg.depth), cfg)
+    res.update(alpha=hybrid.alpha, alpha_source=src)
     out["variants"][f"{model.name}+bm25:convex"] = res
     return out

@@ -172,13 +172,23 @@ class Fusion(Method):
             for p in m.parts:
                 p.index(validation.documents)
                 runs.append(p.search(validation.queries, validation.depth))
-            if len(runs) == 2:
-                a = tune_convex_weight(runs[0], runs[1], validation.qrels, validation.metric)
-                w = [a, 1 - a]
-            else:
-                w = tune_convex_weights(runs, validation.qrels, validation.metric)[0]
-            m._weights = {m.direction: w}
-            m.tuned_on_validation = True
+            m = m.fit_runs(runs, validation.qrels, validation.metric)
+        return m
+
+    def fit_runs(self, runs: Sequence[Run], qrels: dict, metric: str = "mrr") -> "Fusion":
+        """A copy whose convex weights maximise ``metric`` of the fused ``runs`` (the parts' runs of VALIDATION
+        queries, in order) on ``qrels``: the grid 0, 0.1, …, 1 for two parts (ties to 0.5), the simplex (step 0.1,
+        ties to uniform) for more. For callers that already hold the parts' validation runs (the benchmark)."""
+        if len(runs) != len(self.parts):
+            raise ValueError(f"{len(runs)} runs for {len(self.parts)} methods")
+        if len(runs) == 2:
+            a = tune_convex_weight(runs[0], runs[1], qrels, metric)
+            w = [a, 1 - a]
+        else:
+            w = tune_convex_weights(runs, qrels, metric)[0]
+        m = copy.copy(self)
+        m._weights = {m.direction: w}
+        m.tuned_on_validation = True
         return m
 
     # ------------------------------------------------------------------ ranking
