@@ -93,3 +93,19 @@ def test_nca_config_errors():
     with pytest.raises(ValueError, match="member_loss='nca' needs"):
         cfg(set_scoring="members", member_loss="nca", negatives="random").validate()
     TrainConfig(patent_repr="item_set", set_scoring="members", member_loss="nca").validate()
+
+
+def test_soft_knn_module_equals_the_functional_form():
+    from patlink.losses.soft_knn import SoftKNNLoss
+
+    g = torch.Generator().manual_seed(3)
+    q = torch.nn.functional.normalize(torch.randn(3, 4, generator=g), dim=1)
+    m = torch.nn.functional.normalize(torch.randn(5, 4, generator=g), dim=1)
+    link = torch.eye(5)[:, :3] + torch.cat([torch.zeros(3, 3), torch.eye(2, 3)])
+    target, self_idx = link[:3], torch.tensor([0, 1, -1])
+    assert SoftKNNLoss(0.2)(q, m, link, target, self_idx).item() == \
+        soft_knn_loss(q, m, link, target, self_idx, tau=0.2).item()
+    assert SoftKNNLoss(0.2, eps=1e-3)(q, m, link, target, self_idx).item() != \
+        soft_knn_loss(q, m, link, target, self_idx, tau=0.2).item()
+    with pytest.raises(ValueError, match="tau"):
+        SoftKNNLoss(temperature=-1.0)

@@ -104,3 +104,26 @@ def test_no_scorable_rows_gives_zero_with_graph():
     out = supcon_from_logits(S, torch.zeros(3, 3, dtype=torch.bool))["loss"]
     out.backward()
     assert out.item() == 0.0
+
+
+def test_module_equals_the_functional_form_and_adds_priors_per_direction():
+    from patlink.losses.supcon import SupConLoss
+
+    g = torch.Generator().manual_seed(2)
+    P = torch.nn.functional.normalize(torch.randn(5, 4, generator=g, dtype=torch.float64), dim=1)
+    Q = torch.nn.functional.normalize(torch.randn(6, 4, generator=g, dtype=torch.float64), dim=1)
+    _, pos = random_case(4, 5, 6)
+    for den in ("negatives", "all"):
+        module = SupConLoss(temperature=0.1, denominator=den)
+        assert module(P, Q, pos).item() == supcon_loss(P, Q, pos, 0.1, den).item()
+    # priors: the item→patent term sees S + B, the patent→item term S + B'
+    B, Bt = torch.rand(5, 6, generator=g, dtype=torch.float64), torch.rand(5, 6, generator=g, dtype=torch.float64)
+    S = P @ Q.T / 0.1
+    t = SupConLoss(0.1).terms(P, Q, pos, item_prior=B, patent_prior=Bt)
+    ref = supcon_from_logits(S + B, pos, "negatives", S + Bt)
+    assert t["loss"].item() == ref["loss"].item() and t["item_loss"].item() == ref["item_loss"].item()
+    assert t["patent_loss"].item() != supcon_from_logits(S + B, pos)["patent_loss"].item()
+    with pytest.raises(ValueError, match="tau"):
+        SupConLoss(temperature=0.0)
+    with pytest.raises(ValueError, match="denominator"):
+        SupConLoss(denominator="bogus")

@@ -30,8 +30,9 @@ over all known items, and only the *order* of the query's nearest items matters 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-__all__ = ["soft_knn_loss"]
+__all__ = ["SoftKNNLoss", "soft_knn_loss"]
 
 
 def soft_knn_loss(queries: torch.Tensor, members: torch.Tensor, link: torch.Tensor, target: torch.Tensor,
@@ -61,3 +62,66 @@ def soft_knn_loss(queries: torch.Tensor, members: torch.Tensor, link: torch.Tens
         return queries.sum() * 0.0
     per_q = -(torch.log(A + eps) * target).sum(dim=1)[keep] / n_t[keep]
     return per_q.mean()
+
+
+class SoftKNNLoss(nn.Module):
+    """Soft-kNN loss: Neighbourhood Components Analysis over known member items, many labels per item.
+
+    Each query item picks one known item as its stochastic neighbour (softmax over the cosines / τ of ALL known
+    items, the query itself left out) and inherits that neighbour's patents; the loss is the mean negative log of
+    the probability mass that lands on items carrying each of the query's patents. It trains directly what the
+    ``knn`` / ``knn-linker`` scoring ranks with (patents known by their member items, ``set_scoring="members"``).
+
+    Args:
+        temperature: τ of the neighbour softmax (> 0).
+        eps: added inside the log (a patent no neighbour carries costs ``-log eps``, not infinity).
+
+    References:
+        - Goldberger, Roweis, Hinton & Salakhutdinov, "Neighbourhood Components Analysis" (NeurIPS 2004).
+        - El Bouari & de Rassenfosse, "Product-Patent linkage prediction" (the task and the kNN baseline).
+
+    Inputs:
+        +---------------+------------------+---------------------------------------------------------------+
+        | argument      | shape            | meaning                                                       |
+        +===============+==================+===============================================================+
+        | ``queries``   | ``(b, d)`` float | L2-normalised query-item embeddings (with gradient)           |
+        +---------------+------------------+---------------------------------------------------------------+
+        | ``members``   | ``(n, d)`` float | L2-normalised embeddings of the known (member) items          |
+        +---------------+------------------+---------------------------------------------------------------+
+        | ``link``      | ``(n, m)`` float | 1 where member j is linked to patent p                        |
+        +---------------+------------------+---------------------------------------------------------------+
+        | ``target``    | ``(b, m)`` float | 1 where query q is linked to patent p and p is predictable    |
+        +---------------+------------------+---------------------------------------------------------------+
+        | ``self_idx``  | ``(b,)`` long    | row of each query among the members, ``-1`` if none           |
+        +---------------+------------------+---------------------------------------------------------------+
+
+    Returns:
+        The scalar loss (module docstring formula); 0 (with a graph) when no query has a target.
+
+    Raises:
+        ValueError: ``temperature <= 0`` or mismatched shapes.
+
+    Example:
+        ::
+
+            loss_fn = SoftKNNLoss(temperature=0.1)
+            members = F.normalize(torch.randn(6, 8), dim=1)
+            link = torch.eye(6)[:, :3] + torch.eye(6)[:, 3:]          # members 0/3 → p0, 1/4 → p1, 2/5 → p2
+            queries = members[:2].clone().requires_grad_()
+            loss = loss_fn(queries, members, link, link[:2], torch.tensor([0, 1]))
+            loss.backward()
+    """
+
+    def __init__(self, temperature: float, eps: float = 1e-8):
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"tau must be > 0, got {temperature}")
+        self.temperature = float(temperature)
+        self.eps = float(eps)
+
+    def forward(self, queries: torch.Tensor, members: torch.Tensor, link: torch.Tensor, target: torch.Tensor,
+                self_idx: torch.Tensor) -> torch.Tensor:
+        return soft_knn_loss(queries, members, link, target, self_idx, self.temperature, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}, eps={self.eps}"

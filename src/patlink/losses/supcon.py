@@ -28,8 +28,9 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+from torch import nn
 
-__all__ = ["supcon_loss", "supcon_from_logits"]
+__all__ = ["SupConLoss", "supcon_loss", "supcon_from_logits"]
 
 Denominator = Literal["negatives", "all"]
 
@@ -100,3 +101,86 @@ def supcon_loss(P: torch.Tensor, Q: torch.Tensor, pos: torch.Tensor, tau: float 
     if tau <= 0:
         raise ValueError(f"temperature tau must be > 0, got {tau}")
     return supcon_from_logits(P @ Q.T / tau, pos, denominator)["loss"]
+
+
+class SupConLoss(nn.Module):
+    """Bidirectional supervised contrastive loss with in-batch negatives and multi-positive masks.
+
+    Every item of a batch is scored against every patent of the batch (plus any extra negative items/patents
+    appended to the embeddings): all pairs the training graph does not link are negatives, and an item linked to
+    several patents of the batch has several positives (and vice versa). The loss is the mean of the item→patent
+    term (eq. 2, one row per item) and the patent→item term (eq. 3, one column per patent), see the module
+    docstring for the formulas and the ``denominator`` variants.
+
+    Args:
+        temperature: τ of eq. 1 (> 0); the logits are ``cos / τ``.
+        denominator: ``"negatives"`` (the paper's eqs. 2–3, the sum runs over the negatives only) or ``"all"``
+            (standard SupCon, Khosla et al., "Supervised Contrastive Learning": the whole row/column).
+
+    References:
+        - El Bouari & de Rassenfosse, "Product-Patent linkage prediction", §3.3 (eqs. 1–4).
+        - Khosla et al., "Supervised Contrastive Learning" (NeurIPS 2020), for the ``all`` denominator.
+
+    Inputs:
+        +--------------------------+----------------------+---------------------------------------------------+
+        | argument                 | shape                | meaning                                           |
+        +==========================+======================+===================================================+
+        | ``items``                | ``(n, d)`` float     | L2-normalised item embeddings (rows)              |
+        +--------------------------+----------------------+---------------------------------------------------+
+        | ``patents``              | ``(m, d)`` float     | L2-normalised patent embeddings (columns)         |
+        +--------------------------+----------------------+---------------------------------------------------+
+        | ``positives``            | ``(n, m)`` bool      | True where item i is linked to patent j           |
+        +--------------------------+----------------------+---------------------------------------------------+
+        | ``item_prior`` (opt.)    | ``(n, m)`` float     | added to the logits of the item→patent term       |
+        +--------------------------+----------------------+---------------------------------------------------+
+        | ``patent_prior`` (opt.)  | ``(n, m)`` float     | added to the logits of the patent→item term       |
+        +--------------------------+----------------------+---------------------------------------------------+
+
+        The priors carry a direction-dependent additive term such as the BM25 prior of residual training
+        (:mod:`patlink.training.lexical`), already multiplied by its weight.
+
+    Returns:
+        ``forward``: the scalar loss (eq. 4), differentiable w.r.t. both embeddings; 0 (with a graph) when no row
+        or column can be scored. :meth:`terms` returns the dict of :func:`supcon_from_logits` (both directions'
+        means and the number of scored rows/columns).
+
+    Raises:
+        ValueError: ``temperature <= 0``, an unknown ``denominator``, or mismatched shapes.
+
+    Example:
+        ::
+
+            loss_fn = SupConLoss(temperature=0.05)
+            P = F.normalize(torch.randn(4, 8), dim=1)      # 4 items
+            Q = F.normalize(torch.randn(3, 8), dim=1)      # 3 patents
+            pos = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=torch.bool)
+            loss = loss_fn(P, Q, pos)
+            loss.backward()
+    """
+
+    def __init__(self, temperature: float = 0.05, denominator: Denominator = "negatives"):
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature tau must be > 0, got {temperature}")
+        if denominator not in ("negatives", "all"):
+            raise ValueError(f"denominator must be 'negatives' or 'all', got {denominator!r}")
+        self.temperature = float(temperature)
+        self.denominator: Denominator = denominator
+
+    def terms(self, items: torch.Tensor, patents: torch.Tensor, positives: torch.Tensor,
+              item_prior: torch.Tensor | None = None, patent_prior: torch.Tensor | None = None) -> dict:
+        """The loss and its parts (:func:`supcon_from_logits`) for the inputs of the class docstring."""
+        S = items @ patents.T / self.temperature
+        S_patent = None
+        if patent_prior is not None:
+            S_patent = S + patent_prior
+        if item_prior is not None:
+            S = S + item_prior
+        return supcon_from_logits(S, positives, self.denominator, S_patent)
+
+    def forward(self, items: torch.Tensor, patents: torch.Tensor, positives: torch.Tensor,
+                item_prior: torch.Tensor | None = None, patent_prior: torch.Tensor | None = None) -> torch.Tensor:
+        return self.terms(items, patents, positives, item_prior, patent_prior)["loss"]
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}, denominator={self.denominator!r}"
