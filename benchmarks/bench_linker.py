@@ -98,21 +98,20 @@ def baselines(ds, split) -> dict:
 
 
 def _override(cfg, pairs):
-    """Apply ``key=value`` overrides (``encoder.dropout=0.2``, ``lr=1e-4``, ``hard_negatives=[0,5,10]``)."""
-    from patlink.training.config import TrainConfig
-
-    d = cfg.to_dict()
+    """Apply ``key=value`` overrides (``encoder.dropout=0.2``, ``optim.lr=1e-4``, flat ``lr=1e-4``,
+    ``hard_negatives=[0,5,10]``) through :meth:`TrainConfig.replace`."""
     for kv in pairs or []:
         k, v = kv.split("=", 1)
-        tgt = d
-        *path, last = k.split(".")
-        for part in path:
-            tgt = tgt[part]
         try:
-            tgt[last] = json.loads(v)
+            value = json.loads(v)
         except json.JSONDecodeError:
-            tgt[last] = v
-    return TrainConfig.from_dict(d)
+            value = v
+        *path, last = k.split(".")
+        change = {last: value}
+        for part in reversed(path):
+            change = {part: change}
+        cfg = cfg.replace(**change)
+    return cfg
 
 
 def evidence(args) -> dict:
@@ -123,9 +122,10 @@ def evidence(args) -> dict:
     t0 = time.perf_counter()
     base = {} if args.no_baselines else baselines(ds, split)
     t_base = time.perf_counter() - t0
-    cfg = TrainConfig(encoder=EncoderConfig(), epochs=args.epochs, negatives=args.negatives, seed=args.seed,
-                      temperature=args.temperature, lr=args.lr, batch_size=args.batch_size, progress=False,
-                      patience=args.patience, threads=args.threads, denominator=args.denominator)
+    cfg = TrainConfig.from_dict(dict(encoder=EncoderConfig(), epochs=args.epochs, negatives=args.negatives,
+                                     seed=args.seed, temperature=args.temperature, lr=args.lr,
+                                     batch_size=args.batch_size, progress=False, patience=args.patience,
+                                     threads=args.threads, denominator=args.denominator))
     if args.config:
         cfg = TrainConfig.from_json(args.config)
     cfg = _override(cfg, args.set)
@@ -151,7 +151,7 @@ def timing(args) -> dict:
     """Seconds per epoch: plain (in-batch) vs adversarial k=10 (bank and encode), same data and batches."""
     import torch
 
-    from patlink.training.config import AdversaryConfig, TrainConfig
+    from patlink.training.config import TrainConfig
     from patlink.training.trainer import _split_lists, _Trainer
 
     ds, split = _load(args.item_view, args.patent_view, args.seed)
@@ -160,9 +160,10 @@ def timing(args) -> dict:
                             ("adversarial_encode_k10", "adversarial", "encode")):
         if args.skip_encode and mode == "encode":
             continue
-        cfg = TrainConfig(epochs=1, negatives=neg, hard_negatives=(10,), progress=False, threads=args.threads,
-                          full_val_metrics=False, adversary=AdversaryConfig(negative_embeddings=mode),
-                          tune_fusion=False, evals_per_epoch=1)
+        cfg = TrainConfig.from_dict(dict(epochs=1, negatives=neg, hard_negatives=[10], progress=False,
+                                         threads=args.threads, full_val_metrics=False,
+                                         adversary={"negative_embeddings": mode}, tune_fusion=False,
+                                         evals_per_epoch=1))
         tr = _Trainer(ds, _split_lists(split), cfg, Path(args.out) / name)
         torch.set_num_threads(args.threads)
         times = []

@@ -75,4 +75,4 @@ def tiny_config(**kw) -> TrainConfig:
     base = dict(encoder=EncoderConfig(hidden=32, out_dim=16, n_heads=2, n_queries=2), batch_size=16, lr=3e-3,
                 progress=False, patience=0, full_val_metrics=False)
     base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig.from_dict(base)   # flat keys of earlier configs map onto the nested sections

@@ -106,7 +106,6 @@ def test_anchor_limits_drift(tmp_path):
 @pytest.mark.parametrize("refresh", ["once", "epoch"])
 def test_bank_refresh_modes(tmp_path, refresh, monkeypatch):
     from patlink.models.linker import Linker
-    from patlink.training.config import AdversaryConfig
 
     ds = make_fixture_dataset(40)
     split = fixture_split(ds)
@@ -121,7 +120,7 @@ def test_bank_refresh_modes(tmp_path, refresh, monkeypatch):
 
     monkeypatch.setattr(Linker, "encode_arrays", spy)
     c = cfg(negatives="adversarial", hard_negatives=(0, 2, 3), epochs=3, evals_per_epoch=1,
-            adversary=AdversaryConfig(bank_refresh=refresh))
+            adversary={"bank_refresh": refresh})
     train_linker(ds, split, c, tmp_path / refresh, store=FakeTokenStore())
     assert len(full_calls) == (1 if refresh == "once" else 2)      # epochs 2 and 3 use hard negatives
     st = torch.load(tmp_path / refresh / "checkpoint.pt", weights_only=True)

@@ -36,7 +36,7 @@ def cfg(**kw):
                 lr=3e-3, progress=False, patience=0, full_val_metrics=False, patent_repr="item_set",
                 set_max_items=2)
     base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig.from_dict(base)
 
 
 def test_sets_leave_batch_out_and_sampling(tmp_path, monkeypatch):
@@ -127,7 +127,7 @@ def test_members_scoring_trains_on_single_members_and_validates_by_knn(tmp_path,
     knn_bm25 = for_new_products(parse_method("knn+bm25"), has_text=False)
     assert [p.leaf for p in knn_bm25.parts] == ["knn", "profile-bm25"]
     with pytest.raises(ValueError, match="needs patent_repr='item_set'"):
-        TrainConfig(set_scoring="members").validate()
+        TrainConfig.from_dict({"set_scoring": "members"}).validate()
     with pytest.raises(ValueError, match="pool|members"):
         cfg(set_scoring="max").validate()
 
@@ -147,8 +147,6 @@ def test_blocked_patents_are_those_with_every_item_in_the_batch(tmp_path):
 @pytest.mark.parametrize("negatives,embeddings", [("random", "bank"), ("bm25", "bank"), ("adversarial", "bank"),
                                                   ("adversarial", "encode")])
 def test_members_extra_negatives_are_items_outside_the_batch(tmp_path, monkeypatch, negatives, embeddings):
-    from patlink.training.config import AdversaryConfig
-
     ds, split = set_fixture(16, 4)
     seen = []
     orig = _Trainer._negative_patents
@@ -161,7 +159,7 @@ def test_members_extra_negatives_are_items_outside_the_batch(tmp_path, monkeypat
 
     monkeypatch.setattr(_Trainer, "_negative_patents", spy)
     c = cfg(epochs=3, set_scoring="members", members_k=3, negatives=negatives, hard_negatives=(0, 3),
-            adversary=AdversaryConfig(hidden=8, negative_embeddings=embeddings))
+            adversary={"hidden": 8, "negative_embeddings": embeddings})
     res = train_linker(ds, split, c, tmp_path / "r", store=FakeTokenStore())
     assert seen, "epochs 2-3 draw extra negative patents"
     for batch_items, members, all_kept, banked in seen:

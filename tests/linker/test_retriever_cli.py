@@ -7,7 +7,7 @@ import pytest
 from conftest import FakeTokenStore, fixture_split, make_fixture_dataset
 
 from patlink.retrieval.linker import LinkerRetriever
-from patlink.training.config import EncoderConfig, TrainConfig
+from patlink.training.config import EncoderConfig, TrainConfig, ValidationConfig
 from patlink.training.trainer import train_linker
 
 
@@ -16,7 +16,7 @@ def trained_run(tmp_path_factory):
     ds = make_fixture_dataset(32)
     out = tmp_path_factory.mktemp("run")
     cfg = TrainConfig(encoder=EncoderConfig(hidden=32, out_dim=16, n_heads=2), epochs=2, batch_size=8,
-                      progress=False, full_val_metrics=False)
+                      progress=False, validation=ValidationConfig(full_metrics=False))
     train_linker(ds, fixture_split(ds), cfg, out, store=FakeTokenStore())
     return ds, out
 

@@ -92,7 +92,7 @@ def test_nca_config_errors():
         cfg(member_loss="nca").validate()                    # pooled sets
     with pytest.raises(ValueError, match="member_loss='nca' needs"):
         cfg(set_scoring="members", member_loss="nca", negatives="random").validate()
-    TrainConfig(patent_repr="item_set", set_scoring="members", member_loss="nca").validate()
+    TrainConfig.from_dict({"patent_repr": "item_set", "set_scoring": "members", "member_loss": "nca"}).validate()
 
 
 def test_soft_knn_module_equals_the_functional_form():

@@ -109,11 +109,11 @@ def register(app: typer.Typer) -> None:
             dsc = ds.with_views("abstract", "claims")
             methods = ["bm25", "dense", "hybrid"]
             if train:
-                from patlink.training.config import TrainConfig
+                from patlink.training.config import NegativesConfig, TrainConfig
                 from patlink.training.trainer import train_linker
 
                 run_dir = out / "linker-pap2pat-claims"
-                cfg = TrainConfig(epochs=epochs, seed=seed, negatives="adversarial")
+                cfg = TrainConfig(epochs=epochs, seed=seed, negatives=NegativesConfig(source="adversarial"))
                 err_console.print(f"[dim]training the linker ({epochs} epochs) → {run_dir}[/dim]")
                 train_linker(dsc, splits, cfg, run_dir, resume=True)
                 methods += [str(run_dir), f"{run_dir}+bm25", f"{run_dir}+bm25+dense"]

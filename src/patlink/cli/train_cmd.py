@@ -66,12 +66,12 @@ def register(app: typer.Typer) -> None:
         cfg = TrainConfig.from_json(config) if config else TrainConfig()
         changes = {k: v for k, v in (("epochs", epochs), ("negatives", negatives), ("seed", seed), ("lr", lr),
                                      ("patent_repr", patent_repr)) if v is not None}
-        cfg = dataclasses.replace(cfg, **changes)
+        cfg = cfg.replace(**changes)   # flat option names map onto the nested config
         if max_chunks is not None:
             cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, max_chunks=max_chunks))
         cfg.validate()
         ds = load_input(dataset, beir, item_view, patent_view, texts=texts)
-        protocol = protocol or ("new-product" if cfg.patent_repr == "item_set" else "graph")
+        protocol = protocol or ("new-product" if cfg.patents.representation == "item_set" else "graph")
         if protocol not in ("graph", "new-product"):
             raise PatlinkError(f"unknown protocol {protocol!r}; use graph or new-product")
         if repeats < 1 or (repeats > 1 and not folds):

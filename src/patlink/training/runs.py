@@ -43,8 +43,8 @@ def train_run(ds, cfg, out: str | Path, split: dict, *, protocol: str = "graph",
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", cfg.to_dict())
     log(f"training on {ds.name} ({protocol} split): {len(split['train'])} train / {len(split['val'])} val links, "
-        f"items [{','.join(ds.item_view)}] patents [{','.join(ds.patent_view)}], negatives={cfg.negatives}, "
-        f"patents as {cfg.patent_repr}")
+        f"items [{','.join(ds.item_view)}] patents [{','.join(ds.patent_view)}], negatives={cfg.negatives.source}, "
+        f"patents as {cfg.patents.representation}")
     res = train_linker(ds, split, cfg, out, resume=resume)
     if plots:
         from patlink.training.plots import plot_run

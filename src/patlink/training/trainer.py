@@ -139,6 +139,43 @@ def validation_scores(model: Linker, item_arrays: dict[str, np.ndarray], patent_
     return out
 
 
+def token_width(store, backbone: str) -> int | None:
+    """Token embedding size of ``store`` before it embeds anything: its ``dim``/``d`` when it knows it, else the
+    ``hidden_size`` in the backbone folder's ``config.json`` (384 for MiniLM); ``None`` when neither is known (then
+    the size is checked when the encoders are built)."""
+    for name in ("dim", "d"):
+        v = getattr(store, name, None)
+        if isinstance(v, int) and v > 0:
+            return v
+    from patlink.config import resolve_model_path
+
+    path = Path(resolve_model_path(backbone)) / "config.json"
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    width = meta.get("hidden_size") or meta.get("d_model") or meta.get("dim")
+    return int(width) if isinstance(width, int) else None
+
+
+_NOT_RESUME_KEYS = ("epochs", "progress", "threads", "validation.patience", "validation.batch_size",
+                    "validation.full_metrics", "validation.tune_fusion")
+
+
+def _resume_key(cfg: TrainConfig) -> dict[str, Any]:
+    """The config as ``{"section.field": value}`` without the settings a resumed run may change."""
+    out: dict[str, Any] = {}
+
+    def walk(d: dict, prefix: str) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(v, f"{prefix}{k}.")
+            elif f"{prefix}{k}" not in _NOT_RESUME_KEYS:
+                out[f"{prefix}{k}"] = v
+    walk(cfg.to_dict(), "")
+    return out
+
+
 def _lr_lambda(total: int, warmup: int):
     def f(step: int) -> float:
         if step < warmup:
@@ -167,7 +204,7 @@ def _check_inputs(ds, split: dict, config: TrainConfig) -> None:
     if empty:
         raise ValueError(f"{len(empty)} item(s) have no text in view {','.join(ds.item_view)}, e.g. {empty[:3]}; "
                          "choose another --item-view or drop them")
-    if config.patent_repr == "item_set":
+    if config.patents.representation == "item_set":
         deg: dict[str, int] = {}
         for _, p in set(map(tuple, train)):
             deg[p] = deg.get(p, 0) + 1
@@ -180,7 +217,7 @@ def _check_inputs(ds, split: dict, config: TrainConfig) -> None:
     if emptyp:
         raise ValueError(f"{len(emptyp)} patent(s) have no text in view {','.join(ds.patent_view)}, e.g. "
                          f"{emptyp[:3]}; hydrate patent texts or choose another --patent-view")
-    if config.hard_negatives_at(len(config.hard_negatives) - 1) > 0:
+    if config.curriculum.ever():
         n_items, n_pat = len({i for i, _ in train}), len({p for _, p in train})
         if min(n_items, n_pat) <= 2:
             raise ValueError("extra negatives need more than 2 training items and patents")
@@ -191,6 +228,14 @@ class _Trainer:
     def __init__(self, ds, split: dict, config: TrainConfig, out_dir: Path, store=None, resume: bool = False):
         config.validate()
         _check_inputs(ds, split, config)
+        if store is None:
+            from patlink.models.token_cache import TokenEmbeddingStore
+
+            store = TokenEmbeddingStore(config.encoder.backbone, config.encoder.max_length,
+                                        show_progress=config.progress, max_chunks=config.encoder.max_chunks)
+        width = token_width(store, config.encoder.backbone)
+        if width is not None:   # sizes against the backbone before any embedding is computed or file written
+            config.check_token_width(width)
         self.cfg, self.ds, self.split, self.out = config, ds, split, Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         if config.threads:
@@ -198,26 +243,20 @@ class _Trainer:
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
         self.gen = torch.Generator().manual_seed(config.seed)
-
-        if store is None:
-            from patlink.models.token_cache import TokenEmbeddingStore
-
-            store = TokenEmbeddingStore(config.encoder.backbone, config.encoder.max_length,
-                                        show_progress=config.progress, max_chunks=config.encoder.max_chunks)
         self.store = store
         self.train_links = sorted({tuple(x) for x in split["train"]})
         self.val_links = sorted({tuple(x) for x in split["val"]})
         self.idx = LinkIndex.from_links(self.train_links)
         # token arrays: every item / patent of the dataset with text (candidates for validation ranking)
         itexts = {k: v for k, v in ds.item_texts().items() if v.strip()}
-        self.sets = config.patent_repr == "item_set"
+        self.sets = config.patents.representation == "item_set"
         ptexts = {} if self.sets else {k: v for k, v in ds.patent_texts().items() if v.strip()}
         ia = store.encode(list(itexts.values()))
         pa = store.encode(list(ptexts.values())) if ptexts else []
         self.item_arrays = dict(zip(itexts, ia))
         self.patent_arrays = dict(zip(ptexts, pa))
         self.lexical = None
-        if config.lexical_residual > 0:
+        if config.loss.lexical_residual > 0:
             from patlink.training.lexical import LexicalPrior
 
             self.lexical = LexicalPrior(itexts, ptexts)   # BM25 over the full texts, both directions
@@ -230,43 +269,43 @@ class _Trainer:
             self.pairs = self.pairs[keep]
         d_in = int(ia[0].shape[1])
 
-        self.model = Linker(config.encoder, d_in, config.temperature, store=store)
-        self.nca = self.sets and config.member_loss == "nca"
+        self.model = Linker(config.encoder, d_in, config.loss.temperature, store=store)
+        self.nca = self.sets and config.loss.name == "nca"
         if self.nca:   # soft-kNN: only the query (item) encoder learns; the known items are a fixed bank
             for p in self.model.patent_encoder.parameters():
                 p.requires_grad_(False)
         # L2-SP anchor: the initial parameters (deterministic given the seed, so a resumed run rebuilds them)
-        self.anchor = ([p.detach().clone() for p in self.model.parameters()] if config.anchor > 0 else None)
-        self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=config.lr,
-                                     weight_decay=config.weight_decay)
+        self.anchor = ([p.detach().clone() for p in self.model.parameters()] if config.optim.anchor > 0 else None)
+        self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=config.optim.lr,
+                                     weight_decay=config.optim.weight_decay)
         self._nca_bank = None   # (n_items, out_dim) patent-encoder embeddings of the training items (member_loss=nca)
         self.n_batches = len(epoch_batches(len(self.pairs), config.batch_size, config.seed, 0))
         if self.n_batches == 0:
             raise ValueError(f"batch_size={config.batch_size} leaves no batch of >= 2 links")
         total = self.n_batches * config.epochs
         self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, _lr_lambda(total, int(config.warmup_ratio * total)))
+            self.opt, _lr_lambda(total, int(config.optim.warmup_ratio * total)))
         self.zclip = None
-        if config.zclip:
+        if config.optim.zclip:
             from zclip import ZClip
 
-            self.zclip = ZClip(max_grad_norm=config.zclip_max_norm)
+            self.zclip = ZClip(max_grad_norm=config.optim.zclip_max_norm)
         self.adv_items = self.adv_patents = self.adv_opt = None
-        if config.negatives == "adversarial":
-            a = config.adversary
+        if config.negatives.source == "adversarial":
+            a = config.negatives.adversary
             self.adv_items = Adversary(config.encoder.out_dim, len(self.idx.items), a.hidden)      # patent → items
             self.adv_patents = Adversary(config.encoder.out_dim, len(self.idx.patents), a.hidden)  # item → patents
             self.adv_opt = torch.optim.AdamW(list(self.adv_items.parameters()) + list(self.adv_patents.parameters()),
                                              lr=a.lr, weight_decay=0.0)
         self.pools_items = self.pools_patents = None
-        if config.negatives == "bm25":
+        if config.negatives.source == "bm25":
             it = [itexts[i] for i in self.idx.items]
             if self.sets:   # a patent's profile: the texts of its training items
                 pt = [" ".join(it[j] for j in self.idx.patent_pos[k]) for k in range(len(self.idx.patents))]
             else:
                 pt = [ptexts[p] for p in self.idx.patents]
-            self.pools_patents = bm25_pools(it, pt, self.idx.item_pos, config.bm25_pool)    # item → patents
-            self.pools_items = bm25_pools(pt, it, self.idx.patent_pos, config.bm25_pool)    # patent → items
+            self.pools_patents = bm25_pools(it, pt, self.idx.item_pos, config.negatives.bm25_pool)    # item → patents
+            self.pools_items = bm25_pools(pt, it, self.idx.patent_pos, config.negatives.bm25_pool)    # patent → items
         self.epoch = 0
         self.best = -1.0
         self.best_epoch = -1
@@ -290,10 +329,10 @@ class _Trainer:
         atomic_write_json(self.out / "split.json", {k: [list(x) for x in v] for k, v in self.split.items()})
         atomic_write_json(self.out / "run.json", {
             "format": "patlink-linker-run/1", "dataset": self.ds.name, "item_view": list(self.ds.item_view),
-            "patent_view": list(self.ds.patent_view), "model_dir": "best", "negatives": self.cfg.negatives,
+            "patent_view": list(self.ds.patent_view), "model_dir": "best", "negatives": self.cfg.negatives.source,
             "n_train_links": len(self.train_links), "n_val_links": len(self.val_links),
-            "n_parameters": self.model.n_parameters(), "patent_repr": self.cfg.patent_repr,
-            "n_trainable_links": len(self.pairs), "lexical_residual": self.cfg.lexical_residual,
+            "n_parameters": self.model.n_parameters(), "patent_repr": self.cfg.patents.representation,
+            "n_trainable_links": len(self.pairs), "lexical_residual": self.cfg.loss.lexical_residual,
             "max_chunks": self.cfg.encoder.max_chunks})
 
     def _state(self) -> dict:
@@ -302,7 +341,7 @@ class _Trainer:
               "evals_json": json.dumps(self.evals), "best_val_json": json.dumps(self.best_val), "model": self.model.state_dict(), "opt": self.opt.state_dict(),
               "sched": self.sched.state_dict(), "torch_rng": torch.get_rng_state(), "gen": self.gen.get_state(),
               "history_json": json.dumps(self.history), "steps_json": json.dumps(self.steps),
-              "policy_json": json.dumps(self.policy), "config_json": json.dumps(self._resume_key())}
+              "policy_json": json.dumps(self.policy), "config_json": json.dumps(self.cfg.to_dict())}
         if self.zclip is not None:
             z = self.zclip
             st["zclip_json"] = json.dumps({"buffer": z.buffer, "initialized": z.initialized,
@@ -320,19 +359,18 @@ class _Trainer:
 
     def _resume_key(self) -> dict:
         """The settings a resumed run must share with the interrupted one (not epochs/patience/progress)."""
-        d = self.cfg.to_dict()
-        for k in ("epochs", "patience", "progress", "threads", "eval_batch_size", "full_val_metrics", "tune_fusion"):
-            d.pop(k, None)
-        return d
+        return _resume_key(self.cfg)
 
     def _load_checkpoint(self) -> None:
         st = torch.load(self.ckpt, weights_only=True)
-        old = json.loads(st.get("config_json", "{}"))
+        stored = json.loads(st.get("config_json", "{}"))
         new = self._resume_key()
-        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        if old and diff:
-            raise ValueError(f"cannot resume {self.ckpt}: the config differs in {diff}; use the same config "
-                             "(only epochs/patience may change) or a new --out folder")
+        if stored:   # a nested key, or the flat key of a checkpoint written before the nested config
+            old = _resume_key(TrainConfig.from_dict(stored))
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            if diff:
+                raise ValueError(f"cannot resume {self.ckpt}: the config differs in {diff}; use the same config "
+                                 "(only epochs/patience may change) or a new --out folder")
         self.model.load_state_dict(st["model"])
         self.opt.load_state_dict(st["opt"])
         self.sched.load_state_dict(st["sched"])
@@ -360,7 +398,7 @@ class _Trainer:
         atomic_write_json(self.out / "metrics.json", {
             "config": self.cfg.to_dict(), "epochs": self.history, "steps": self.steps,
             "best_epoch": self.best_epoch, "best_step": self.best_step, "best_metric": self.best,
-            "select_metric": self.cfg.select_metric, "best_val": self.best_val, "evals": self.evals,
+            "select_metric": self.cfg.validation.select_metric, "best_val": self.best_val, "evals": self.evals,
             "finished": self.finished})
         if self.policy["step"]:
             with atomic_writer(self.out / "policy.npz") as f:
@@ -386,7 +424,7 @@ class _Trainer:
         no item outside the batch are dropped. Deterministic in ``(seed, step, stream)``."""
         rng = np.random.default_rng([self.cfg.seed, self.global_step, stream])
         in_batch = {int(i) for i in bi}
-        cap = 1 if self.cfg.set_scoring == "members" else self.cfg.set_max_items
+        cap = 1 if self.cfg.patents.scoring == "members" else self.cfg.patents.set_max_items
         chosen, kept = [], []
         for p in patents:
             others = [j for j in self.idx.patent_pos[int(p)] if j not in in_batch]
@@ -441,13 +479,13 @@ class _Trainer:
         cfg, m = self.cfg, self.model
         pats = self.idx.patents
         val_items = sorted({i for i, _ in self.val_links if i in self.item_arrays})
-        I = m.encode_arrays("item", [self.item_arrays[i] for i in val_items], cfg.eval_batch_size)
-        if cfg.set_scoring == "members":
-            M = m.encode_arrays("patent", self.tr_items, cfg.eval_batch_size)   # each training item alone
-            S = member_knn_scores(I, M, self.idx.patent_pos, cfg.members_k)
+        I = m.encode_arrays("item", [self.item_arrays[i] for i in val_items], cfg.validation.batch_size)
+        if cfg.patents.scoring == "members":
+            M = m.encode_arrays("patent", self.tr_items, cfg.validation.batch_size)   # each training item alone
+            S = member_knn_scores(I, M, self.idx.patent_pos, cfg.patents.members_k)
         else:
             Pt = np.zeros((len(pats), cfg.encoder.out_dim), dtype=np.float32)
-            chunk = max(1, cfg.eval_batch_size // 4)
+            chunk = max(1, cfg.validation.batch_size // 4)
             for s in range(0, len(pats), chunk):    # bounded memory: sets are concatenated chunk by chunk
                 arrays = [self._set_array(self.idx.patent_pos[k]) for k in range(s, min(s + chunk, len(pats)))]
                 Pt[s:s + len(arrays)] = m.encode_arrays("patent", arrays, chunk)
@@ -460,9 +498,9 @@ class _Trainer:
             q_i2p.setdefault(i, {})[p] = 1
             if p in pi:
                 q_p2i.setdefault(p, {})[i] = 1
-        out["item2patent"] = _evaluate(S, val_items, pats, q_i2p, full=cfg.full_val_metrics)
+        out["item2patent"] = _evaluate(S, val_items, pats, q_i2p, full=cfg.validation.full_metrics)
         qp = sorted(q_p2i)
-        out["patent2item"] = _evaluate(S.T[[pi[p] for p in qp]], qp, val_items, q_p2i, full=cfg.full_val_metrics)
+        out["patent2item"] = _evaluate(S.T[[pi[p] for p in qp]], qp, val_items, q_p2i, full=cfg.validation.full_metrics)
         out["mrr_item2patent"] = out["item2patent"]["mrr"]
         out["mrr_patent2item"] = out["patent2item"]["mrr"]
         out["mrr_mean"] = 0.5 * (out["mrr_item2patent"] + out["mrr_patent2item"])
@@ -471,11 +509,11 @@ class _Trainer:
     def _negative_logits(self, side: str, queries: torch.Tensor, query_idx: np.ndarray, mask: torch.Tensor):
         """Logits over the ``side`` actions for the queries, and the (possibly narrowed) allowed mask."""
         n = mask.shape[1]
-        if self.cfg.negatives == "adversarial":
+        if self.cfg.negatives.source == "adversarial":
             adv = self.adv_items if side == "item" else self.adv_patents
             return adv(queries.detach()), mask
         logits = torch.zeros(len(query_idx), n)
-        if self.cfg.negatives == "bm25":
+        if self.cfg.negatives.source == "bm25":
             pools = self.pools_items if side == "item" else self.pools_patents
             mask = mask & pool_mask(pools, query_idx, n)
         return logits, mask
@@ -491,7 +529,7 @@ class _Trainer:
         rows = torch.as_tensor(bi, dtype=torch.long)
         target = self._nca_link[rows] * self._nca_predictable
         return soft_knn_loss(self._encode("item", bi), self._nca_bank, self._nca_link, target, rows,
-                             self.cfg.temperature)
+                             self.cfg.loss.temperature)
 
     def _step(self, batch: np.ndarray, k: int, bank: dict | None) -> dict:
         cfg = self.cfg
@@ -519,7 +557,7 @@ class _Trainer:
             m_p = build_mask(len(bi), n_p, [self.idx.item_pos[int(i)] for i in bi], blocked)
             lg_i, m_i = self._negative_logits("item", Q, bp, m_i)
             lg_p, m_p = self._negative_logits("patent", P, bi, m_p)
-            ex = cfg.adversary.exclusive
+            ex = cfg.negatives.exclusive
             neg_i = gumbel_topk(lg_i, m_i, k, ex, self.gen)    # (len(bp), k)
             neg_p = gumbel_topk(lg_p, m_p, k, ex, self.gen)    # (len(bi), k)
             ui = np.unique(neg_i[neg_i >= 0].numpy())
@@ -534,13 +572,13 @@ class _Trainer:
             adv_terms = [(lg_i, m_i, neg_i, ui, "item"), (lg_p, m_p, neg_p, up, "patent")]
         pos = self.idx.pos_matrix(all_i, all_p)
         cos = P @ Q.T
-        S = cos / cfg.temperature
+        S = cos / cfg.loss.temperature
         S_patent = None
         if self.lexical is not None:   # residual training: BM25 prior added to the logits of each direction
             B, Bt = self.lexical.block([self.idx.items[int(i)] for i in all_i], [self.idx.patents[int(p)] for p in all_p])
-            S_patent = S + cfg.lexical_residual * Bt.T
-            S = S + cfg.lexical_residual * B
-        out = supcon_from_logits(S, pos, cfg.denominator, S_patent)
+            S_patent = S + cfg.loss.lexical_residual * Bt.T
+            S = S + cfg.loss.lexical_residual * B
+        out = supcon_from_logits(S, pos, cfg.loss.denominator, S_patent)
         self._optimise(out["loss"], rec)
         if k > 0:
             Sd = cos.detach()   # cosine similarities = rewards
@@ -580,7 +618,7 @@ class _Trainer:
         total = loss
         if self.anchor is not None:
             drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.model.parameters(), self.anchor))
-            total = total + self.cfg.anchor * drift
+            total = total + self.cfg.optim.anchor * drift
             rec["drift"] = float(drift.detach())
         self.opt.zero_grad(set_to_none=True)
         total.backward()
@@ -612,9 +650,9 @@ class _Trainer:
             val = self._validation_sets()
         else:
             val = validation_scores(self.model, self.item_arrays, self.patent_arrays, self.val_links,
-                                    self.train_links, cfg.eval_batch_size, cfg.full_val_metrics,
-                                    self.lexical, cfg.lexical_residual * cfg.temperature)
-        metric = float(val[cfg.select_metric])
+                                    self.train_links, cfg.validation.batch_size, cfg.validation.full_metrics,
+                                    self.lexical, cfg.loss.lexical_residual * cfg.loss.temperature)
+        metric = float(val[cfg.validation.select_metric])
         improved = metric > self.best
         if improved:
             self.best, self.best_epoch, self.bad_epochs = metric, self.epoch + (1 if self.global_step else 0), 0
@@ -634,7 +672,7 @@ class _Trainer:
 
         cfg = self.cfg
         stopped = False
-        if cfg.eval_at_start and self.global_step == 0 and not self.evals:
+        if cfg.validation.eval_at_start and self.global_step == 0 and not self.evals:
             # step 0 = the initial model (the zero-shot backbone with init="backbone"): if training never beats
             # it on validation, the saved model stays the backbone
             self._validate()
@@ -644,8 +682,8 @@ class _Trainer:
             k = cfg.hard_negatives_at(e)
             t0 = time.perf_counter()
             bank = self.bank
-            if k > 0 and cfg.adversary.negative_embeddings == "bank" and (
-                    bank is None or cfg.adversary.bank_refresh == "epoch"):
+            if k > 0 and cfg.negatives.embeddings == "bank" and (
+                    bank is None or cfg.negatives.bank_refresh == "epoch"):
                 # with patent sets (members scoring) the patent bank holds every training ITEM under the patent
                 # encoder: a negative patent is one of its items
                 bank = self.bank = {"item": torch.from_numpy(self.model.encode_arrays("item", self.tr_items)),
@@ -657,10 +695,10 @@ class _Trainer:
             recs = []
             bar = tqdm(batches, desc=f"epoch {e + 1}/{cfg.epochs} (k={k})", disable=not cfg.progress, leave=False)
             eval_time = 0.0
-            if cfg.eval_every:
-                eval_points = {b + 1 for b in range(len(batches)) if (self.global_step + b + 1) % cfg.eval_every == 0}
+            if cfg.validation.eval_every:
+                eval_points = {b + 1 for b in range(len(batches)) if (self.global_step + b + 1) % cfg.validation.eval_every == 0}
             else:
-                eval_points = {round(len(batches) * (j + 1) / cfg.evals_per_epoch) for j in range(cfg.evals_per_epoch)}
+                eval_points = {round(len(batches) * (j + 1) / cfg.validation.evals_per_epoch) for j in range(cfg.validation.evals_per_epoch)}
             for b, batch in enumerate(bar):
                 rec = self._step(batch, k, bank)
                 self.global_step += 1
@@ -676,7 +714,7 @@ class _Trainer:
                     self._validate()
                     self._write_metrics()    # mid-epoch evaluations are visible (and kept) before the epoch ends
                     eval_time += time.perf_counter() - te
-                    if cfg.patience and self.bad_epochs >= cfg.patience:
+                    if cfg.validation.patience and self.bad_epochs >= cfg.validation.patience:
                         break   # stop mid-epoch; the end-of-epoch evaluation below still runs
             train_time = time.perf_counter() - t0 - eval_time
             val, improved = self._validate()
@@ -691,14 +729,14 @@ class _Trainer:
                 print(f"epoch {e + 1}: loss {self.history[-1]['train_loss']:.4f}  val MRR i→p "
                       f"{val['mrr_item2patent']:.4f} p→i {val['mrr_patent2item']:.4f}  ({train_time:.1f}s)",
                       flush=True)
-            if cfg.patience and self.bad_epochs >= cfg.patience:
+            if cfg.validation.patience and self.bad_epochs >= cfg.validation.patience:
                 stopped = True
             self._write_metrics()
             self._save_checkpoint()
             if stopped:
                 break
         self.fusion = None
-        if cfg.tune_fusion and self.best_step >= 0 and not self.sets:
+        if cfg.validation.tune_fusion and self.best_step >= 0 and not self.sets:
             from patlink.training.fusion import tune_linker_fusion
 
             self.fusion = tune_linker_fusion(self.out, self.ds, self.val_links, store=self.store)
