@@ -70,7 +70,7 @@ def test_loaded_datasets_are_independent_copies():
     assert b.patents[US_A] == {} and b.links and b.metadata["anomalies"]
 
 
-def test_corrupt_store_given_to_load_dataset_is_a_clear_error(tmp_path):
+def test_corrupt_store_is_a_clear_error_when_opened_for_a_dataset(tmp_path):
     junk = tmp_path / "junk.duckdb"
     junk.write_bytes(b"\0not duckdb" * 500)
     with pytest.raises(ValueError, match=r"junk\.duckdb is not a DuckDB hydration store"):
