@@ -37,10 +37,10 @@ import numpy as np
 
 def _load(item_view: str, patent_view: str, seed: int):
     from patlink.data import load_dataset
-    from patlink.graph.split import split_dataset
+    from patlink.graph import split_dataset
 
     ds = load_dataset("pap2pat").with_views(item_view, patent_view)
-    sp = split_dataset(ds, seed)
+    sp = split_dataset(ds, seed=seed)
     return ds, {"train": list(sp.train), "val": list(sp.val), "test": list(sp.test)}
 
 

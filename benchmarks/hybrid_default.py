@@ -1,7 +1,7 @@
 """Default fusion of BM25 + dense without validation data: RRF vs convex alpha grid, on bundled tasks."""
 import json, sys
 from patlink.data import load_dataset
-from patlink.graph.split import split_dataset
+from patlink.graph import split_dataset
 from patlink.retrieval.bm25 import BM25Retriever
 from patlink.retrieval.dense import DenseRetriever
 from patlink.retrieval.fusion import fuse

@@ -60,7 +60,8 @@ class TaskMetadata:
     direction: str = "item2patent"
     label: str | None = None
     params: dict = field(default_factory=dict, hash=False, compare=False)
-    reference: str = "001_08bb4898840316dd.txt (multi-task patent-embedding benchmark)"
+    reference: str = ("Benchmarking Patent Embeddings: A Multi-Task Evaluation of 22 Models Across Retrieval, "
+                      "Classification, and Clustering")
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -66,11 +66,10 @@ def resolve_splits(ds, *, seed: int = 0, protocol: str = "graph", split_dir: str
         ValueError: ``need_val`` and the result has no validation links.
     """
     if split_dir is not None:
-        from patlink.graph.split import read_split
+        from patlink.graph import read_split
 
-        sp = read_split(split_dir)
-        out = sp.parts() if hasattr(sp, "parts") else dict(sp)
-        out = {k: list(out.get(k) or []) for k in ("train", "val", "test")}
+        parts = read_split(split_dir).parts()
+        out = {k: list(parts.get(k) or []) for k in ("train", "val", "test")}
     elif protocol == "graph" and _own_split(ds.link_splits or {}):
         ls = ds.link_splits
         test = list(ls.get("test") or [])
@@ -89,7 +88,7 @@ def resolve_splits(ds, *, seed: int = 0, protocol: str = "graph", split_dir: str
             train = [x for x in train if x not in chosen]
         out = {"train": train, "val": val, "test": test}
     else:
-        from patlink.graph.split import split_dataset
+        from patlink.graph import split_dataset
 
         sp = split_dataset(ds, seed=seed, protocol=protocol)
         out = {"train": list(sp.train), "val": list(sp.val), "test": list(sp.test)}
@@ -203,14 +202,14 @@ def cross_validate(ds, methods: Method | Sequence[Method] | Mapping[str, Method]
         ValueError: ``folds < 2``, folds that cannot be made, or as :func:`evaluate`.
     """
     from patlink.evaluation.crossval import pool_fold_results
-    from patlink.graph.split import kfold_splits
+    from patlink.graph import kfold_splits
 
     methods = _named(methods)
     if split not in ("test", "val"):
         raise ValueError(f"unknown split {split!r}; use test or val")
     if folds < 2:
         raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
-    parts = kfold_splits(ds, folds, seed, protocol=protocol)
+    parts = kfold_splits(ds, k=folds, seed=seed, protocol=protocol)
     cfg = _config(ds, protocol, pool, directions, depth, 0, seed, distractor_patents)
     per_fold = []
     for f, sp in enumerate(parts):

@@ -8,9 +8,10 @@ Metric names (field standard):
 * ``ndcg@10`` — binary-relevance nDCG at 10.
 * ``p@k`` — true precision at k: relevant in top k / k.
 * ``recall@k`` — relevant in top k / |relevant|.
-* ``rcap@k`` — *capped recall*: relevant in top k / min(k, |relevant|). This is what ``000_…txt`` §4 and its
-  repository call "Precision@k"; it is 1.0 when the top k are all relevant *or* all relevant documents are in the
-  top k. patlink reports it under its own name, next to the true ``p@k``.
+* ``rcap@k`` — *capped recall*: relevant in top k / min(k, |relevant|). This is what El Bouari & de
+  Rassenfosse, "Product-Patent linkage prediction" (evaluation section) and its repository call "Precision@k";
+  it is 1.0 when the top k are all relevant *or* all relevant documents are in the top k. patlink reports it
+  under its own name, next to the true ``p@k``.
 * ``roc_auc`` / ``pr_auc`` — over every (query, candidate) pair of the evaluation pool (scikit-learn
   ``roc_auc_score`` and ``average_precision_score``); documents a run does not return are tied below all others.
 

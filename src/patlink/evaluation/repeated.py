@@ -110,13 +110,13 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
 
 
 def _fold_facts(dataset: str, folds: int, seed: int, protocol: str) -> dict:
-    """Recompute which fold tested each query (the same :func:`~patlink.graph.split.kfold_splits` call as
+    """Recompute which fold tested each query (the same :func:`~patlink.graph.kfold_splits` call as
     ``patlink eval --folds K --seed S``), for reports written before patlink stored it."""
     from patlink.data.registry import load_dataset
-    from patlink.graph.split import kfold_splits
+    from patlink.graph import kfold_splits
 
     ds = load_dataset(dataset)
-    parts = kfold_splits(ds, folds, seed, protocol=protocol)  # type: ignore[arg-type]
+    parts = kfold_splits(ds, k=folds, seed=seed, protocol=protocol)  # type: ignore[arg-type]
     qf: dict[str, dict[str, int]] = {"item2patent": {}, "patent2item": {}}
     for f, sp in enumerate(parts):
         for i, p in sp.test:

@@ -1,4 +1,4 @@
-"""Link a new product to a company's existing patents without patent text: patent *profiles* (issue 4, part 2).
+"""Link a new product to a company's existing patents without patent text: patent *profiles*.
 
 Offline, ``honeywell-vpm`` has product texts and product–patent links but no patent text. A patent is then
 represented by what is known of it: the texts of the products already linked to it (its *known* products; the
