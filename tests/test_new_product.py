@@ -23,7 +23,7 @@ from patlink.methods import (
     Validation,
     for_new_products,
 )
-from patlink.retrieval.profile import PatentProfiles, ProfileConfig
+from patlink.retrieval.profiles import PatentProfiles, ProfileConfig
 
 # --------------------------------------------------------------------------------------------- fixture
 _PRODUCTS = {

@@ -88,7 +88,7 @@ def link(ds, method: Method, queries: str | Sequence[str] | dict[str, str], *, t
         top_k: candidates per query.
         reverse: rank items for patent texts.
         seed: seed of the default split whose validation links tune the method (as ``patlink eval --seed``).
-        profile_config: :class:`patlink.retrieval.profile.ProfileConfig` for profile methods.
+        profile_config: :class:`patlink.retrieval.profiles.ProfileConfig` for profile methods.
 
     Returns:
         ``{query id: [Candidate, …]}``, best first.
@@ -139,7 +139,7 @@ def _link_by_profiles(ds, method: Method, queries: dict[str, str], top_k: int, s
     """Patents represented by their linked products: tuned on a seeded new-product split (profiles from its
     training links, its validation products as queries), then ranked with profiles built from every link."""
     from patlink.graph import new_product_split
-    from patlink.retrieval.profile import ProfileConfig
+    from patlink.retrieval.profiles import ProfileConfig
 
     cfg = profile_config or ProfileConfig()
     if not ds.links:

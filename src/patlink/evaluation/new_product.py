@@ -2,7 +2,7 @@
 
 The split (:func:`patlink.graph.split.new_product_split`) holds out PRODUCTS: test/val products never appear in
 training, patents are shared. Patents are represented by their training products (patent *profiles*,
-:mod:`patlink.retrieval.profile`), so:
+:mod:`patlink.retrieval.profiles`), so:
 
 * **item → patent**: each held-out product ranks ALL patents with at least one training product (the
   *representable pool*; plus patents with their own text when hydrated). Held-out links to patents outside the
@@ -33,13 +33,13 @@ def new_product_pool(ds, train_links: Sequence[tuple[str, str]], eval_links: Seq
     """Profiles built from ``train_links`` and checked against ``eval_links``.
 
     Returns:
-        :class:`patlink.retrieval.profile.PatentProfiles` (its ``patent_ids`` are the item → patent pool).
+        :class:`patlink.retrieval.profiles.PatentProfiles` (its ``patent_ids`` are the item → patent pool).
 
     Raises:
         ValueError: no training links, no evaluated links, or a held-out product that also has training links
             (then the split is not a new-product split: the product would be in its own patents' profiles).
     """
-    from patlink.retrieval.profile import PatentProfiles
+    from patlink.retrieval.profiles import PatentProfiles
 
     if not train_links:
         raise ValueError("the new-product protocol needs training links to build patent profiles")
@@ -77,7 +77,7 @@ def evaluate_new_product(ds, splits: dict[str, list[tuple[str, str]]], method: M
             distractor patents; its ``pool`` is ignored: the pool is defined by the protocol).
         split: the evaluated split (``test`` or ``val``; α and ``k`` are tuned on ``val`` only when evaluating
             another split).
-        profile_config: :class:`patlink.retrieval.profile.ProfileConfig` (``None`` = defaults).
+        profile_config: :class:`patlink.retrieval.profiles.ProfileConfig` (``None`` = defaults).
 
     Returns:
         ``{direction: {"method", "alpha", "params", "metrics", "run", "qrels", "doc_ids", "pool"}}`` for each

@@ -75,7 +75,7 @@ class KnownLinks:
     Attributes:
         dataset: the dataset the links belong to.
         links: ``(item_id, patent_id)`` pairs.
-        profile_config: :class:`patlink.retrieval.profile.ProfileConfig` (``None`` = defaults).
+        profile_config: :class:`patlink.retrieval.profiles.ProfileConfig` (``None`` = defaults).
         extra_patent_texts: more patents with text in the pool (e.g. distractors).
     """
 
@@ -87,9 +87,9 @@ class KnownLinks:
 
     @property
     def profiles(self):
-        """The :class:`patlink.retrieval.profile.PatentProfiles` of these links (built on first use)."""
+        """The :class:`patlink.retrieval.profiles.PatentProfiles` of these links (built on first use)."""
         if self._profiles is None:
-            from patlink.retrieval.profile import PatentProfiles
+            from patlink.retrieval.profiles import PatentProfiles
 
             self._profiles = PatentProfiles(self.dataset, self.links, self.profile_config, self.extra_patent_texts)
         return self._profiles

@@ -2,8 +2,8 @@
 patents when the patents have no text (the new-product protocol, e.g. ``honeywell-vpm``).
 
 Each method needs the known links (:meth:`Method.with_known`, a :class:`~patlink.methods.base.KnownLinks`): the
-training links in an evaluation, every link when linking. The scorers live in :mod:`patlink.retrieval.profile`
-(:class:`~patlink.retrieval.profile.PatentProfiles`); the scores are documented there.
+training links in an evaluation, every link when linking. The scorers live in :mod:`patlink.retrieval.profiles`
+(one per file, over a :class:`~patlink.retrieval.profiles.PatentProfiles`); the scores are documented there.
 
 =================  ====================================================================================
 ``ProfileMean``    cosine(query, mean embedding of the patent's known products)
@@ -27,13 +27,14 @@ import numpy as np
 
 from patlink.methods.base import Direction, KnownLinks, Method, Validation
 from patlink.retrieval.base import Run, top_k_run
+from patlink.retrieval.profiles import get_scorer
 
 __all__ = ["KNN", "KNNLinker", "Popularity", "ProfileBM25", "ProfileLeaf", "ProfileLinker", "ProfileMean",
            "for_new_products"]
 
 
 class ProfileLeaf(Method):
-    """One scorer of :class:`~patlink.retrieval.profile.PatentProfiles` as a method.
+    """One profile scorer (:data:`patlink.retrieval.profiles.SCORERS`) as a method.
 
     Args:
         leaf: the scorer key (``profile-mean``, ``profile-bm25``, ``knn``, ``popularity``, ``knn-linker``,
@@ -80,7 +81,7 @@ class ProfileLeaf(Method):
 
     @property
     def directions(self) -> tuple[Direction, ...]:
-        return ("item2patent",) if self.leaf == "popularity" else ("item2patent", "patent2item")
+        return get_scorer(self.leaf).directions
 
     @property
     def tunable(self) -> bool:
@@ -149,15 +150,16 @@ class ProfileLeaf(Method):
         if self._corpus is None:
             raise RuntimeError("call index() first")
         prof = self.profiles
+        scorer = get_scorer(self.leaf)
         qids = list(queries)
         if self.direction == "item2patent":
-            s = prof.item2patent(self.leaf, [queries[q] for q in qids], self.param)
+            s = scorer.item2patent(prof, [queries[q] for q in qids], self.param)
             pool = prof.patent_ids
             keep = [j for j, p in enumerate(pool) if p in self._corpus]
             if len(keep) < len(pool):
                 return qids, [pool[j] for j in keep], s[:, keep]
             return qids, list(pool), s
-        s = prof.patent2item(self.leaf, qids, self._corpus, self.param)
+        s = scorer.patent2item(prof, qids, self._corpus, self.param)
         return qids, list(self._corpus), s
 
     def search(self, queries: dict[str, str], top_k: int = 100) -> Run:

@@ -1,43 +1,10 @@
-"""Link a new product to a company's existing patents without patent text: patent *profiles*.
+"""Patents represented by what is known of them: their known products (patent *profiles*) and, when hydrated,
+their own text — the data every profile scorer (:mod:`patlink.retrieval.profiles`) reads.
 
 Offline, ``honeywell-vpm`` has product texts and product–patent links but no patent text. A patent is then
-represented by what is known of it: the texts of the products already linked to it (its *known* products; the
-training products in an evaluation, every linked product in :func:`link_new_product`). Given a new product's
-text, patents are ranked by:
-
-=========================  ============================================================================================
-``profile-mean``           cosine(q, mean of the L2-normalised embeddings of the patent's known products), bundled
-                           MiniLM via :func:`patlink.retrieval.embed.encode_texts` (the mean is re-normalised)
-``profile-bm25``           BM25 (bm25s) with each patent's document = the concatenated texts of its known products
-``knn``                    nearest known products: ``score(p) = Σ_{n ∈ N_k(q), n linked to p} max(0, cos(q, n))``
-                           over the ``k`` most similar known products ``N_k(q)`` (summed, not max: a patent
-                           supported by several near neighbours wins); ties (patents with no neighbour) are broken
-                           by popularity (+1e-6 · degree / max degree). ``k`` is tuned on validation (grid
-                           ``ProfileConfig.knn_k_grid``), else ``ProfileConfig.knn_k``
-``popularity``             number of known products linked to the patent (same ranking for every query)
-``hybrid``                 ``profile-bm25`` and ``profile-mean`` fused with ranx: min-max convex combination with
-                           the weight α of BM25 tuned on validation MRR (never on test); RRF (k=60) without
-                           validation links
-``bm25`` / ``dense``       the same as ``profile-bm25`` / ``profile-mean`` when patents have no text; direct text
-                           retrieval over the patents' own texts when they have some (hydrated, ``patlink hydrate``)
-``knn-linker:PATH``        ``knn`` on a trained linker's embeddings (``patlink train --patent-repr item_set`` with
-                           ``set_scoring="members"``): the query by the item encoder, each known product alone by
-                           the patent encoder; same score function and validation-tuned ``k`` as ``knn``
-``METHOD+bm25``             ``knn``, ``knn-linker:PATH`` or ``profile-linker:PATH`` fused with ``bm25`` (min-max
-                           convex combination, α tuned on validation), like ``runs/NAME+bm25`` for texts
-``profile-linker:PATH``    a trained linker (``patlink train``, :class:`patlink.models.linker.Linker`): the patent
-                           encoder pools the SET of its known products' texts (``encode_patent_sets``), the item
-                           encoder embeds the query (``encode_items``); cosine
-=========================  ============================================================================================
-
-When the dataset's patents have text (hydrated), every ``profile-*`` method is fused with the matching direct text
-retrieval (``profile-mean`` + dense, ``profile-bm25`` + BM25, ``profile-linker`` + the linker's patent encoder on
-the patent text), convex α tuned on validation (RRF without), and the method name says so
-(``profile-mean+text``). ``knn`` and ``popularity`` never use patent text.
-
-The reverse direction (patent → item: "which of these new products does this patent cover?") scores the same
-pairs: embedding methods and ``knn`` use the same score function, ``profile-bm25`` indexes the new products and
-queries with the patent's profile text; ``popularity`` has no patent → item form (every product would tie).
+represented by the products already linked to it (its *known* products: the training products in an evaluation,
+every linked product when linking). :class:`PatentProfiles` holds the link matrix, degrees, texts and the cached
+embeddings (backbone and trained-linker) of those products; the scorers turn them into scores.
 A patent with no known product (and no text) cannot be represented: it is absent from item → patent rankings and
 its patent → item ranking is empty, so links to it count as misses.
 """
@@ -290,75 +257,8 @@ class PatentProfiles:
             scores += _KNN_TIE_EPS * self.degree / top
         return scores
 
-    def item2patent(self, leaf: str, texts: Sequence[str], param=None) -> np.ndarray:
-        """Score item texts against every pool patent: ``(len(texts), n_patents)`` float32.
-
-        ``-inf`` marks patents the leaf cannot represent (no known product for profile leaves, no text for text
-        leaves); they are left out of runs. ``leaf`` is one of ``profile-mean``, ``profile-bm25``, ``knn``,
-        ``popularity``, ``text-dense``, ``text-bm25``, ``profile-linker``, ``text-linker``; ``param`` is ``k`` for
-        ``knn`` and the model folder for linker leaves.
-        """
-        texts = list(texts)
-        n_p = len(self.patent_ids)
-        if leaf == "popularity":
-            return np.tile(self.degree, (len(texts), 1)).astype(np.float32)
-        if leaf == "profile-bm25":
-            return self._bm25_patent_matrix("bm25_profile", self.profile_texts(), texts)
-        if leaf == "text-bm25":
-            return self._bm25_patent_matrix("bm25_text", self.patent_text, texts)
-        q = self.query_emb(leaf, texts, param)
-        if leaf == "knn":
-            return self.knn_scores(q, param or self.cfg.knn_k)
-        if leaf == "knn-linker":
-            return self.knn_scores(q, param[1], self.linker_member_emb(param[0]))
-        if leaf == "profile-mean":
-            s, ok = q @ self.profile_emb.T, self.has_profile
-        elif leaf == "text-dense":
-            s, ok = q @ self.text_emb.T, self._has_text_mask()
-        elif leaf == "profile-linker":
-            s, ok = q @ self.linker_profile_emb(param).T, self.has_profile
-        elif leaf == "text-linker":
-            s, ok = q @ self.linker_text_emb(param).T, self._has_text_mask()
-        else:
-            raise ValueError(f"unknown profile leaf {leaf!r}")
-        s = np.asarray(s, dtype=np.float32).reshape(len(texts), n_p)
-        s[:, ~ok] = -np.inf
-        return s
-
-    def patent2item(self, leaf: str, patent_ids: Sequence[str], docs: dict[str, str], param=None) -> np.ndarray:
-        """Score new items ``docs`` (id → text) for each patent: ``(len(patent_ids), len(docs))`` float32.
-
-        Rows of patents the leaf cannot represent are ``-inf`` (empty rankings: their links count as misses).
-
-        Raises:
-            ValueError: for ``popularity`` (no patent → item form) or an unknown leaf.
-        """
-        dids, texts = list(docs), list(docs.values())
-        rows = np.array([self._pcol.get(p, -1) for p in patent_ids], dtype=np.int64)
-        out = np.full((len(patent_ids), len(dids)), -np.inf, dtype=np.float32)
-        known = rows >= 0
-        if leaf == "popularity":
-            raise ValueError("popularity has no patent → item form (every new product would tie)")
-        if leaf in ("profile-bm25", "text-bm25"):
-            from patlink.retrieval.bm25 import BM25Retriever
-
-            src = self.profile_texts() if leaf == "profile-bm25" else self.patent_text
-            q = {str(r): src[p] for r, p in enumerate(patent_ids) if p in src}
-            if q and dids:
-                r = BM25Retriever()
-                r.index(docs)
-                qids, _, s = r.score_matrix(q)
-                out[[int(x) for x in qids]] = s
-            return out
-        if not known.any() or not dids:
-            return out
-        full = self.item2patent(leaf, texts, param)  # (n_docs, n_patents)
-        out[known] = full[:, rows[known]].T
-        if leaf in ("knn", "knn-linker"):  # ≥ 0 everywhere; patents without a known product are unrepresentable
-            out[known & ~self.has_profile[np.maximum(rows, 0)]] = -np.inf
-        return out
-
-    def _has_text_mask(self) -> np.ndarray:
+    def has_text_mask(self) -> np.ndarray:
+        """``(n_patents,)`` bool: the patent has its own (hydrated) text."""
         return np.array([p in self.patent_text for p in self.patent_ids], dtype=bool)
 
     def product_similarity(self, text: str, lexical: bool) -> np.ndarray:
