@@ -9,6 +9,7 @@ from conftest import FakeTokenStore
 from patlink.data.dataset import Dataset
 from patlink.models.linker import Linker
 from patlink.training.config import EncoderConfig, TrainConfig
+from patlink.training.patents import MemberItemSets, PooledItemSets
 from patlink.training.trainer import _Trainer, train_linker
 
 
@@ -42,18 +43,18 @@ def cfg(**kw):
 def test_sets_leave_batch_out_and_sampling(tmp_path, monkeypatch):
     ds, split = set_fixture()
     seen = []
-    orig = _Trainer._encode_sets
+    orig = PooledItemSets.encode_batch
 
-    def spy(self, bp, bi):
+    def spy(self, model, bp, bi, step):
         calls = []
-        real = self._set_array
-        self._set_array = lambda members: (calls.append(list(members)), real(members))[1]
-        Q, kept, members = orig(self, bp, bi)
-        del self._set_array
-        seen.append((set(int(i) for i in bi), calls, kept))
-        return Q, kept, members
+        real = self.set_array
+        self.set_array = lambda members: (calls.append(list(members)), real(members))[1]
+        out = orig(self, model, bp, bi, step)
+        del self.set_array
+        seen.append((set(int(i) for i in bi), calls, out.patents))
+        return out
 
-    monkeypatch.setattr(_Trainer, "_encode_sets", spy)
+    monkeypatch.setattr(PooledItemSets, "encode_batch", spy)
     res = train_linker(ds, split, cfg(), tmp_path / "r", store=FakeTokenStore())
     assert seen and res.best_epoch >= 1
     for batch_items, calls, kept in seen:
@@ -107,9 +108,9 @@ def test_member_knn_scores_by_hand():
 def test_members_scoring_trains_on_single_members_and_validates_by_knn(tmp_path, monkeypatch):
     ds, split = set_fixture(16, 4)
     sizes = []
-    orig = _Trainer._set_array
-    monkeypatch.setattr(_Trainer, "_set_array", lambda self, members: (sizes.append(len(members)),
-                                                                         orig(self, members))[1])
+    orig = MemberItemSets.set_array
+    monkeypatch.setattr(MemberItemSets, "set_array", lambda self, members: (sizes.append(len(members)),
+                                                                              orig(self, members))[1])
     c = cfg(epochs=4, set_max_items=3, set_scoring="members", members_k=3)
     res = train_linker(ds, split, c, tmp_path / "r", store=FakeTokenStore())
     assert sizes and set(sizes) == {1}   # one member per patent and step (set_max_items ignored)
@@ -139,8 +140,8 @@ def test_blocked_patents_are_those_with_every_item_in_the_batch(tmp_path):
     px = {x: k for k, x in enumerate(t.idx.patents)}
     # p3's training items are i3_0..i3_2; p1 also has i0_0, so taking i1_* only leaves p1 representable
     bi = np.array([ix[f"i3_{j}"] for j in range(3)] + [ix[f"i1_{j}"] for j in range(3)])
-    assert t._blocked_patents(bi) == [px["p3"]]
-    chosen, kept = t._choose_members(np.array([px["p1"], px["p3"]]), bi)
+    assert isinstance(t.patents, MemberItemSets) and t.patents.blocked(bi) == [px["p3"]]
+    chosen, kept = t.patents.choose_members(np.array([px["p1"], px["p3"]]), bi, step=0)
     assert kept.tolist() == [px["p1"]] and chosen == [[ix["i0_0"]]]
 
 
@@ -149,15 +150,15 @@ def test_blocked_patents_are_those_with_every_item_in_the_batch(tmp_path):
 def test_members_extra_negatives_are_items_outside_the_batch(tmp_path, monkeypatch, negatives, embeddings):
     ds, split = set_fixture(16, 4)
     seen = []
-    orig = _Trainer._negative_patents
+    orig = MemberItemSets.encode_negatives
 
-    def spy(self, up, bi, bank):
-        chosen, kept = self._choose_members(up, bi, stream=1)
+    def spy(self, model, up, bi, step, bank):
+        chosen, kept = self.choose_members(up, bi, step, stream=1)
         seen.append(({int(i) for i in bi}, [m for ms in chosen for m in ms], len(kept) == len(up),
                      bank is not None))
-        return orig(self, up, bi, bank)
+        return orig(self, model, up, bi, step, bank)
 
-    monkeypatch.setattr(_Trainer, "_negative_patents", spy)
+    monkeypatch.setattr(MemberItemSets, "encode_negatives", spy)
     c = cfg(epochs=3, set_scoring="members", members_k=3, negatives=negatives, hard_negatives=(0, 3),
             adversary={"hidden": 8, "negative_embeddings": embeddings})
     res = train_linker(ds, split, c, tmp_path / "r", store=FakeTokenStore())

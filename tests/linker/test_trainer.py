@@ -44,10 +44,10 @@ def test_resume_same_state(tmp_path, negatives):
 
     orig = tr._Trainer._step
 
-    def interrupt(self, batch, k, bank):
+    def interrupt(self, batch, epoch):
         if self.epoch == 2:
             raise Stop
-        return orig(self, batch, k, bank)
+        return orig(self, batch, epoch)
 
     tr._Trainer._step = interrupt
     try:

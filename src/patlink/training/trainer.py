@@ -1,9 +1,17 @@
-"""Training loop of the linker (``000_be1f183eef23b85e.txt`` §3.3–3.4).
+"""Training loop of the linker (El Bouari & de Rassenfosse, "Product-Patent linkage prediction", §3.3–3.4).
 
-AdamW with linear warm-up + cosine decay, ZClip adaptive gradient clipping (``zclip`` package), bidirectional
-SupCon loss, optional extra negatives (random / BM25-mined / adversarial REINFORCE policies with the 0/5/10
-curriculum), validation MRR after every epoch (checkpoint *selected on validation MRR*, not loss), early stopping,
-resumable checkpoints written atomically.
+The loop is the trainer's; everything that varies is a part it is given by the configuration:
+
+- the loss (:mod:`patlink.losses`): :class:`~patlink.losses.supcon.SupConLoss` (bidirectional supervised
+  contrastive, in-batch and extra negatives) or :class:`~patlink.losses.soft_knn.SoftKNNLoss` (patents scored by
+  their members);
+- the patent representation (:mod:`patlink.training.patents`): own text, item set pooled, item set members;
+- the extra-negative source (:mod:`patlink.training.negatives`): in-batch only, random, BM25-mined, adversarial
+  (REINFORCE policies), with the curriculum of :class:`~patlink.training.config.Curriculum`.
+
+The trainer keeps batching, AdamW with linear warm-up + cosine decay, the L2-SP anchor, ZClip adaptive gradient
+clipping (``zclip`` package), validation (:mod:`patlink.training.validation`; the checkpoint is *selected on
+validation MRR*, not loss), early stopping, and resumable checkpoints written atomically.
 
 Output folder ``out_dir``::
 
@@ -21,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,17 +36,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from patlink.retrieval.measures import exact_mrr
-from patlink.losses.soft_knn import soft_knn_loss
-from patlink.losses.supcon import supcon_from_logits
-from patlink.models.adversary import Adversary, build_mask, gumbel_topk, reinforce_loss
+from patlink.io import atomic_write_json, atomic_writer
+from patlink.losses.soft_knn import SoftKNNLoss
+from patlink.losses.supcon import SupConLoss
 from patlink.models.linker import Linker
 from patlink.models.token_cache import pad_batch
 from patlink.training.config import TrainConfig
-from patlink.training.sampler import LinkIndex, bm25_pools, epoch_batches, pool_mask
-from patlink.io import atomic_write_json, atomic_writer
+from patlink.training.negatives import Batch, build_negatives
+from patlink.training.patents import patent_representation
+from patlink.training.sampler import LinkIndex, epoch_batches
+from patlink.training.validation import member_knn_scores, validation_scores
 
-__all__ = ["TrainResult", "member_knn_scores", "train_linker", "validation_scores"]
+__all__ = ["TrainResult", "member_knn_scores", "token_width", "train_linker", "validation_scores"]
 
 
 @dataclass
@@ -64,79 +72,6 @@ def _split_lists(split) -> dict[str, list[tuple[str, str]]]:
     else:
         d = {k: getattr(split, k) for k in ("train", "val", "test") if hasattr(split, k)}
     return {k: [tuple(x) for x in (v or [])] for k, v in d.items()}
-
-
-_mrr_private = exact_mrr  # kept for callers of the old private name
-
-
-def _evaluate(scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[str, dict[str, int]],
-              top_k: int = 100, full: bool = True) -> dict:
-    """MRR (and more when ``patlink.evaluation.evaluate_run`` is importable) of a score matrix."""
-    didx = {d: k for k, d in enumerate(dids)}
-    relevant = [[didx[d] for d in qrels.get(q, {}) if d in didx] for q in qids]
-    out = {"mrr_exact": _mrr_private(scores, relevant), "n_queries": sum(1 for r in relevant if r)}
-    if not full:
-        out["mrr"] = out["mrr_exact"]
-        return out
-    try:
-        from patlink.evaluation import evaluate_run  # the lead's evaluation (optional)
-    except Exception:  # noqa: BLE001
-        out["mrr"] = out["mrr_exact"]
-        return out
-    try:
-        k = min(top_k, scores.shape[1])
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        run = {q: {dids[j]: float(scores[r, j]) for j in top[r]} for r, q in enumerate(qids) if relevant[r]}
-        res = evaluate_run({q: qrels[q] for q in run}, run, n_bootstrap=0)
-        out.update({k2: v for k2, v in res.items() if isinstance(v, (int, float))})
-        out.setdefault("mrr", out["mrr_exact"])
-    except Exception as e:  # noqa: BLE001 - the lead's API may still change: fall back, say so
-        out["mrr"] = out["mrr_exact"]
-        out["evaluate_run_error"] = f"{type(e).__name__}: {str(e)[:120]}"
-    return out
-
-
-def validation_scores(model: Linker, item_arrays: dict[str, np.ndarray], patent_arrays: dict[str, np.ndarray],
-                      val_links: list[tuple[str, str]], train_links: list[tuple[str, str]],
-                      batch_size: int = 256, full: bool = True, lexical=None, lexical_weight: float = 0.0) -> dict:
-    """Validation metrics in both directions, in the *filtered* setting.
-
-    item→patent: each validation item ranks every patent of the dataset; patent→item: each validation patent ranks
-    every item. Training links are removed from the rankings (they are known, not predictions). With ``lexical``
-    (a :class:`~patlink.training.lexical.LexicalPrior`) the scores are ``cos + lexical_weight · B`` per direction,
-    the function residual training optimises. Returns
-    ``{"item2patent": {...}, "patent2item": {...}, "mrr_item2patent", "mrr_patent2item", "mrr_mean"}``.
-    """
-    all_items, all_patents = list(item_arrays), list(patent_arrays)
-    I = model.encode_arrays("item", [item_arrays[i] for i in all_items], batch_size)
-    Pt = model.encode_arrays("patent", [patent_arrays[p] for p in all_patents], batch_size)
-    S = I @ Pt.T
-    ii = {x: k for k, x in enumerate(all_items)}
-    pi = {x: k for k, x in enumerate(all_patents)}
-    ST = S.T   # a view: without a prior both directions share one matrix
-    if lexical is not None and lexical_weight:
-        B, Bt = lexical.block(all_items, all_patents)
-        S, ST = S + lexical_weight * B.numpy(), ST + lexical_weight * Bt.numpy()
-    for i, p in train_links:
-        if i in ii and p in pi:
-            S[ii[i], pi[p]] = -np.inf
-            ST[pi[p], ii[i]] = -np.inf
-    out: dict[str, Any] = {}
-    for direction in ("item2patent", "patent2item"):
-        qrels: dict[str, dict[str, int]] = {}
-        for i, p in val_links:
-            q, d = (i, p) if direction == "item2patent" else (p, i)
-            qrels.setdefault(q, {})[d] = 1
-        qids = sorted(qrels)
-        if direction == "item2patent":
-            sub, dids = S[[ii[q] for q in qids]], all_patents
-        else:
-            sub, dids = ST[[pi[q] for q in qids]], all_items
-        out[direction] = _evaluate(np.nan_to_num(sub, neginf=-1e9), qids, dids, qrels, full=full)
-    out["mrr_item2patent"] = out["item2patent"]["mrr"]
-    out["mrr_patent2item"] = out["patent2item"]["mrr"]
-    out["mrr_mean"] = 0.5 * (out["mrr_item2patent"] + out["mrr_patent2item"])
-    return out
 
 
 def token_width(store, backbone: str) -> int | None:
@@ -225,104 +160,93 @@ def _check_inputs(ds, split: dict, config: TrainConfig) -> None:
 
 # ---------------------------------------------------------------------------------------------- trainer
 class _Trainer:
+    """One training run: the parts the config selects (loss, patent representation, negative source) and the
+    loop's state (optimizer, scheduler, ZClip, evaluations, early stopping). Checks run before any token embedding
+    is computed or file written."""
+
     def __init__(self, ds, split: dict, config: TrainConfig, out_dir: Path, store=None, resume: bool = False):
         config.validate()
         _check_inputs(ds, split, config)
-        if store is None:
-            from patlink.models.token_cache import TokenEmbeddingStore
-
-            store = TokenEmbeddingStore(config.encoder.backbone, config.encoder.max_length,
-                                        show_progress=config.progress, max_chunks=config.encoder.max_chunks)
-        width = token_width(store, config.encoder.backbone)
+        self.cfg, self.ds, self.split, self.out = config, ds, split, Path(out_dir)
+        self.train_links = sorted({tuple(x) for x in split["train"]})
+        self.val_links = sorted({tuple(x) for x in split["val"]})
+        self.idx = LinkIndex.from_links(self.train_links)
+        Representation = patent_representation(config)
+        self.pairs = Representation.trainable_pairs(self.idx)
+        self.n_batches = len(epoch_batches(len(self.pairs), config.batch_size, config.seed, 0))
+        if self.n_batches == 0:
+            raise ValueError(f"batch_size={config.batch_size} leaves no batch of >= 2 links")
+        self.store = store if store is not None else _default_store(config)
+        width = token_width(self.store, config.encoder.backbone)
         if width is not None:   # sizes against the backbone before any embedding is computed or file written
             config.check_token_width(width)
-        self.cfg, self.ds, self.split, self.out = config, ds, split, Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
         self.gen = torch.Generator().manual_seed(config.seed)
-        self.store = store
-        self.train_links = sorted({tuple(x) for x in split["train"]})
-        self.val_links = sorted({tuple(x) for x in split["val"]})
-        self.idx = LinkIndex.from_links(self.train_links)
-        # token arrays: every item / patent of the dataset with text (candidates for validation ranking)
-        itexts = {k: v for k, v in ds.item_texts().items() if v.strip()}
-        self.sets = config.patents.representation == "item_set"
-        ptexts = {} if self.sets else {k: v for k, v in ds.patent_texts().items() if v.strip()}
-        ia = store.encode(list(itexts.values()))
-        pa = store.encode(list(ptexts.values())) if ptexts else []
-        self.item_arrays = dict(zip(itexts, ia))
-        self.patent_arrays = dict(zip(ptexts, pa))
-        self.lexical = None
-        if config.loss.lexical_residual > 0:
-            from patlink.training.lexical import LexicalPrior
 
-            self.lexical = LexicalPrior(itexts, ptexts)   # BM25 over the full texts, both directions
-        self.tr_items = [self.item_arrays[i] for i in self.idx.items]
-        self.tr_patents = [] if self.sets else [self.patent_arrays[p] for p in self.idx.patents]
-        # trainable links: with item sets, only links whose patent has another training item
-        self.pairs = self.idx.pairs
-        if self.sets:
-            keep = np.array([len(self.idx.patent_pos[int(p)]) >= 2 for p in self.pairs[:, 1]], dtype=bool)
-            self.pairs = self.pairs[keep]
-        d_in = int(ia[0].shape[1])
-
-        self.model = Linker(config.encoder, d_in, config.loss.temperature, store=store)
-        self.nca = self.sets and config.loss.name == "nca"
-        if self.nca:   # soft-kNN: only the query (item) encoder learns; the known items are a fixed bank
-            for p in self.model.patent_encoder.parameters():
-                p.requires_grad_(False)
-        # L2-SP anchor: the initial parameters (deterministic given the seed, so a resumed run rebuilds them)
-        self.anchor = ([p.detach().clone() for p in self.model.parameters()] if config.optim.anchor > 0 else None)
-        self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=config.optim.lr,
-                                     weight_decay=config.optim.weight_decay)
-        self._nca_bank = None   # (n_items, out_dim) patent-encoder embeddings of the training items (member_loss=nca)
-        self.n_batches = len(epoch_batches(len(self.pairs), config.batch_size, config.seed, 0))
-        if self.n_batches == 0:
-            raise ValueError(f"batch_size={config.batch_size} leaves no batch of >= 2 links")
-        total = self.n_batches * config.epochs
-        self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, _lr_lambda(total, int(config.optim.warmup_ratio * total)))
-        self.zclip = None
-        if config.optim.zclip:
-            from zclip import ZClip
-
-            self.zclip = ZClip(max_grad_norm=config.optim.zclip_max_norm)
-        self.adv_items = self.adv_patents = self.adv_opt = None
-        if config.negatives.source == "adversarial":
-            a = config.negatives.adversary
-            self.adv_items = Adversary(config.encoder.out_dim, len(self.idx.items), a.hidden)      # patent → items
-            self.adv_patents = Adversary(config.encoder.out_dim, len(self.idx.patents), a.hidden)  # item → patents
-            self.adv_opt = torch.optim.AdamW(list(self.adv_items.parameters()) + list(self.adv_patents.parameters()),
-                                             lr=a.lr, weight_decay=0.0)
-        self.pools_items = self.pools_patents = None
-        if config.negatives.source == "bm25":
-            it = [itexts[i] for i in self.idx.items]
-            if self.sets:   # a patent's profile: the texts of its training items
-                pt = [" ".join(it[j] for j in self.idx.patent_pos[k]) for k in range(len(self.idx.patents))]
-            else:
-                pt = [ptexts[p] for p in self.idx.patents]
-            self.pools_patents = bm25_pools(it, pt, self.idx.item_pos, config.negatives.bm25_pool)    # item → patents
-            self.pools_items = bm25_pools(pt, it, self.idx.patent_pos, config.negatives.bm25_pool)    # patent → items
-        self.epoch = 0
-        self.best = -1.0
-        self.best_epoch = -1
-        self.bad_epochs = 0
-        self.best_step = -1
+        itexts, ptexts = self._embed(ds, Representation.has_text)
+        self.patents = Representation(config, self.idx, self.tr_items, self.patent_arrays, ptexts)
+        d_in = int(next(iter(self.item_arrays.values())).shape[1])
+        config.check_token_width(d_in)
+        self.model = Linker(config.encoder, d_in, config.loss.temperature, store=self.store)
+        self._build_loss()
+        self._build_optimiser()
+        self.negatives = build_negatives(config, self.idx, self.tr_items, [itexts[i] for i in self.idx.items],
+                                         self.patents, self.gen)
+        self.epoch = self.global_step = self.bad_epochs = 0
+        self.best, self.best_epoch, self.best_step = -1.0, -1, -1
         self.finished = False
-        self.bank: dict | None = None   # no-grad embedding bank of the training items/patents (hard negatives)
         self.best_val: dict = {}
         self.evals: list[dict] = []
         self.history: list[dict] = []
         self.steps: list[dict] = []
-        self.policy: dict[str, list] = {"item_policy": [], "patent_policy": [], "step": []}
-        self.global_step = 0
         self.ckpt = self.out / "checkpoint.pt"
         if resume and self.ckpt.exists():
             self._load_checkpoint()
         self._write_static()
+
+    # ------------------------------------------------------------------ parts
+    def _embed(self, ds, patent_text: bool) -> tuple[dict[str, str], dict[str, str]]:
+        """Token arrays of every item (and, with patent text, every patent) of the dataset with text: the
+        validation candidates; the BM25 prior of residual training over the same texts."""
+        itexts = {k: v for k, v in ds.item_texts().items() if v.strip()}
+        ptexts = {k: v for k, v in ds.patent_texts().items() if v.strip()} if patent_text else {}
+        self.item_arrays = dict(zip(itexts, self.store.encode(list(itexts.values()))))
+        self.patent_arrays = dict(zip(ptexts, self.store.encode(list(ptexts.values())) if ptexts else []))
+        self.tr_items = [self.item_arrays[i] for i in self.idx.items]
+        self.lexical = None
+        if self.cfg.loss.lexical_residual > 0:
+            from patlink.training.lexical import LexicalPrior
+
+            self.lexical = LexicalPrior(itexts, ptexts)   # BM25 over the full texts, both directions
+        return itexts, ptexts
+
+    def _build_loss(self) -> None:
+        lo = self.cfg.loss
+        self.soft_knn = self.supcon = None
+        self._member_bank = None   # soft-kNN: the fixed embeddings of the known items, computed at the first step
+        if lo.name == "nca":   # only the query (item) encoder learns; the known items are a fixed bank
+            self.soft_knn = SoftKNNLoss(lo.temperature)
+            for p in self.model.patent_encoder.parameters():
+                p.requires_grad_(False)
+        else:
+            self.supcon = SupConLoss(lo.temperature, lo.denominator)
+
+    def _build_optimiser(self) -> None:
+        o, total = self.cfg.optim, self.n_batches * self.cfg.epochs
+        # L2-SP anchor: the initial parameters (deterministic given the seed, so a resumed run rebuilds them)
+        self.anchor = [p.detach().clone() for p in self.model.parameters()] if o.anchor > 0 else None
+        self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=o.lr,
+                                     weight_decay=o.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(total, int(o.warmup_ratio * total)))
+        self.zclip = None
+        if o.zclip:
+            from zclip import ZClip
+
+            self.zclip = ZClip(max_grad_norm=o.zclip_max_norm)
 
     # ------------------------------------------------------------------ persistence
     def _write_static(self) -> None:
@@ -337,36 +261,28 @@ class _Trainer:
 
     def _state(self) -> dict:
         st = {"epoch": self.epoch, "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
-              "global_step": self.global_step, "best_step": self.best_step,
-              "evals_json": json.dumps(self.evals), "best_val_json": json.dumps(self.best_val), "model": self.model.state_dict(), "opt": self.opt.state_dict(),
-              "sched": self.sched.state_dict(), "torch_rng": torch.get_rng_state(), "gen": self.gen.get_state(),
-              "history_json": json.dumps(self.history), "steps_json": json.dumps(self.steps),
-              "policy_json": json.dumps(self.policy), "config_json": json.dumps(self.cfg.to_dict())}
+              "global_step": self.global_step, "best_step": self.best_step, "evals_json": json.dumps(self.evals),
+              "best_val_json": json.dumps(self.best_val), "model": self.model.state_dict(),
+              "opt": self.opt.state_dict(), "sched": self.sched.state_dict(), "torch_rng": torch.get_rng_state(),
+              "gen": self.gen.get_state(), "history_json": json.dumps(self.history),
+              "steps_json": json.dumps(self.steps), "policy_json": json.dumps(self.negatives.policy),
+              "config_json": json.dumps(self.cfg.to_dict())}
         if self.zclip is not None:
             z = self.zclip
             st["zclip_json"] = json.dumps({"buffer": z.buffer, "initialized": z.initialized,
                                            "mean": z.mean, "var": z.var})
-        if self.bank is not None:   # kept so that a resumed run continues with the same (stale) bank
-            st.update(bank_item=self.bank["item"], bank_patent=self.bank["patent"])
-        if self.adv_opt is not None:
-            st.update(adv_items=self.adv_items.state_dict(), adv_patents=self.adv_patents.state_dict(),
-                      adv_opt=self.adv_opt.state_dict())
+        st.update(self.negatives.state_dict())   # the bank (a resumed run continues with it) and the policies
         return st
 
     def _save_checkpoint(self) -> None:
         with atomic_writer(self.ckpt) as f:
             torch.save(self._state(), f)
 
-    def _resume_key(self) -> dict:
-        """The settings a resumed run must share with the interrupted one (not epochs/patience/progress)."""
-        return _resume_key(self.cfg)
-
     def _load_checkpoint(self) -> None:
         st = torch.load(self.ckpt, weights_only=True)
         stored = json.loads(st.get("config_json", "{}"))
-        new = self._resume_key()
-        if stored:   # a nested key, or the flat key of a checkpoint written before the nested config
-            old = _resume_key(TrainConfig.from_dict(stored))
+        if stored:   # the nested config, or the flat one of a checkpoint written before it
+            old, new = _resume_key(TrainConfig.from_dict(stored)), _resume_key(self.cfg)
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             if diff:
                 raise ValueError(f"cannot resume {self.ckpt}: the config differs in {diff}; use the same config "
@@ -383,16 +299,11 @@ class _Trainer:
         self.best_val = json.loads(st.get("best_val_json", "{}"))
         self.evals = json.loads(st.get("evals_json", "[]"))
         self.steps = json.loads(st["steps_json"])
-        self.policy = json.loads(st["policy_json"])
+        self.negatives.policy = json.loads(st["policy_json"])
         if self.zclip is not None and "zclip_json" in st:
             for k, v in json.loads(st["zclip_json"]).items():
                 setattr(self.zclip, k, v)
-        if "bank_item" in st:
-            self.bank = {"item": st["bank_item"], "patent": st["bank_patent"]}
-        if self.adv_opt is not None and "adv_opt" in st:
-            self.adv_items.load_state_dict(st["adv_items"])
-            self.adv_patents.load_state_dict(st["adv_patents"])
-            self.adv_opt.load_state_dict(st["adv_opt"])
+        self.negatives.load_state_dict(st)
 
     def _write_metrics(self) -> None:
         atomic_write_json(self.out / "metrics.json", {
@@ -400,218 +311,56 @@ class _Trainer:
             "best_epoch": self.best_epoch, "best_step": self.best_step, "best_metric": self.best,
             "select_metric": self.cfg.validation.select_metric, "best_val": self.best_val, "evals": self.evals,
             "finished": self.finished})
-        if self.policy["step"]:
+        policy = self.negatives.policy
+        if policy["step"]:
             with atomic_writer(self.out / "policy.npz") as f:
-                np.savez(f, step=np.array(self.policy["step"]), item_policy=np.array(self.policy["item_policy"]),
-                         patent_policy=np.array(self.policy["patent_policy"]))
+                np.savez(f, step=np.array(policy["step"]), item_policy=np.array(policy["item_policy"]),
+                         patent_policy=np.array(policy["patent_policy"]))
 
     # ------------------------------------------------------------------ one step
-    def _encode(self, side: str, idx: np.ndarray) -> torch.Tensor:
-        arrays = self.tr_items if side == "item" else self.tr_patents
-        x, m = pad_batch([arrays[int(i)] for i in idx])
-        enc = self.model.item_encoder if side == "item" else self.model.patent_encoder
-        return enc(x, m)
+    def _encode_items(self, idx: np.ndarray) -> torch.Tensor:
+        x, m = pad_batch([self.tr_items[int(i)] for i in idx])
+        return self.model.item_encoder(x, m)
 
-    def _set_array(self, members: Sequence[int]) -> np.ndarray:
-        """Concatenated token arrays of training items ``members`` (capped at ``encoder.max_set_tokens``)."""
-        cat = np.concatenate([self.tr_items[int(j)] for j in members], axis=0)
-        return cat[: self.cfg.encoder.max_set_tokens]
-
-    def _choose_members(self, patents: np.ndarray, bi: np.ndarray, stream: int = 0
-                        ) -> tuple[list[list[int]], np.ndarray]:
-        """For each patent, its training items outside the batch ``bi`` (leave-batch-out), sampled down to one
-        (``members``) or ``set_max_items`` (``pool``). Returns ``(member lists, kept patent indices)``; patents with
-        no item outside the batch are dropped. Deterministic in ``(seed, step, stream)``."""
-        rng = np.random.default_rng([self.cfg.seed, self.global_step, stream])
-        in_batch = {int(i) for i in bi}
-        cap = 1 if self.cfg.patents.scoring == "members" else self.cfg.patents.set_max_items
-        chosen, kept = [], []
-        for p in patents:
-            others = [j for j in self.idx.patent_pos[int(p)] if j not in in_batch]
-            if not others:
-                continue
-            if len(others) > cap:
-                others = rng.choice(others, cap, replace=False).tolist()
-            chosen.append([int(j) for j in others])
-            kept.append(int(p))
-        return chosen, np.asarray(kept, dtype=np.int64)
-
-    def _encode_sets(self, bp: np.ndarray, bi: np.ndarray) -> tuple[torch.Tensor, np.ndarray, list[list[int]]]:
-        """Encode the batch's patents from their OTHER training items (leave-batch-out, sampled).
-
-        Returns ``(Q (n_kept, out_dim), kept patent indices, the member items that encoded each kept patent)``;
-        patents with no item left outside the batch are dropped (their links then only act through the items'
-        rows). The members are what the bank of member embeddings is refreshed with.
-        """
-        chosen, kept = self._choose_members(bp, bi)
-        if not len(kept):
-            return torch.zeros(0, self.cfg.encoder.out_dim), kept, chosen
-        x, m = pad_batch([self._set_array(ms) for ms in chosen])
-        return self.model.patent_encoder(x, m), kept, chosen
-
-    def _blocked_patents(self, bi: np.ndarray) -> list[int]:
-        """Training patents whose every item is in the batch ``bi`` (no member left to represent them)."""
-        cnt: dict[int, int] = {}
-        for i in bi:
-            for p in self.idx.item_pos[int(i)]:
-                cnt[p] = cnt.get(p, 0) + 1
-        return [p for p, c in cnt.items() if c == len(self.idx.patent_pos[p])]
-
-    def _negative_patents(self, up: np.ndarray, bi: np.ndarray, bank: dict | None) -> torch.Tensor:
-        """Embeddings ``(len(up), out_dim)`` of extra negative patents ``up``. With patent sets (members scoring)
-        a negative patent is ONE of its items outside the batch: its row of the member bank (the patent encoder
-        applied to every training item), or re-encoded with gradient."""
-        if not self.sets:
-            if bank is not None:
-                return bank["patent"][torch.as_tensor(up, dtype=torch.long)]
-            return self._encode("patent", up)
-        chosen, kept = self._choose_members(up, bi, stream=1)
-        assert len(kept) == len(up), "negative patents must have an item outside the batch (masked before)"
-        members = np.asarray([ms[0] for ms in chosen], dtype=np.int64)
-        if bank is not None:
-            return bank["patent"][torch.as_tensor(members)]
-        x, m = pad_batch([self.tr_items[int(j)] for j in members])
-        return self.model.patent_encoder(x, m)
-
-    def _validation_sets(self) -> dict:
-        """Validation in the new-product protocol: patents encoded from ALL their training items (``pool``), or
-        scored by their members, kNN style (``members``, :func:`member_knn_scores`)."""
-        cfg, m = self.cfg, self.model
-        pats = self.idx.patents
-        val_items = sorted({i for i, _ in self.val_links if i in self.item_arrays})
-        I = m.encode_arrays("item", [self.item_arrays[i] for i in val_items], cfg.validation.batch_size)
-        if cfg.patents.scoring == "members":
-            M = m.encode_arrays("patent", self.tr_items, cfg.validation.batch_size)   # each training item alone
-            S = member_knn_scores(I, M, self.idx.patent_pos, cfg.patents.members_k)
-        else:
-            Pt = np.zeros((len(pats), cfg.encoder.out_dim), dtype=np.float32)
-            chunk = max(1, cfg.validation.batch_size // 4)
-            for s in range(0, len(pats), chunk):    # bounded memory: sets are concatenated chunk by chunk
-                arrays = [self._set_array(self.idx.patent_pos[k]) for k in range(s, min(s + chunk, len(pats)))]
-                Pt[s:s + len(arrays)] = m.encode_arrays("patent", arrays, chunk)
-            S = I @ Pt.T
-        pi = {p: k for k, p in enumerate(pats)}
-        out: dict[str, Any] = {}
-        q_i2p: dict[str, dict[str, int]] = {}
-        q_p2i: dict[str, dict[str, int]] = {}
-        for i, p in self.val_links:
-            q_i2p.setdefault(i, {})[p] = 1
-            if p in pi:
-                q_p2i.setdefault(p, {})[i] = 1
-        out["item2patent"] = _evaluate(S, val_items, pats, q_i2p, full=cfg.validation.full_metrics)
-        qp = sorted(q_p2i)
-        out["patent2item"] = _evaluate(S.T[[pi[p] for p in qp]], qp, val_items, q_p2i, full=cfg.validation.full_metrics)
-        out["mrr_item2patent"] = out["item2patent"]["mrr"]
-        out["mrr_patent2item"] = out["patent2item"]["mrr"]
-        out["mrr_mean"] = 0.5 * (out["mrr_item2patent"] + out["mrr_patent2item"])
-        return out
-
-    def _negative_logits(self, side: str, queries: torch.Tensor, query_idx: np.ndarray, mask: torch.Tensor):
-        """Logits over the ``side`` actions for the queries, and the (possibly narrowed) allowed mask."""
-        n = mask.shape[1]
-        if self.cfg.negatives.source == "adversarial":
-            adv = self.adv_items if side == "item" else self.adv_patents
-            return adv(queries.detach()), mask
-        logits = torch.zeros(len(query_idx), n)
-        if self.cfg.negatives.source == "bm25":
-            pools = self.pools_items if side == "item" else self.pools_patents
-            mask = mask & pool_mask(pools, query_idx, n)
-        return logits, mask
-
-    def _nca_loss(self, bi: np.ndarray) -> torch.Tensor:
-        """Soft-kNN loss (:func:`patlink.losses.soft_knn.soft_knn_loss`) of the batch's items against every training
-        item, each query leaving itself out; targets are its patents that have another training item."""
-        if self._nca_bank is None:
-            self._nca_bank = torch.from_numpy(self.model.encode_arrays("patent", self.tr_items))
-            self._nca_link = self.idx.pos_matrix(np.arange(len(self.idx.items)),
-                                                 np.arange(len(self.idx.patents))).float()
-            self._nca_predictable = (self._nca_link.sum(dim=0) >= 2).float()
-        rows = torch.as_tensor(bi, dtype=torch.long)
-        target = self._nca_link[rows] * self._nca_predictable
-        return soft_knn_loss(self._encode("item", bi), self._nca_bank, self._nca_link, target, rows,
-                             self.cfg.loss.temperature)
-
-    def _step(self, batch: np.ndarray, k: int, bank: dict | None) -> dict:
-        cfg = self.cfg
+    def _step(self, batch: np.ndarray, epoch: int) -> dict:
+        """One optimizer step on the links ``self.pairs[batch]``; returns what the step records."""
         pairs = self.pairs[batch]
-        if self.nca:
-            return self._optimise(self._nca_loss(np.unique(pairs[:, 0])), {})
+        if self.soft_knn is not None:
+            return self._optimise(self._soft_knn_loss(np.unique(pairs[:, 0])), {})
         bi, bp = np.unique(pairs[:, 0]), np.unique(pairs[:, 1])
-        members: list[list[int]] = []   # with patent sets: the items that encoded each patent of bp
-        if self.sets:
-            P, (Q, bp, members) = self._encode("item", bi), self._encode_sets(bp, bi)
-            if not len(bp):   # every patent of the batch has only batch items: nothing to contrast
-                self.sched.step()
-                return {"loss": 0.0, "skipped": 1.0}
-        else:
-            P, Q = self._encode("item", bi), self._encode("patent", bp)
+        P = self._encode_items(bi)
+        pb = self.patents.encode_batch(self.model, bp, bi, self.global_step)
+        if not len(pb.patents):   # every patent of the batch has only batch items: nothing to contrast
+            self.sched.step()
+            return {"loss": 0.0, "skipped": 1.0}
+        b = Batch(bi, P, pb, self.global_step)
+        neg = self.negatives.extra_negatives(b, epoch, self.model, self.patents)
+        items, patents, Q = bi, pb.patents, pb.embeddings
+        if neg is not None:
+            P, Q = torch.cat([P, neg.item_embeddings]), torch.cat([Q, neg.patent_embeddings])
+            items, patents = np.concatenate([bi, neg.items]), np.concatenate([patents, neg.patents])
         rec: dict[str, float] = {}
-        adv_terms = []
-        all_i, all_p = bi, bp
-        if k > 0:
-            n_i, n_p = len(self.idx.items), len(self.idx.patents)
-            # patent queries → item negatives (item adversary); item queries → patent negatives (patent adversary)
-            m_i = build_mask(len(bp), n_i, [self.idx.patent_pos[int(p)] for p in bp], bi)
-            # with patent sets, a patent whose every item is in the batch has nothing to represent it
-            blocked = np.concatenate([bp, self._blocked_patents(bi)]).astype(np.int64) if self.sets else bp
-            m_p = build_mask(len(bi), n_p, [self.idx.item_pos[int(i)] for i in bi], blocked)
-            lg_i, m_i = self._negative_logits("item", Q, bp, m_i)
-            lg_p, m_p = self._negative_logits("patent", P, bi, m_p)
-            ex = cfg.negatives.exclusive
-            neg_i = gumbel_topk(lg_i, m_i, k, ex, self.gen)    # (len(bp), k)
-            neg_p = gumbel_topk(lg_p, m_p, k, ex, self.gen)    # (len(bi), k)
-            ui = np.unique(neg_i[neg_i >= 0].numpy())
-            up = np.unique(neg_p[neg_p >= 0].numpy())
-            if bank is not None:
-                Pn = bank["item"][torch.as_tensor(ui, dtype=torch.long)]
-            else:
-                Pn = self._encode("item", ui) if len(ui) else P[:0]
-            Qn = self._negative_patents(up, bi, bank) if len(up) else Q[:0]
-            P, Q = torch.cat([P, Pn]), torch.cat([Q, Qn])
-            all_i, all_p = np.concatenate([bi, ui]), np.concatenate([bp, up])
-            adv_terms = [(lg_i, m_i, neg_i, ui, "item"), (lg_p, m_p, neg_p, up, "patent")]
-        pos = self.idx.pos_matrix(all_i, all_p)
-        cos = P @ Q.T
-        S = cos / cfg.loss.temperature
-        S_patent = None
-        if self.lexical is not None:   # residual training: BM25 prior added to the logits of each direction
-            B, Bt = self.lexical.block([self.idx.items[int(i)] for i in all_i], [self.idx.patents[int(p)] for p in all_p])
-            S_patent = S + cfg.loss.lexical_residual * Bt.T
-            S = S + cfg.loss.lexical_residual * B
-        out = supcon_from_logits(S, pos, cfg.loss.denominator, S_patent)
-        self._optimise(out["loss"], rec)
-        if k > 0:
-            Sd = cos.detach()   # cosine similarities = rewards
-            rewards = []
-            for lg, m, neg, uniq, side in adv_terms:
-                pos_of = {int(a): r for r, a in enumerate(uniq)}
-                off = len(bi) if side == "item" else len(bp)
-                rows = neg.clone()
-                rows[neg >= 0] = torch.as_tensor([off + pos_of[int(a)] for a in neg[neg >= 0].tolist()],
-                                                 dtype=torch.long)
-                q = torch.arange(neg.shape[0])[:, None].expand_as(neg)
-                # item negatives are rows of S (query = patent column q); patent negatives are columns
-                R = Sd[rows.clamp(min=0), q] if side == "item" else Sd[q, rows.clamp(min=0)]
-                rewards.append((lg, m, neg, R))
-            if self.adv_opt is not None:
-                losses, rs = zip(*(reinforce_loss(lg, m, neg, R) for lg, m, neg, R in rewards))
-                self.adv_opt.zero_grad(set_to_none=True)
-                sum(losses).backward()
-                self.adv_opt.step()
-                rec["adv_loss"] = float(sum(x.detach() for x in losses))
-                rec["reward"] = float(sum(rs) / len(rs))
-            else:
-                vals = [R[neg >= 0] for _, _, neg, R in rewards]
-                rec["reward"] = float(torch.cat(vals).mean()) if sum(v.numel() for v in vals) else 0.0
-        if bank is not None:
-            with torch.no_grad():
-                bank["item"][torch.as_tensor(bi)] = P[: len(bi)].detach()
-                if self.sets:   # the member bank is indexed by item: write back the members that encoded bp
-                    used = torch.as_tensor([ms[0] for ms in members], dtype=torch.long)
-                    bank["patent"][used] = Q[: len(bp)].detach()
-                else:
-                    bank["patent"][torch.as_tensor(bp)] = Q[: len(bp)].detach()
+        self._optimise(self.supcon(P, Q, self.idx.pos_matrix(items, patents), *self._priors(items, patents)), rec)
+        rec.update(self.negatives.update(b, neg, P, Q))
+        self.negatives.write_back(b, self.patents)
         return rec
+
+    def _priors(self, items: np.ndarray, patents: np.ndarray) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Residual training: the BM25 prior added to the logits of each direction (``(None, None)`` when off)."""
+        if self.lexical is None:
+            return None, None
+        lam = self.cfg.loss.lexical_residual
+        B, Bt = self.lexical.block([self.idx.items[int(i)] for i in items], [self.idx.patents[int(p)] for p in patents])
+        return lam * B, lam * Bt.T
+
+    def _soft_knn_loss(self, bi: np.ndarray) -> torch.Tensor:
+        """Soft-kNN loss of the batch's items against every training item, each query leaving itself out;
+        targets are its patents that have another training item."""
+        if self._member_bank is None:
+            self._member_bank = self.patents.soft_knn_inputs(self.model)
+        bank, link, predictable = self._member_bank
+        rows = torch.as_tensor(bi, dtype=torch.long)
+        return self.soft_knn(self._encode_items(bi), bank, link, link[rows] * predictable, rows)
 
     def _optimise(self, loss: torch.Tensor, rec: dict) -> dict:
         """One optimizer step on ``loss`` (+ the L2-SP anchor), ZClip, scheduler; records into ``rec``."""
@@ -629,30 +378,11 @@ class _Trainer:
         rec["loss"] = float(loss.detach())
         return rec
 
-    def _snapshot_policy(self) -> None:
-        if self.adv_opt is None:
-            return
-        with torch.no_grad():
-            q_item = torch.from_numpy(self.model.encode_arrays("item", [self.tr_items[0]]))
-            probe = self.tr_items[self.idx.patent_pos[0][0]] if self.sets else self.tr_patents[0]
-            q_pat = torch.from_numpy(self.model.encode_arrays("patent", [probe]))
-            pi = torch.softmax(self.adv_patents(q_item), dim=1)[0]   # item 0 → patents
-            pp = torch.softmax(self.adv_items(q_pat), dim=1)[0]      # patent 0 → items
-        self.policy["patent_policy"].append(pi.tolist())
-        self.policy["item_policy"].append(pp.tolist())
-        self.policy["step"].append(self.global_step)
-
     # ------------------------------------------------------------------ validation + selection
     def _validate(self) -> tuple[dict, bool]:
         """Validation metrics now; saves ``best/`` when ``select_metric`` improved. Returns (metrics, improved)."""
-        cfg = self.cfg
-        if self.sets:
-            val = self._validation_sets()
-        else:
-            val = validation_scores(self.model, self.item_arrays, self.patent_arrays, self.val_links,
-                                    self.train_links, cfg.validation.batch_size, cfg.validation.full_metrics,
-                                    self.lexical, cfg.loss.lexical_residual * cfg.loss.temperature)
-        metric = float(val[cfg.validation.select_metric])
+        val = self.patents.validate(self.model, self.item_arrays, self.val_links, self.train_links, self.lexical)
+        metric = float(val[self.cfg.validation.select_metric])
         improved = metric > self.best
         if improved:
             self.best, self.best_epoch, self.bad_epochs = metric, self.epoch + (1 if self.global_step else 0), 0
@@ -666,10 +396,51 @@ class _Trainer:
                            "metric": metric, "improved": improved})
         return val, improved
 
+    def _eval_points(self, n: int) -> set[int]:
+        """Batches (1-based) of this epoch after which to validate (the epoch's end is validated anyway)."""
+        v = self.cfg.validation
+        if v.eval_every:
+            return {b + 1 for b in range(n) if (self.global_step + b + 1) % v.eval_every == 0}
+        return {round(n * (j + 1) / v.evals_per_epoch) for j in range(v.evals_per_epoch)}
+
+    def _out_of_patience(self) -> bool:
+        return bool(self.cfg.validation.patience) and self.bad_epochs >= self.cfg.validation.patience
+
     # ------------------------------------------------------------------ loop
-    def run(self) -> TrainResult:
+    def _epoch(self, e: int) -> tuple[list[dict], float]:
+        """Train one epoch (validating at its evaluation points); returns the step records and the seconds spent
+        on mid-epoch validation."""
         from tqdm.auto import tqdm
 
+        cfg = self.cfg
+        k = self.negatives.start_epoch(e, self.model, self.patents)
+        self.model.train()
+        batches = epoch_batches(len(self.pairs), cfg.batch_size, cfg.seed, e)
+        every = max(1, len(batches) // 5)
+        recs: list[dict] = []
+        eval_time = 0.0
+        eval_points = self._eval_points(len(batches))
+        bar = tqdm(batches, desc=f"epoch {e + 1}/{cfg.epochs} (k={k})", disable=not cfg.progress, leave=False)
+        for b, batch in enumerate(bar):
+            rec = self._step(batch, e)
+            self.global_step += 1
+            rec["step"] = self.global_step
+            rec["epoch"] = e + 1
+            recs.append(rec)
+            self.steps.append(rec)
+            bar.set_postfix(loss=f"{rec['loss']:.3f}")
+            if k > 0 and b % every == 0:
+                self.negatives.snapshot(self.model, self.tr_items[0], self.patents.probe_tokens(), self.global_step)
+            if b < len(batches) - 1 and (b + 1) in eval_points:
+                te = time.perf_counter()
+                self._validate()
+                self._write_metrics()    # mid-epoch evaluations are visible (and kept) before the epoch ends
+                eval_time += time.perf_counter() - te
+                if self._out_of_patience():
+                    break   # stop mid-epoch; the end-of-epoch evaluation still runs
+        return recs, eval_time
+
+    def run(self) -> TrainResult:
         cfg = self.cfg
         stopped = False
         if cfg.validation.eval_at_start and self.global_step == 0 and not self.evals:
@@ -679,48 +450,14 @@ class _Trainer:
             self._write_metrics()
         while self.epoch < cfg.epochs:
             e = self.epoch
-            k = cfg.hard_negatives_at(e)
             t0 = time.perf_counter()
-            bank = self.bank
-            if k > 0 and cfg.negatives.embeddings == "bank" and (
-                    bank is None or cfg.negatives.bank_refresh == "epoch"):
-                # with patent sets (members scoring) the patent bank holds every training ITEM under the patent
-                # encoder: a negative patent is one of its items
-                bank = self.bank = {"item": torch.from_numpy(self.model.encode_arrays("item", self.tr_items)),
-                                    "patent": torch.from_numpy(self.model.encode_arrays(
-                                        "patent", self.tr_items if self.sets else self.tr_patents))}
-            self.model.train()
-            batches = epoch_batches(len(self.pairs), cfg.batch_size, cfg.seed, e)
-            every = max(1, len(batches) // 5)
-            recs = []
-            bar = tqdm(batches, desc=f"epoch {e + 1}/{cfg.epochs} (k={k})", disable=not cfg.progress, leave=False)
-            eval_time = 0.0
-            if cfg.validation.eval_every:
-                eval_points = {b + 1 for b in range(len(batches)) if (self.global_step + b + 1) % cfg.validation.eval_every == 0}
-            else:
-                eval_points = {round(len(batches) * (j + 1) / cfg.validation.evals_per_epoch) for j in range(cfg.validation.evals_per_epoch)}
-            for b, batch in enumerate(bar):
-                rec = self._step(batch, k, bank)
-                self.global_step += 1
-                rec["step"] = self.global_step
-                rec["epoch"] = e + 1
-                recs.append(rec)
-                self.steps.append(rec)
-                bar.set_postfix(loss=f"{rec['loss']:.3f}")
-                if k > 0 and b % every == 0:
-                    self._snapshot_policy()
-                if b < len(batches) - 1 and (b + 1) in eval_points:
-                    te = time.perf_counter()
-                    self._validate()
-                    self._write_metrics()    # mid-epoch evaluations are visible (and kept) before the epoch ends
-                    eval_time += time.perf_counter() - te
-                    if cfg.validation.patience and self.bad_epochs >= cfg.validation.patience:
-                        break   # stop mid-epoch; the end-of-epoch evaluation below still runs
+            recs, eval_time = self._epoch(e)
             train_time = time.perf_counter() - t0 - eval_time
             val, improved = self._validate()
             rewards = [r["reward"] for r in recs if "reward" in r]
             self.history.append({
-                "epoch": e + 1, "hard_negatives": k, "train_loss": float(np.mean([r["loss"] for r in recs])),
+                "epoch": e + 1, "hard_negatives": self.negatives.count(e),
+                "train_loss": float(np.mean([r["loss"] for r in recs])),
                 "reward": float(np.mean(rewards)) if rewards else None, "train_time_s": train_time,
                 "lr": self.sched.get_last_lr()[0], "val": val, "improved": improved,
                 "mid_epoch_eval_s": eval_time})
@@ -729,14 +466,13 @@ class _Trainer:
                 print(f"epoch {e + 1}: loss {self.history[-1]['train_loss']:.4f}  val MRR i→p "
                       f"{val['mrr_item2patent']:.4f} p→i {val['mrr_patent2item']:.4f}  ({train_time:.1f}s)",
                       flush=True)
-            if cfg.validation.patience and self.bad_epochs >= cfg.validation.patience:
-                stopped = True
+            stopped = self._out_of_patience()
             self._write_metrics()
             self._save_checkpoint()
             if stopped:
                 break
         self.fusion = None
-        if cfg.validation.tune_fusion and self.best_step >= 0 and not self.sets:
+        if cfg.validation.tune_fusion and self.best_step >= 0 and self.patents.has_text:
             from patlink.training.fusion import tune_linker_fusion
 
             self.fusion = tune_linker_fusion(self.out, self.ds, self.val_links, store=self.store)
@@ -750,31 +486,11 @@ class _Trainer:
                            self.best_step, self.fusion, self.best_val)
 
 
-def member_knn_scores(queries: np.ndarray, members: np.ndarray, patent_members: Sequence[Sequence[int]],
-                      k: int) -> np.ndarray:
-    """kNN scores of patents known by their member items (``set_scoring="members"``, ``knn-linker``).
+def _default_store(config: TrainConfig):
+    from patlink.models.token_cache import TokenEmbeddingStore
 
-    ``score(q, p) = Σ_{n ∈ N_k(q), n ∈ members(p)} max(0, cos(q, n))`` over the ``k`` members most similar to
-    ``q`` (the ``knn`` baseline's formula, :mod:`patlink.retrieval.profile`, on learned embeddings).
-
-    Args:
-        queries: ``(n_q, d)`` L2-normalised query embeddings (item encoder).
-        members: ``(n_members, d)`` L2-normalised member embeddings (patent encoder, one item each).
-        patent_members: for each patent, the row indices of its members in ``members``.
-        k: neighbours per query (clipped to ``n_members``).
-
-    Returns:
-        ``(n_q, n_patents)`` float32; 0 where no neighbour supports a patent.
-    """
-    from scipy.sparse import csr_matrix
-
-    from patlink.retrieval.profile import knn_link_scores
-
-    rows = np.concatenate([np.asarray(ms, dtype=np.int64) for ms in patent_members]) if patent_members else \
-        np.zeros(0, dtype=np.int64)
-    cols = np.repeat(np.arange(len(patent_members)), [len(ms) for ms in patent_members])
-    link = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(members.shape[0], len(patent_members)))
-    return knn_link_scores(queries, members, link, k)
+    e = config.encoder
+    return TokenEmbeddingStore(e.backbone, e.max_length, show_progress=config.progress, max_chunks=e.max_chunks)
 
 
 def train_linker(ds, split, config: TrainConfig | None = None, out_dir: str | Path = "runs/linker", *,
@@ -795,8 +511,9 @@ def train_linker(ds, split, config: TrainConfig | None = None, out_dir: str | Pa
         :class:`TrainResult` (best epoch, best validation metric, per-epoch history).
 
     Raises:
-        ValueError: before any training, for no validation links, items/patents with no text, unknown ids or
-            impossible config sizes.
+        ValueError: before any token embedding or file, for a wrong config (types, ranges, combinations, sizes
+            against the backbone width), no validation links, items/patents with no text, unknown ids, or a
+            batch size that leaves no batch.
     """
     config = config or TrainConfig()
     return _Trainer(ds, _split_lists(split), config, Path(out_dir), store=store, resume=resume).run()

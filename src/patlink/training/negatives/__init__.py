@@ -1,0 +1,44 @@
+"""Extra-negative strategies of the linker trainer, one per module, behind one interface
+(:class:`~patlink.training.negatives.base.NegativeSource`): in-batch only, random, BM25-mined, adversarial.
+:func:`build_negatives` picks the one ``TrainConfig.negatives.source`` names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from patlink.training.negatives.adversarial import AdversarialNegatives
+from patlink.training.negatives.base import Batch, EmbeddingBank, NegativeDraw, NegativeSource, Negatives
+from patlink.training.negatives.bm25 import BM25Negatives
+from patlink.training.negatives.inbatch import InBatchNegatives
+from patlink.training.negatives.random import RandomNegatives
+from patlink.training.patents import PatentRepresentation
+from patlink.training.sampler import LinkIndex
+
+__all__ = ["AdversarialNegatives", "BM25Negatives", "Batch", "EmbeddingBank", "InBatchNegatives", "NegativeDraw",
+           "NegativeSource", "Negatives", "RandomNegatives", "build_negatives"]
+
+
+def build_negatives(config, index: LinkIndex, item_tokens: Sequence[np.ndarray], item_texts: Sequence[str],
+                    patents: PatentRepresentation, generator: torch.Generator) -> NegativeSource:
+    """The source ``config.negatives.source`` names, with the curriculum ``config.curriculum``.
+
+    Args:
+        config: :class:`~patlink.training.config.TrainConfig`. index: the training graph.
+        item_tokens / item_texts: token arrays / texts of the training items (``index.items`` order).
+        patents: the patent representation (BM25 reads its documents). generator: the sampler's torch RNG.
+    """
+    n = config.negatives
+    kw = dict(exclusive=n.exclusive, embeddings=n.embeddings, bank_refresh=n.bank_refresh)
+    args = (index, config.curriculum, item_tokens, generator)
+    if n.source == "adversarial":
+        return AdversarialNegatives(*args, out_dim=config.encoder.out_dim, hidden=n.adversary.hidden,
+                                    lr=n.adversary.lr, **kw)
+    if n.source == "bm25":
+        return BM25Negatives(*args, item_texts=item_texts, patent_texts=patents.bm25_documents(item_texts),
+                             pool=n.bm25_pool, **kw)
+    if n.source == "random":
+        return RandomNegatives(*args, **kw)
+    return InBatchNegatives(*args, **kw)
