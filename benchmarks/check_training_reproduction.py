@@ -5,9 +5,9 @@ epoch, both directions' MRR, the selection metric, improved), every epoch's full
 MRR, MAP, nDCG@10, P/Recall/R_cap@k in both directions), train loss, reward, learning rate and number of extra
 negatives, every step's loss / drift / grad norm / reward / adversary loss, the selected checkpoint (best
 epoch, step, metric, ``best_val``) and its weights (``best/model.safetensors``, bitwise), and the BM25 fusion
-weights tuned at the end (``fusion.json``) when a run has them. The configs must describe the same training (compared after
-:meth:`patlink.training.config.TrainConfig.from_dict`, so a flat config and its nested form are equal). Timings are
-not compared.
+weights tuned at the end (``fusion.json``) when a run has them. The configs must describe the same training
+(compared after :meth:`patlink.training.config.TrainConfig.from_dict`, so a flat config and its nested form are
+equal). Timings are not compared.
 
 Usage::
 

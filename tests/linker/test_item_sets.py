@@ -51,7 +51,7 @@ def test_sets_leave_batch_out_and_sampling(tmp_path, monkeypatch):
         self.set_array = lambda members: (calls.append(list(members)), real(members))[1]
         out = orig(self, model, bp, bi, step)
         del self.set_array
-        seen.append((set(int(i) for i in bi), calls, out.patents))
+        seen.append(({int(i) for i in bi}, calls, out.patents))
         return out
 
     monkeypatch.setattr(PooledItemSets, "encode_batch", spy)

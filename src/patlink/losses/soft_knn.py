@@ -53,7 +53,8 @@ def soft_knn_loss(queries: torch.Tensor, members: torch.Tensor, link: torch.Tens
     own = self_idx >= 0
     if bool(own.any()):
         rows = torch.arange(b, device=logits.device)[own]
-        logits = logits.index_put((rows, self_idx[own]), torch.tensor(float("-inf"), dtype=logits.dtype, device=logits.device))
+        minus_inf = torch.tensor(float("-inf"), dtype=logits.dtype, device=logits.device)
+        logits = logits.index_put((rows, self_idx[own]), minus_inf)
     pi = torch.softmax(logits, dim=1)
     A = pi @ link
     n_t = target.sum(dim=1)

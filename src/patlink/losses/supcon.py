@@ -30,7 +30,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-__all__ = ["SupConLoss", "supcon_loss", "supcon_from_logits"]
+__all__ = ["SupConLoss", "supcon_from_logits", "supcon_loss"]
 
 Denominator = Literal["negatives", "all"]
 

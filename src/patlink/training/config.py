@@ -38,8 +38,18 @@ from typing import Any, Literal
 
 from patlink.models.config import EncoderConfig  # the encoder shape lives in the models layer; re-exported here
 
-__all__ = ["AdversaryConfig", "EncoderConfig", "LossConfig", "NegativesConfig", "OptimConfig", "PatentsConfig",
-           "TrainConfig", "ValidationConfig", "Curriculum", "FLAT_KEYS"]
+__all__ = [
+    "FLAT_KEYS",
+    "AdversaryConfig",
+    "Curriculum",
+    "EncoderConfig",
+    "LossConfig",
+    "NegativesConfig",
+    "OptimConfig",
+    "PatentsConfig",
+    "TrainConfig",
+    "ValidationConfig",
+]
 
 NegativeSource = Literal["inbatch", "random", "bm25", "adversarial"]
 NegativeEmbeddings = Literal["bank", "encode"]
@@ -289,8 +299,8 @@ class TrainConfig:
         sets, members = p.representation == "item_set", p.scoring == "members"
         checks = [
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 2, f"batch_size must be >= 2 (in-batch negatives need two links), got "
-                                   f"{self.batch_size}"),
+            (self.batch_size >= 2,
+             f"batch_size must be >= 2 (in-batch negatives need two links), got {self.batch_size}"),
             (self.threads >= 0, f"threads must be >= 0, got {self.threads}"),
             (o.lr > 0, f"{_label('optim.lr')} must be > 0, got {o.lr}"),
             (o.weight_decay >= 0, f"{_label('optim.weight_decay')} must be >= 0, got {o.weight_decay}"),
@@ -300,22 +310,23 @@ class TrainConfig:
             (lo.temperature > 0, f"{_label('loss.temperature')} must be > 0, got {lo.temperature}"),
             (lo.lexical_residual >= 0, f"{_label('loss.lexical_residual')} must be >= 0, got {lo.lexical_residual}"),
             (not sets or lo.lexical_residual == 0,
-             f"{_label('loss.lexical_residual')} needs patent text (patent_repr='text'): BM25 scores patents by their "
-             "own words"),
+             (f"{_label('loss.lexical_residual')} needs patent text (patent_repr='text'): BM25 scores patents by "
+              "their own words")),
             (lo.name == "supcon" or (sets and members and n.source == "inbatch"),
-             f"{_label('loss.name')}: member_loss='nca' needs set_scoring='members' (with patent_repr='item_set') and "
-             "negatives='inbatch' (its softmax runs over every known item)"),
+             (f"{_label('loss.name')}: member_loss='nca' needs set_scoring='members' (with patent_repr='item_set') "
+              "and negatives='inbatch' (its softmax runs over every known item)")),
             (len(n.per_epoch) >= 1 and all(k >= 0 for k in n.per_epoch),
              f"{_label('negatives.per_epoch')} must be a non-empty list of counts >= 0, got {list(n.per_epoch)}"),
             (n.bm25_pool >= 1, f"{_label('negatives.bm25_pool')} must be >= 1, got {n.bm25_pool}"),
             (not sets or n.source == "inbatch" or members,
-             f"{_label('negatives.source')}: extra negatives with patent_repr='item_set' need set_scoring='members' "
-             "(a negative patent is one of its known items; a pooled set would contain the batch's own items)"),
+             (f"{_label('negatives.source')}: extra negatives with patent_repr='item_set' need "
+              "set_scoring='members' (a negative patent is one of its known items; a pooled set would contain the "
+              "batch's own items)")),
             (n.adversary.hidden >= 1, f"{_label('negatives.adversary.hidden')} must be >= 1, got {n.adversary.hidden}"),
             (n.adversary.lr > 0, f"{_label('negatives.adversary.lr')} must be > 0, got {n.adversary.lr}"),
             (sets or not members,
-             f"{_label('patents.scoring')}: set_scoring='members' needs patent_repr='item_set' (patents known by "
-             "their linked items)"),
+             (f"{_label('patents.scoring')}: set_scoring='members' needs patent_repr='item_set' (patents known by "
+              "their linked items)")),
             (p.set_max_items >= 1, f"{_label('patents.set_max_items')} must be >= 1, got {p.set_max_items}"),
             (p.members_k >= 1, f"{_label('patents.members_k')} must be >= 1, got {p.members_k}"),
             (v.patience >= 0, f"{_label('validation.patience')} must be >= 0, got {v.patience}"),
@@ -326,8 +337,8 @@ class TrainConfig:
             (e.max_chunks >= 1, f"encoder.max_chunks must be >= 1, got {e.max_chunks}"),
             (e.max_set_tokens >= 1, f"encoder.max_set_tokens must be >= 1, got {e.max_set_tokens}"),
             (min(e.hidden, e.out_dim, e.n_heads, e.n_queries) >= 1,
-             f"encoder.hidden, out_dim, n_heads and n_queries must be >= 1, got {e.hidden}, {e.out_dim}, "
-             f"{e.n_heads}, {e.n_queries}"),
+             (f"encoder.hidden, out_dim, n_heads and n_queries must be >= 1, got {e.hidden}, {e.out_dim}, "
+              f"{e.n_heads}, {e.n_queries}")),
             (e.n_blocks >= 0, f"encoder.n_blocks must be >= 0, got {e.n_blocks}"),
             (0 <= e.dropout < 1, f"encoder.dropout must be in [0, 1), got {e.dropout}"),
         ]
@@ -362,7 +373,7 @@ class TrainConfig:
             ValueError: a key no section has, or one setting given twice (flat and nested) with two values.
         """
         if not isinstance(d, dict):
-            raise ValueError(f"a TrainConfig must be a JSON object, got {type(d).__name__}")
+            raise ValueError(f"a TrainConfig must be a JSON object, got {type(d).__name__}")  # noqa: TRY004
         nested = _nest(d)
         kw: dict[str, Any] = {}
         for name, klass in _SECTIONS.items():
@@ -371,7 +382,7 @@ class TrainConfig:
                 kw[name] = sub
                 continue
             if not isinstance(sub, dict):
-                raise ValueError(f"TrainConfig.{name} must be an object, got {sub!r}")
+                raise ValueError(f"TrainConfig.{name} must be an object, got {sub!r}")  # noqa: TRY004
             kw[name] = _build(klass, sub, name)
         top = {f.name for f in fields(cls)} - set(_SECTIONS)
         unknown = sorted(set(nested) - top)
@@ -403,7 +414,7 @@ def _set(out: dict, path: tuple[str, ...], value: Any, given: str) -> None:
     for part in path[:-1]:
         nxt = tgt.setdefault(part, {})
         if not isinstance(nxt, dict):
-            raise ValueError(f"TrainConfig.{part} must be an object, got {nxt!r}")
+            raise ValueError(f"TrainConfig.{part} must be an object, got {nxt!r}")  # noqa: TRY004
         tgt = nxt
     last = path[-1]
     if last in tgt and tgt[last] != value:

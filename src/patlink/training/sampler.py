@@ -1,8 +1,10 @@
-"""Batches of training links and the index structures for negatives (in-batch, random, BM25-mined, adversarial).
+"""Batches of training links and the index structures the negative strategies use.
 
-Every extra-negative strategy goes through the same masked sampler (:func:`patlink.models.adversary.gumbel_topk`):
-``random`` uses zero logits (uniform without replacement over allowed documents), ``bm25`` zero logits restricted
-to each query's BM25 candidate pool, ``adversarial`` the policy logits. So the ablation differs only in the logits.
+The strategies themselves live in :mod:`patlink.training.negatives` (one per module); every extra-negative
+strategy goes through the same masked sampler (:func:`patlink.models.adversary.gumbel_topk`): ``random`` uses zero
+logits (uniform without replacement over allowed documents), ``bm25`` zero logits restricted to each query's BM25
+candidate pool (:func:`bm25_pools`, :func:`pool_mask`), ``adversarial`` the policy logits. So the ablation differs
+only in the logits.
 """
 
 from __future__ import annotations

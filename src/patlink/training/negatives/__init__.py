@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from patlink.training.negatives.adversarial import AdversarialNegatives
-from patlink.training.negatives.base import Batch, EmbeddingBank, NegativeDraw, NegativeSource, Negatives
+from patlink.training.negatives.base import Batch, EmbeddingBank, NegativeDraw, Negatives, NegativeSource
 from patlink.training.negatives.bm25 import BM25Negatives
 from patlink.training.negatives.inbatch import InBatchNegatives
 from patlink.training.negatives.random import RandomNegatives
@@ -31,7 +31,7 @@ def build_negatives(config, index: LinkIndex, item_tokens: Sequence[np.ndarray],
         patents: the patent representation (BM25 reads its documents). generator: the sampler's torch RNG.
     """
     n = config.negatives
-    kw = dict(exclusive=n.exclusive, embeddings=n.embeddings, bank_refresh=n.bank_refresh)
+    kw = {"exclusive": n.exclusive, "embeddings": n.embeddings, "bank_refresh": n.bank_refresh}
     args = (index, config.curriculum, item_tokens, generator)
     if n.source == "adversarial":
         return AdversarialNegatives(*args, out_dim=config.encoder.out_dim, hidden=n.adversary.hidden,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from patlink.models.adversary import Adversary, reinforce_loss
-from patlink.training.negatives.base import Batch, NegativeSource, Negatives
+from patlink.training.negatives.base import Batch, Negatives, NegativeSource
 
 __all__ = ["AdversarialNegatives"]
 
