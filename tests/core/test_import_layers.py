@@ -34,8 +34,9 @@ LAYERS: list[tuple[str, ...]] = [
 #: (models <-> training). Any cycle fails.
 ALLOWED_CYCLES: dict[tuple[str, str], str] = {}
 
-#: Known upward imports that make no cycle, left to their owners: the trainer's validation metrics
-#: (``evaluate_run``) and training/fusion's validation pools (``pools_for``) live in evaluation.
+#: Known upward imports that make no cycle, left to their owners: training/fusion.py picks the BM25 fusion weight
+#: on validation pools built by ``patlink.evaluation.linkage.pools_for`` (the trainer's own validation metrics
+#: moved to patlink.retrieval.measures).
 KNOWN_UPWARD = {("training", "evaluation")} | set(ALLOWED_CYCLES)
 
 
