@@ -64,7 +64,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs  # noqa: F401
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from patlink.data import load_dataset
     from patlink.data.beir import load_beir
     from patlink.data.dataset import Dataset
