@@ -1,5 +1,10 @@
-"""Default fusion of BM25 + dense without validation data: RRF vs convex alpha grid, on bundled tasks."""
-import json, sys
+"""Default fusion of BM25 + dense without validation data: RRF vs a convex α grid, on bundled pap2pat.
+
+``python benchmarks/hybrid_default.py`` prints MRR of BM25, dense, RRF and the convex fusion with fixed α (weight of
+BM25) on the seed-0 test pairs, title+abstract and abstract→claims, pool split and all, both directions; nothing is
+tuned. Results: docs/experiments/hybrid-default.md (the JSON it writes is copied beside it).
+"""
+import json
 from patlink.data import load_dataset
 from patlink.graph import split_dataset
 from patlink.retrieval.bm25 import BM25Retriever
@@ -28,4 +33,5 @@ for name, ds in [("pap2pat title+abstract", ds0), ("pap2pat abstract->claims", d
             key = f"{name} | pool={pool} | {direction}"
             out[key] = row
             print(key, {k: round(v, 4) for k, v in row.items()}, flush=True)
-json.dump(out, open("/tmp/hybrid_default.json", "w"), indent=1)
+with open("hybrid-default.json", "w") as f:
+    json.dump(out, f, indent=1)
