@@ -34,10 +34,9 @@ LAYERS: list[tuple[str, ...]] = [
 #: (models <-> training). Any cycle fails.
 ALLOWED_CYCLES: dict[tuple[str, str], str] = {}
 
-#: Known upward imports that make no cycle, left to their owners: training/fusion.py picks the BM25 fusion weight
-#: on validation pools built by ``patlink.evaluation.linkage.pools_for`` (the trainer's own validation metrics
-#: moved to patlink.retrieval.measures).
-KNOWN_UPWARD = {("training", "evaluation")} | set(ALLOWED_CYCLES)
+#: Known upward imports that make no cycle: none (the evaluation pools moved to patlink.data.pools, the trainer's
+#: validation metrics to patlink.retrieval.measures). Any upward import fails.
+KNOWN_UPWARD: set[tuple[str, str]] = set(ALLOWED_CYCLES)
 
 
 def _module_name(path: Path, src: Path = SRC) -> str:

@@ -3,7 +3,7 @@
 ``patlink eval --method runs/NAME+bm25`` fuses the linker's run with BM25's by a min-max convex combination
 (``ranx`` ``wsum``, :func:`patlink.retrieval.fusion.fuse`): ``s = α·linker + (1-α)·bm25``. This module picks α at the
 end of training on the validation split, in the same pool setting as ``patlink eval`` (validation items ranked
-against validation patents, :func:`patlink.evaluation.linkage.pools_for` with ``pool="split"``), and records it in
+against validation patents, :func:`patlink.data.pools.pools_for` with ``pool="split"``), and records it in
 the model's own ``linker.json`` (``"fusion"``, read back as :attr:`patlink.models.linker.Linker.settings`, whose
 :meth:`~patlink.models.config.LinkerSettings.fusion_alpha` gives the weight of a direction)::
 
@@ -45,7 +45,7 @@ def tune_linker_fusion(run_dir: str | Path, ds, val_links: Sequence[tuple[str, s
     Raises:
         ValueError: no validation links, or ``run_dir`` holds no trained linker.
     """
-    from patlink.evaluation.linkage import pools_for
+    from patlink.data.pools import pools_for
     from patlink.retrieval.bm25 import BM25Retriever
     from patlink.retrieval.fusion import convex_weight_curve, pick_weight
     from patlink.retrieval.linker import LinkerRetriever
