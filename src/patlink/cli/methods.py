@@ -84,9 +84,8 @@ def _windows(spec: str) -> tuple[str, int]:
     return base, int(n)
 
 
-def _baseline(part: str, whole: str) -> Method:
-    """A baseline fused with a trained linker: bm25, dense, dense@N, dense:MODEL[@N]."""
-    base, n = _windows(part.strip())
+def _lexical_or_dense(base: str, n: int) -> Method | None:
+    """``bm25``, ``dense`` or ``dense:MODEL`` read with ``n`` windows; ``None`` for any other form."""
     low = base.lower()
     if low == "bm25" and n == 1:
         return BM25()
@@ -94,6 +93,14 @@ def _baseline(part: str, whole: str) -> Method:
         return Dense(windows=n)
     if low.startswith("dense:"):
         return Dense(base.split(":", 1)[1], windows=n)
+    return None
+
+
+def _baseline(part: str, whole: str) -> Method:
+    """A baseline fused with a trained linker: bm25, dense, dense@N, dense:MODEL[@N]."""
+    m = _lexical_or_dense(*_windows(part.strip()))
+    if m is not None:
+        return m
     raise ValueError(f"cannot fuse {part!r} with a linker in {whole!r}; fuse with bm25, dense, dense@N or "
                      "dense:MODEL (e.g. runs/NAME+bm25+dense)")
 
@@ -135,13 +142,10 @@ def parse_method(spec: str) -> Method:
         return ProfileLinker(_model_path(m, "profile-linker"))
     # text methods
     base, n = _windows(m)
+    text = _lexical_or_dense(base, n)
+    if text is not None:
+        return text
     low = base.lower()
-    if low == "bm25" and n == 1:
-        return BM25()
-    if low == "dense":
-        return Dense(windows=n)
-    if low.startswith("dense:"):
-        return Dense(base.split(":", 1)[1], windows=n)
     if low in ("hybrid", "hybrid-convex"):
         return Hybrid(windows=n)
     if low == "hybrid-rrf":

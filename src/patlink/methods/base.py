@@ -189,6 +189,37 @@ class Method(ABC):
         raise NotImplementedError(f"{self.name} has no score matrix; use search()")
 
 
+class EngineMethod(Method):
+    """A method that delegates to one retrieval engine of :mod:`patlink.retrieval` (``index`` / ``search`` /
+    ``score_matrix``), built fresh by :meth:`_make_engine` at each :meth:`index`."""
+
+    _engine = None
+
+    def _make_engine(self):
+        raise NotImplementedError
+
+    def _reset(self) -> None:
+        self._engine = None
+
+    def index(self, corpus: dict[str, str]) -> None:
+        _check_corpus(corpus)
+        self._engine = self._make_engine()
+        self._engine.index(corpus)
+
+    @property
+    def engine(self):
+        """The indexed engine. Raises ``RuntimeError`` before :meth:`index`."""
+        if self._engine is None:
+            raise RuntimeError("call index() first")
+        return self._engine
+
+    def search(self, queries: dict[str, str], top_k: int = 100) -> Run:
+        return self.engine.search(queries, top_k)
+
+    def score_matrix(self, queries: dict[str, str]) -> tuple[list[str], list[str], np.ndarray]:
+        return self.engine.score_matrix(queries)
+
+
 def _matrix_search(method: Method, queries: dict[str, str], top_k: int) -> Run:
     """``search`` through :meth:`Method.score_matrix` (methods that score every document)."""
     qids, dids, s = method.score_matrix(queries)

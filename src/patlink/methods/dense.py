@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from patlink.methods.base import Method, _check_corpus
-from patlink.retrieval.base import Run
+from patlink.methods.base import EngineMethod
 from patlink.retrieval.dense import DenseConfig, DenseRetriever
 
 __all__ = ["Dense"]
 
 
-class Dense(Method):
+class Dense(EngineMethod):
     """Cosine similarity of L2-normalised sentence embeddings (exact inner-product search).
 
     Args:
@@ -47,29 +46,9 @@ class Dense(Method):
         return ("dense" if self.model == "minilm" else f"dense:{self.model}") + (
             f"@{self.windows}" if self.windows > 1 else "")
 
-    def _reset(self) -> None:
-        self._engine = None
-
     def _make_engine(self) -> DenseRetriever:
         return DenseRetriever(config=self.config, show_progress=self.show_progress)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """``(n, d)`` float32 L2-normalised embeddings of ``texts``."""
         return (self._engine or self._make_engine()).encode(texts)
-
-    def index(self, corpus: dict[str, str]) -> None:
-        _check_corpus(corpus)
-        self._engine = self._make_engine()
-        self._engine.index(corpus)
-
-    @property
-    def engine(self) -> DenseRetriever:
-        if self._engine is None:
-            raise RuntimeError("call index() first")
-        return self._engine
-
-    def search(self, queries: dict[str, str], top_k: int = 100) -> Run:
-        return self.engine.search(queries, top_k)
-
-    def score_matrix(self, queries: dict[str, str]) -> tuple[list[str], list[str], np.ndarray]:
-        return self.engine.score_matrix(queries)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from patlink.methods.base import Method, _check_corpus
-from patlink.retrieval.base import Run
+from patlink.methods.base import EngineMethod
 from patlink.retrieval.bm25 import BM25Config, BM25Retriever
 
 __all__ = ["BM25"]
 
 
-class BM25(Method):
+class BM25(EngineMethod):
     """Okapi BM25 (Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25 and Beyond") with bm25s.
 
     Symmetric: the same index serves both directions. Scores are unbounded BM25 scores (not comparable across
@@ -38,22 +35,5 @@ class BM25(Method):
         extra = [f"k1={c.k1:g}"] * (c.k1 != 1.5) + [f"b={c.b:g}"] * (c.b != 0.75) + ["no-stem"] * (not c.stem)
         return "bm25" + (f"({','.join(extra)})" if extra else "")
 
-    def _reset(self) -> None:
-        self._engine = None
-
-    def index(self, corpus: dict[str, str]) -> None:
-        _check_corpus(corpus)
-        self._engine = BM25Retriever(config=self.config)
-        self._engine.index(corpus)
-
-    @property
-    def engine(self) -> BM25Retriever:
-        if self._engine is None:
-            raise RuntimeError("call index() first")
-        return self._engine
-
-    def search(self, queries: dict[str, str], top_k: int = 100) -> Run:
-        return self.engine.search(queries, top_k)
-
-    def score_matrix(self, queries: dict[str, str]) -> tuple[list[str], list[str], np.ndarray]:
-        return self.engine.score_matrix(queries)
+    def _make_engine(self) -> BM25Retriever:
+        return BM25Retriever(config=self.config)
