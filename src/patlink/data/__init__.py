@@ -1,9 +1,10 @@
-"""Datasets (bundled real data, BEIR folders), publication numbers and the raw VPM table parser.
+"""Datasets (bundled real data, BEIR folders), corpora from plain files, publication numbers, the raw VPM parser.
 
 The lowest layer of patlink after :mod:`patlink.config`: it imports no other subpackage. Patent texts fetched by
 :mod:`patlink.hydrate` come in through ``load_dataset(name, texts=...)`` (a :class:`PatentTextSource`).
 """
 
+from patlink.data.corpus import Corpus, CorpusError, read_corpus
 from patlink.data.dataset import Dataset, PatentTextSource, parse_view
 from patlink.data.numbers import find_publication_numbers, normalize_publication_number, parse_publication_number
 from patlink.data.registry import DATASETS, load_dataset
@@ -17,4 +18,7 @@ __all__ = [
     "normalize_publication_number",
     "parse_publication_number",
     "find_publication_numbers",
+    "Corpus",
+    "CorpusError",
+    "read_corpus",
 ]
