@@ -25,7 +25,7 @@ from patlink.methods import (
     for_new_products,
 )
 
-__all__ = ["Candidate", "link"]
+__all__ = ["LINK_FORMATS", "Candidate", "link", "tuned_for", "write_links"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Candidate:
         title: the candidate's title (or name, or the start of its text).
         evidence: for profile/kNN methods, the names of the known products linked to the patent, most similar
             to the query first.
+        matched_terms: for BM25 (alone or in a fusion), the query words found in the candidate.
+        part_scores: for a fusion, each part's score by part name (``None``: outside that part's top depth).
     """
 
     id: str
@@ -46,6 +48,8 @@ class Candidate:
     rank: int
     title: str = ""
     evidence: list[str] = field(default_factory=list)
+    matched_terms: list[str] = field(default_factory=list)
+    part_scores: dict[str, float | None] = field(default_factory=dict)
 
 
 def _is_profile(method: Method) -> bool:
@@ -71,6 +75,26 @@ def _validation_links(ds, method: Method, seed: int) -> list[tuple[str, str]]:
         return resolve_splits(ds, seed=seed).get("val", [])
     except ValueError:
         return []
+
+
+def tuned_for(ds, method: Method, direction: str = "item2patent", *, seed: int = 0) -> Method:
+    """``method`` configured for ``direction`` and tuned as ``patlink eval`` tunes it on ``ds`` (the validation
+    links of a trained run, else of the seeded default split); untuned when ``ds`` has no validation links (a
+    fusion that needs them then falls back to equal weights, with a ``UserWarning``).
+
+    Used by :func:`link` and to freeze the weights of a saved index built from a bundled dataset."""
+    m = method.for_direction(direction)
+    if m.tunable:
+        val = _validation_links(ds, method, seed)
+        if val:
+            from patlink.evaluation.linkage import validation_for
+
+            m = m.fit(validation_for(ds, val, direction))
+        elif isinstance(m, Fusion) and m.untuned == "validation":
+            warnings.warn(f"{m.name}: no validation links in {ds.name} to tune the fusion weights; equal weights",
+                          stacklevel=2)
+            m.untuned = None
+    return m
 
 
 def _title(fields: dict, text: str) -> str:
@@ -108,17 +132,7 @@ def link(ds, method: Method, queries: str | Sequence[str] | dict[str, str], *, t
     if not reverse and (not ds.has_patent_text or _is_profile(method)):
         return _link_by_profiles(ds, method, queries, top_k, seed, profile_config)
     direction = "patent2item" if reverse else "item2patent"
-    m = method.for_direction(direction)
-    if m.tunable:
-        val = _validation_links(ds, method, seed)
-        if val:
-            from patlink.evaluation.linkage import validation_for
-
-            m = m.fit(validation_for(ds, val, direction))
-        elif isinstance(m, Fusion) and m.untuned == "validation":
-            warnings.warn(f"{m.name}: no validation links in {ds.name} to tune the fusion weights; equal weights",
-                          stacklevel=2)
-            m.untuned = None
+    m = tuned_for(ds, method, direction, seed=seed)
     docs = ds.item_texts() if reverse else ds.patent_texts()
     docs = {k: v for k, v in docs.items() if v.strip()}
     if not docs:
@@ -179,3 +193,121 @@ def _leaves(m: Method) -> list[ProfileLeaf]:
     if isinstance(m, Fusion):
         return [x for p in m.parts for x in _leaves(p)]
     return [m] if isinstance(m, ProfileLeaf) else []
+
+
+# ------------------------------------------------------------------------------------------------ links files
+#: Formats of a links file, by name; :func:`write_links` infers one from the suffix.
+LINK_FORMATS = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "parquet": ".parquet", "trec": ".trec"}
+
+
+def links_format(path, fmt: str | None = None) -> str:
+    """The links-file format named by ``fmt`` or by the suffix of ``path`` (``.txt``/``.run`` are TREC runs).
+
+    Raises:
+        ValueError: an unknown format or suffix (the message lists the formats).
+    """
+    from pathlib import Path
+
+    if fmt is None:
+        suffix = Path(path).suffix.lower()
+        fmt = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+               ".trec": "trec", ".run": "trec", ".txt": "trec"}.get(suffix)
+        if fmt is None:
+            raise ValueError(f"{path}: cannot tell the links format from the suffix {suffix!r}; use one of "
+                             f"{', '.join(LINK_FORMATS)} (--format) or a suffix "
+                             f"{', '.join(LINK_FORMATS.values())}")
+    if fmt not in LINK_FORMATS:
+        raise ValueError(f"unknown links format {fmt!r}; use one of {', '.join(LINK_FORMATS)}")
+    return fmt
+
+
+def link_rows(answer: dict[str, list[Candidate]], *, id_column: str = "patent_id", method: str = ""):
+    """One flat record per candidate: ``query_id, rank, <id_column>, score, title, matched_terms, evidence,
+    method`` and ``score_<part>`` for each fusion part."""
+    for q, cands in answer.items():
+        for c in cands:
+            row = {"query_id": q, "rank": c.rank, id_column: c.id, "score": c.score, "title": c.title,
+                   "matched_terms": list(c.matched_terms), "evidence": list(c.evidence), "method": method}
+            for name, v in c.part_scores.items():
+                row[f"score_{name}"] = v
+            yield row
+
+
+def write_links(answers, path, *, fmt: str | None = None, id_column: str = "patent_id", method: str = "",
+                run_tag: str | None = None) -> int:
+    """Write ranked links to a file people open: CSV/TSV (lists joined by ``"; "``), JSONL (lists kept),
+    Parquet, or a TREC run (``qid Q0 docid rank score tag``, what ranx, trec_eval and BEIR read).
+
+    Args:
+        answers: an iterable of ``{query id: [Candidate, …]}`` (e.g. batches from
+            :meth:`patlink.index.CorpusIndex.link_batches`); written as they come.
+        path: the file; written atomically (a crash leaves the old file, or none).
+        fmt: a name of :data:`LINK_FORMATS`; ``None``: from the suffix.
+        id_column: ``patent_id`` (items were the queries) or ``item_id``.
+        method: the method's label, recorded in each row (and as the TREC tag unless ``run_tag``).
+
+    Returns:
+        The number of rows written. Raises ``ValueError`` on an unknown format.
+    """
+    import csv
+    import json
+    from pathlib import Path
+
+    from patlink.io import atomic_path, atomic_writer
+
+    fmt = links_format(path, fmt)
+    path = Path(path)
+    n = 0
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        writer = None
+        with atomic_path(path) as tmp:
+            try:
+                for answer in answers:
+                    rows = list(link_rows(answer, id_column=id_column, method=method))
+                    if not rows:
+                        continue
+                    if writer is None:
+                        cols = list(rows[0])
+                        schema = pa.schema([(c, pa.list_(pa.string()) if c in ("matched_terms", "evidence") else
+                                             pa.int32() if c == "rank" else pa.float64() if c.startswith("score")
+                                             else pa.string()) for c in cols])
+                        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                    n += len(rows)
+                if writer is None:  # no candidate at all: an empty table with the base columns
+                    pq.write_table(pa.table({"query_id": pa.array([], pa.string())}), tmp)
+            finally:
+                if writer is not None:
+                    writer.close()
+        return n
+    with atomic_writer(path, "w") as f:
+        if fmt == "trec":
+            tag = (run_tag or method or "patlink").replace(" ", "_")
+            for answer in answers:
+                for q, cands in answer.items():
+                    for c in cands:
+                        f.write(f"{q} Q0 {c.id} {c.rank} {c.score:.6f} {tag}\n")
+                        n += 1
+        elif fmt == "jsonl":
+            for answer in answers:
+                for row in link_rows(answer, id_column=id_column, method=method):
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    n += 1
+        else:
+            w = None
+            for answer in answers:
+                for row in link_rows(answer, id_column=id_column, method=method):
+                    if w is None:
+                        w = csv.DictWriter(f, fieldnames=list(row), delimiter="\t" if fmt == "tsv" else ",",
+                                           extrasaction="ignore")
+                        w.writeheader()
+                    w.writerow({k: "; ".join(v) if isinstance(v, list) else ("" if v is None else v)
+                                for k, v in row.items()})
+                    n += 1
+            if w is None:
+                f.write(f"query_id,rank,{id_column},score,title\n")
+    return n
+

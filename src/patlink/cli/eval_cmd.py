@@ -1,5 +1,4 @@
-"""``patlink eval`` and ``patlink link``: parse arguments, call :mod:`patlink.evaluation.experiment` /
-:func:`patlink.linking.link`, print."""
+"""``patlink eval``: parse arguments, call :mod:`patlink.evaluation.experiment`, print."""
 
 from __future__ import annotations
 
@@ -185,54 +184,3 @@ def register(app: typer.Typer) -> None:
             print_fold_mrr(results)
         if out is not None:
             console.print(f"report: {rep['report']}")
-
-    @app.command("link")
-    def link_cmd(
-        text: Annotated[str, typer.Argument(help="Description of a product/paper (or a patent with --reverse).")],
-        dataset: DatasetOpt = None,
-        beir: BeirOpt = None,
-        method: Annotated[str, typer.Option("--method", "-m", help=METHOD_HELP)] = "bm25",
-        top: Annotated[int, typer.Option(help="How many results.")] = 10,
-        reverse: Annotated[bool, typer.Option(help="Rank items for a patent text instead.")] = False,
-        seed: Annotated[int, typer.Option(help="Seed of the split whose validation links tune the method "
-                                               "(as `patlink eval --seed`).")] = 0,
-        item_view: ItemViewOpt = None,
-        patent_view: PatentViewOpt = None,
-        texts: TextsOpt = None,
-        json_out: JsonOpt = False,
-    ) -> None:
-        """Rank the dataset's patents for a new text (or its items with --reverse).
-
-        A method ranks as it does in `patlink eval` on the same dataset and seed (fusion weights tuned on the
-        same validation links). Without patent texts (honeywell-vpm offline) patents are represented by their
-        linked products and the answer lists the products that support each patent.
-
-        Example: patlink link --dataset pap2pat --method hybrid "a lithium battery electrode coating" --top 5
-        """
-        from patlink.cli.methods import parse_method
-        from patlink.linking import link
-
-        if not text.strip():
-            raise PatlinkError("empty query text")
-        from patlink.methods import resolve_views
-
-        m = parse_method(method)
-        ds = load_input(dataset, beir, *resolve_views([m], item_view, patent_view), texts=texts)
-        hits = link(ds, m, {"query": text}, top_k=top, reverse=reverse, seed=seed)["query"]
-        profile = any(h.evidence for h in hits)
-        if json_out:
-            rows = [{"id": h.id, "patent_id": h.id, "score": h.score, "title": h.title, "evidence": h.evidence}
-                    if profile else {"id": h.id, "score": h.score, "title": h.title} for h in hits]
-            print_json({"query": text, "method": m.name, "results": rows})
-            return
-        if profile:
-            t = Table("rank", "patent", "score", "evidence (linked products)",
-                      title=f"{ds.name}: patents for the query (no patent text: profiles of linked products)")
-            for h in hits:
-                t.add_row(str(h.rank), h.id, f"{h.score:.3f}", "; ".join(h.evidence[:3]))
-        else:
-            t = Table("rank", "id", "score", "title",
-                      title=f"{ds.name}: {'items' if reverse else 'patents'} for the query")
-            for h in hits:
-                t.add_row(str(h.rank), h.id, f"{h.score:.3f}", h.title[:90])
-        console.print(t)

@@ -8,8 +8,8 @@ import click
 import typer
 
 from patlink.cli import (
-    bench_cmd, classify_cmd, compare_cmd, data_cmd, demo_cmd, eval_cmd, export_cmd, hydrate_cmd, pipeline_cmd, split_cmd,
-    train_cmd,
+    bench_cmd, classify_cmd, compare_cmd, data_cmd, demo_cmd, eval_cmd, export_cmd, hydrate_cmd, index_cmd, link_cmd,
+    pipeline_cmd, split_cmd, train_cmd,
 )
 from patlink.cli.common import PatlinkError, err_console
 
@@ -18,7 +18,8 @@ app = typer.Typer(
     help=(
         "Link products and papers to the patents that protect them; embed, search, classify and benchmark "
         "patent text.\n\nStart with `patlink demo`, then `patlink data stats pap2pat`, `patlink eval --dataset "
-        "pap2pat --method hybrid`, `patlink link --dataset pap2pat --method bm25 \"your text\"`."
+        "pap2pat --method hybrid`, `patlink link --dataset pap2pat --method bm25 \"your text\"`; your own files: `patlink index patents.parquet "
+        "--method hybrid --out idx/`, then `patlink link --index idx/ --queries products.csv --out links.csv`."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -27,6 +28,8 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 split_cmd.register(app)
 eval_cmd.register(app)
+link_cmd.register(app)
+index_cmd.register(app)
 compare_cmd.register(app)
 train_cmd.register(app)
 export_cmd.register(app)

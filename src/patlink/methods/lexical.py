@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from patlink.methods.base import EngineMethod
 from patlink.retrieval.bm25 import BM25Config, BM25Retriever
 
@@ -37,3 +39,27 @@ class BM25(EngineMethod):
 
     def _make_engine(self) -> BM25Retriever:
         return BM25Retriever(config=self.config)
+
+    # ------------------------------------------------------------------ saved indexes
+    def save_index(self, folder: str | Path) -> list[Path]:
+        """Write the built index to ``folder`` (:meth:`patlink.retrieval.bm25.BM25Retriever.save`); returns the
+        files. Raises ``RuntimeError`` before :meth:`index`."""
+        return self.engine.save(folder)
+
+    def load_index(self, folder: str | Path, doc_ids: list[str]) -> None:
+        """Rank with an index written by :meth:`save_index` (memory-mapped) whose rows are ``doc_ids``.
+
+        Raises:
+            ValueError: the folder holds no BM25 index, or one built with other parameters than this method's.
+        """
+        from dataclasses import asdict
+
+        eng = BM25Retriever.load(folder, doc_ids)
+        if asdict(eng.config) != asdict(self.config):
+            raise ValueError(f"{folder}: BM25 index built with {asdict(eng.config)}, this method is "
+                             f"{asdict(self.config)}")
+        self._engine = eng
+
+    def matched_terms(self, query: str, doc_ids: list[str]) -> list[list[str]]:
+        """The query words found in each document (:meth:`patlink.retrieval.bm25.BM25Retriever.matched_terms`)."""
+        return self.engine.matched_terms(query, doc_ids)

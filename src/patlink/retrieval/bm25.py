@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -99,4 +100,81 @@ class BM25Retriever:
             run.setdefault(q, {})
         return run
 
+    # ------------------------------------------------------------------ persistence and evidence
+    def save(self, folder: str | Path) -> list[Path]:
+        """Write the index to ``folder`` (bm25s' own files: vocabulary, parameters, the CSC score matrix; plus
+        ``bm25_config.json``). Document ids are not written: the caller keeps them in row order.
 
+        Returns:
+            The files written. Raises ``RuntimeError`` before :meth:`index`.
+        """
+        import json
+
+        from patlink.io import atomic_write_text
+
+        if self._model is None:
+            raise RuntimeError("call index() first")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        before = set(folder.iterdir())
+        self._model.save(str(folder), show_progress=False)
+        atomic_write_text(folder / "bm25_config.json", json.dumps(asdict(self.config), indent=1))
+        return sorted(set(folder.iterdir()) - before | {folder / "bm25_config.json"})
+
+    @classmethod
+    def load(cls, folder: str | Path, doc_ids: list[str], *, mmap: bool = True) -> "BM25Retriever":
+        """Read an index written by :meth:`save`; ``mmap`` memory-maps the score matrix (fast start, small RSS).
+
+        Raises:
+            ValueError: the folder holds no BM25 index, or ``doc_ids`` has another length than the index.
+        """
+        import json
+
+        import bm25s
+
+        folder = Path(folder)
+        cfg_path = folder / "bm25_config.json"
+        if not cfg_path.is_file():
+            raise ValueError(f"{folder}: no BM25 index (bm25_config.json missing)")
+        r = cls(config=BM25Config(**json.loads(cfg_path.read_text())))
+        r._model = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+        n = int(r._model.scores["num_docs"])
+        if n != len(doc_ids):
+            raise ValueError(f"{folder}: the BM25 index holds {n} documents, {len(doc_ids)} ids were given")
+        r.doc_ids = list(doc_ids)
+        return r
+
+    def matched_terms(self, query: str, doc_ids: list[str]) -> list[list[str]]:
+        """For each document, the words of ``query`` whose (stemmed) term occurs in it — BM25's evidence.
+
+        Words are split as bm25s splits them (``\\b\\w\\w+\\b``, lower-cased); stop words never match.
+
+        Returns:
+            One list per document of ``doc_ids``, rarest term first (fewest documents contain it: the words that
+            weigh most in BM25's IDF), each word once; ``[]`` for an id not in the index. Raises ``RuntimeError``
+            before :meth:`index`.
+        """
+        import re
+
+        if self._model is None:
+            raise RuntimeError("call index() first")
+        if getattr(self, "_rows", None) is None or len(self._rows) != len(self.doc_ids):
+            self._rows = {d: i for i, d in enumerate(self.doc_ids)}
+        words = list(dict.fromkeys(re.findall(r"(?u)\b\w\w+\b", query.lower())))
+        vocab, s = self._model.vocab_dict, self._model.scores
+        terms = []  # (word, postings of its term: sorted document rows)
+        for w, toks in zip(words, self._tokenize(words) if words else []):
+            tid = vocab.get(toks[0]) if toks else None
+            if tid is not None:
+                terms.append((w, np.asarray(s["indices"][s["indptr"][tid]:s["indptr"][tid + 1]])))
+        terms.sort(key=lambda wp: len(wp[1]))  # stable: equally rare words keep the query's order
+        out: list[list[str]] = []
+        for d in doc_ids:
+            r = self._rows.get(d, -1)
+            hit = []
+            for w, post in terms:
+                j = int(np.searchsorted(post, r))
+                if r >= 0 and j < len(post) and post[j] == r:
+                    hit.append(w)
+            out.append(hit)
+        return out
