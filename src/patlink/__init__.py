@@ -9,6 +9,10 @@ The public API (everything the ``patlink`` command does is one of these calls)::
     result = pl.evaluate(ds, [pl.BM25(), pl.Hybrid()], splits)   # both directions, bootstrap 95% CIs
     hits = pl.link(ds, pl.Hybrid(), "a lithium battery electrode coating", top_k=5)
 
+    patents = pl.read_corpus("patents.parquet", id_field="number", text_fields="title,abstract")   # your own files
+    idx = pl.build_index(patents, pl.Hybrid(), "idx/")   # later: pl.CorpusIndex.open("idx/")
+    pl.write_links(idx.link_batches(pl.read_corpus("products.csv", side="items").as_dict()), "links.csv")
+
 Subpackages, in pipeline order: :mod:`patlink.data` (datasets, VPM parsing, BEIR), :mod:`patlink.graph`
 (bipartite graph, graph-aware split), :mod:`patlink.retrieval` (BM25 / dense engines, runs, fusion arithmetic),
 :mod:`patlink.models` (dual encoders, adversaries), :mod:`patlink.methods` (every ranking method as one
@@ -28,6 +32,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # data
     "Dataset": "patlink.data.dataset", "load_dataset": "patlink.data", "load_beir": "patlink.data.beir",
+    "Corpus": "patlink.data.corpus", "read_corpus": "patlink.data.corpus",
     # splits
     "split_dataset": "patlink.graph", "resolve_splits": "patlink.evaluation.experiment",
     # methods
@@ -42,7 +47,9 @@ _EXPORTS = {
     "EvaluationResult": "patlink.evaluation.results", "DirectionResult": "patlink.evaluation.results",
     "compare_reports": "patlink.evaluation.repeated", "load_report": "patlink.evaluation.repeated",
     # linking
-    "link": "patlink.linking", "Candidate": "patlink.linking",
+    "link": "patlink.linking", "Candidate": "patlink.linking", "write_links": "patlink.linking",
+    # saved indexes
+    "CorpusIndex": "patlink.index", "build_index": "patlink.index",
     # training and models
     "TrainConfig": "patlink.training.config", "train_linker": "patlink.training.trainer",
     "Linker": "patlink.models.linker",
@@ -67,12 +74,14 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from patlink.data import load_dataset
     from patlink.data.beir import load_beir
+    from patlink.data.corpus import Corpus, read_corpus
     from patlink.data.dataset import Dataset
     from patlink.evaluation.experiment import cross_validate, evaluate, repeated_cross_validate, resolve_splits
     from patlink.evaluation.repeated import compare_reports, load_report
     from patlink.evaluation.results import DirectionResult, EvaluationResult
+    from patlink.index import CorpusIndex, build_index
     from patlink.graph import split_dataset
-    from patlink.linking import Candidate, link
+    from patlink.linking import Candidate, link, write_links
     from patlink.methods import (
         BM25, KNN, Dense, Fusion, Hybrid, KNNLinker, KnownLinks, LinkerMethod, Method, Popularity, ProfileBM25,
         ProfileLinker, ProfileMean, Validation,
