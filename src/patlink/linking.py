@@ -25,7 +25,7 @@ from patlink.methods import (
     for_new_products,
 )
 
-__all__ = ["LINK_FORMATS", "Candidate", "link", "tuned_for", "write_links"]
+__all__ = ["LINK_FORMATS", "Candidate", "link", "rank_with_evidence", "tuned_for", "write_links"]
 
 
 @dataclass(frozen=True)
@@ -138,14 +138,48 @@ def link(ds, method: Method, queries: str | Sequence[str] | dict[str, str], *, t
     if not docs:
         raise ValueError(f"no {'item' if reverse else 'patent'} of {ds.name} has text in the chosen view")
     m.index(docs)
-    run = m.search(queries, top_k)
     side = ds.items if reverse else ds.patents
-    out = {}
-    for q in queries:
+    return rank_with_evidence(m, queries, top_k, lambda d: _title(side.get(d, {}), docs.get(d, "")))
+
+
+def rank_with_evidence(method: Method, queries: dict[str, str], top_k: int,
+                       title_of=lambda doc_id: "") -> dict[str, list[Candidate]]:
+    """Rank with an indexed text method and attach the evidence of each candidate.
+
+    Evidence: ``matched_terms`` — the query words found in the document (a BM25 method, alone or inside a fusion);
+    ``part_scores`` — for a fusion, each part's score (``None`` when the document is outside that part's top
+    ``depth``). The ranking is exactly ``method.search(queries, top_k)``.
+
+    Args:
+        method: an indexed method (``method.index(...)`` done, or a saved index's method).
+        queries: query id -> text. top_k: candidates per query. title_of: document id -> title.
+
+    Returns:
+        ``{query id: [Candidate, …]}``, best first.
+    """
+    from patlink.methods import BM25
+
+    part_runs: list = []
+    if isinstance(method, Fusion):
+        part_runs = method.runs(queries, max(top_k, method.depth))
+        run = method.fuse_runs(part_runs, top_k)
+    else:
+        run = method.search(queries, top_k)
+    bm25 = [p for p in _text_leaves(method) if isinstance(p, BM25)]
+    out: dict[str, list[Candidate]] = {}
+    for q, text in queries.items():
         ranked = sorted(run.get(q, {}).items(), key=lambda kv: -kv[1])[:top_k]
-        out[q] = [Candidate(d, float(s), r, _title(side.get(d, {}), docs.get(d, ""))) for r, (d, s) in
-                  enumerate(ranked, 1)]
+        ids = [d for d, _ in ranked]
+        terms = bm25[0].matched_terms(text, ids) if bm25 else [[] for _ in ids]
+        parts = method.parts if part_runs else []
+        out[q] = [Candidate(d, float(s), r, title_of(d), matched_terms=t,
+                            part_scores={p.name: pr.get(q, {}).get(d) for p, pr in zip(parts, part_runs)})
+                  for r, ((d, s), t) in enumerate(zip(ranked, terms), 1)]
     return out
+
+
+def _text_leaves(m: Method) -> list[Method]:
+    return [x for p in m.parts for x in _text_leaves(p)] if isinstance(m, Fusion) else [m]
 
 
 def _link_by_profiles(ds, method: Method, queries: dict[str, str], top_k: int, seed: int,

@@ -119,6 +119,9 @@ def register(app: typer.Typer) -> None:
                     idx = CorpusIndex.open(out, method=parse_method(method) if method else None)
                 except InvalidIndexError as e:
                     raise PatlinkError(f"--add: {e}") from None
+                if idx.direction != direction:
+                    raise PatlinkError(f"--add: {out} indexes {idx.document_side}s: "
+                                       + ("drop --reverse" if reverse else "add --reverse"))
                 idx, n_added = idx.add(docs, engine=engine, workers=workers, ray_address=ray_address,
                                        command=command)
             else:

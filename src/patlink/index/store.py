@@ -16,8 +16,8 @@ import numpy as np
 
 from patlink.index.manifest import IndexManifest, InvalidIndexError, model_fingerprint
 from patlink.index.spec import leaves, method_from_spec, method_to_spec, model_folder
-from patlink.linking import Candidate
-from patlink.methods import BM25, Fusion, Method
+from patlink.linking import Candidate, rank_with_evidence
+from patlink.methods import BM25, Method
 from patlink.retrieval.base import Run
 
 __all__ = ["CorpusIndex"]
@@ -140,13 +140,12 @@ class CorpusIndex:
         run = self.method.search(dict(queries), top_k)
         return {q: run.get(q, {}) for q in queries}
 
-    def link(self, queries: Mapping[str, str], top_k: int = 10, *, evidence: bool = True
-             ) -> dict[str, list[Candidate]]:
+    def link(self, queries: Mapping[str, str], top_k: int = 10) -> dict[str, list[Candidate]]:
         """Ranked candidates with their evidence for each query text.
 
-        Evidence: ``matched_terms`` — the query words found in the document (BM25, alone or in a fusion);
-        ``part_scores`` — for a fusion, each part's score (``None`` when the document is outside that part's
-        top ``depth``); the score itself for dense and linker methods.
+        Evidence (:func:`patlink.linking.rank_with_evidence`): ``matched_terms`` — the query words found in the
+        document (BM25, alone or in a fusion); ``part_scores`` — for a fusion, each part's score (``None`` when the
+        document is outside that part's top ``depth``); the score itself for dense and linker methods.
 
         Returns:
             ``{query id: [Candidate, …]}``, best first. Raises ``ValueError`` on ``top_k < 1`` or an empty text.
@@ -157,25 +156,7 @@ class CorpusIndex:
         bad = [q for q, t in queries.items() if not (t or "").strip()]
         if bad:
             raise ValueError(f"query {bad[0]!r} has an empty text")
-        m = self.method
-        part_runs: list[Run] = []
-        if isinstance(m, Fusion):
-            part_runs = m.runs(queries, max(top_k, m.depth))
-            run = m.fuse_runs(part_runs, top_k)
-        else:
-            run = m.search(queries, top_k)
-        bm25 = [p for p in leaves(m) if isinstance(p, BM25)] if evidence else []
-        out: dict[str, list[Candidate]] = {}
-        for q, text in queries.items():
-            ranked = sorted(run.get(q, {}).items(), key=lambda kv: -kv[1])[:top_k]
-            ids = [d for d, _ in ranked]
-            terms = bm25[0].matched_terms(text, ids) if bm25 else [[] for _ in ids]
-            cands = []
-            for r, ((d, s), t) in enumerate(zip(ranked, terms), 1):
-                parts = {p.name: pr.get(q, {}).get(d) for p, pr in zip(m.parts, part_runs)} if part_runs else {}
-                cands.append(Candidate(d, float(s), r, self.title_of(d), matched_terms=t, part_scores=parts))
-            out[q] = cands
-        return out
+        return rank_with_evidence(self.method, queries, top_k, self.title_of)
 
     def link_batches(self, queries: Mapping[str, str], top_k: int = 10, *, batch_size: int = 256,
                      show_progress: bool = True) -> Iterator[dict[str, list[Candidate]]]:
