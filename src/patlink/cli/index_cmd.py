@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from patlink.cli.common import JsonOpt, PatlinkError, console, err_console, print_json
+from patlink.cli.common import DeviceOpt, JsonOpt, PatlinkError, console, err_console, print_json
 from patlink.cli.methods import METHOD_HELP, parse_method
 
 IdFieldOpt = Annotated[Optional[str], typer.Option(
@@ -90,6 +90,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         seed: Annotated[int, typer.Option(
             help="For a bundled dataset: seed of the split whose validation links tune a fusion's weights.")] = 0,
+        device: DeviceOpt = "auto",
         json_out: JsonOpt = False,
     ) -> None:
         """Build a saved index of a corpus for a method (or grow one with --add); resumes an interrupted build.
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
         try:
             if add:
                 try:
-                    idx = CorpusIndex.open(out, method=parse_method(method) if method else None)
+                    idx = CorpusIndex.open(out, method=_parse(method, device) if method else None, device=device)
                 except InvalidIndexError as e:
                     raise PatlinkError(f"--add: {e}") from None
                 if idx.direction != direction:
@@ -125,7 +126,7 @@ def register(app: typer.Typer) -> None:
                 idx, n_added = idx.add(docs, engine=engine, workers=workers, ray_address=ray_address,
                                        command=command)
             else:
-                m = _tuned(parse_method(method or "bm25"), docs, direction, seed)
+                m = _tuned(_parse(method or "bm25", device), docs, direction, seed)
                 idx = build_index(docs, m, out, direction=direction, ann=ann, engine=engine, workers=workers,
                                   ray_address=ray_address, cache=cache, overwrite=overwrite, command=command)
                 n_added = len(idx)
@@ -165,6 +166,14 @@ def register(app: typer.Typer) -> None:
         console.print(f"corpus: {idx.manifest.corpus}; {s['bytes'] / 2**20:.1f} MiB in {len(idx.manifest.files)} "
                       f"files, verified ({verify}); built {idx.manifest.created} by: {' '.join(idx.manifest.command)}",
                       highlight=False)
+
+
+def _parse(method: str, device: str):
+    """One ``--method`` string on ``--device``."""
+    if "," in method:
+        raise PatlinkError(f"an index holds one method, got --method {method!r}: fuse methods with + (e.g. "
+                           "runs/NAME+bm25), or build one index per method")
+    return parse_method(method, device=device)
 
 
 def _summary(idx) -> dict:

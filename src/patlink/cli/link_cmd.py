@@ -12,6 +12,7 @@ from rich.table import Table
 from patlink.cli.common import (
     BeirOpt,
     DatasetOpt,
+    DeviceOpt,
     ItemViewOpt,
     JsonOpt,
     PatentViewOpt,
@@ -82,6 +83,7 @@ def register(app: typer.Typer) -> None:
         item_view: ItemViewOpt = None,
         patent_view: PatentViewOpt = None,
         texts: TextsOpt = None,
+        device: DeviceOpt = "auto",
         json_out: JsonOpt = False,
     ) -> None:
         """Rank patents for product or paper texts (items for patents with --reverse), with evidence.
@@ -121,7 +123,8 @@ def register(app: typer.Typer) -> None:
             from patlink.index import CorpusIndex, InvalidIndexError
 
             try:
-                idx = CorpusIndex.open(index, method=parse_method(method) if method else None)
+                idx = CorpusIndex.open(index, method=parse_method(method, device=device) if method else None,
+                                       device=device)
             except InvalidIndexError as e:
                 raise PatlinkError(str(e)) from None
             if reverse != (idx.direction == "patent2item"):
@@ -134,7 +137,7 @@ def register(app: typer.Typer) -> None:
             from patlink.linking import link
             from patlink.methods import resolve_views
 
-            m = parse_method(method or "bm25")
+            m = parse_method(method or "bm25", device=device)
             ds = load_input(dataset, beir, *resolve_views([m], item_view, patent_view), texts=texts)
             label, name = m.name, ds.name
             ids = list(qs)

@@ -293,7 +293,7 @@ def add_documents(index, corpus, *, engine: str = "local", workers: int = 1, ray
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     _write_documents(root / f"documents.g{gen}.parquet", ids, titles, texts)
-    m = method_from_spec(man.method).for_direction(man.direction)
+    m = method_from_spec(man.method, device=index.device).for_direction(man.direction)
     parts = []
     for i, (leaf, old_rec) in enumerate(zip(leaves(m), man.parts)):
         folder = Path("parts") / f"g{gen}" / f"{i}-{_slug(leaf)}"
@@ -309,7 +309,7 @@ def add_documents(index, corpus, *, engine: str = "local", workers: int = 1, ray
                             command=list(command if command is not None else sys.argv), created="")
     new_man.write(root)
     _cleanup(root, gen)
-    return CorpusIndex.open(root), len(new_ids)
+    return CorpusIndex.open(root, device=index.device), len(new_ids)
 
 
 __all__ += ["read_documents", "InvalidIndexError"]

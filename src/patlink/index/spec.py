@@ -59,8 +59,12 @@ def method_to_spec(method: Method) -> dict:
                      "fusion of these")
 
 
-def method_from_spec(spec: dict) -> Method:
+def method_from_spec(spec: dict, *, device: str = "cpu") -> Method:
     """The method :func:`method_to_spec` described (a fusion gets its recorded weights, fixed).
+
+    Args:
+        spec: the description. device: where its models run (``cpu``, ``cuda``, ``mps``, ``auto``;
+            :func:`patlink.devices.resolve_device`) — not part of the description: an index is device-independent.
 
     Raises:
         ValueError: an unknown kind.
@@ -70,11 +74,11 @@ def method_from_spec(spec: dict) -> Method:
         return BM25(k1=spec["k1"], b=spec["b"], stem=spec["stem"])
     if kind == "dense":
         return Dense(spec["model"], max_length=spec["max_length"], windows=spec["windows"],
-                     batch_size=spec.get("batch_size", 64))
+                     batch_size=spec.get("batch_size", 64), device=device)
     if kind == "linker":
-        return LinkerMethod(spec["path"], batch_size=spec.get("batch_size", 256))
+        return LinkerMethod(spec["path"], batch_size=spec.get("batch_size", 256), device=device)
     if kind == "fusion":
-        parts = [method_from_spec(p) for p in spec["parts"]]
+        parts = [method_from_spec(p, device=device) for p in spec["parts"]]
         m = Fusion(parts, how=spec["how"], weights=spec["weights"], depth=spec["depth"], name=spec["name"],
                    rrf_k=spec["rrf_k"])
         m.tuned_on_validation = bool(spec.get("tuned_on_validation"))

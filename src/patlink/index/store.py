@@ -40,17 +40,19 @@ class CorpusIndex:
         manifest: its :class:`patlink.index.manifest.IndexManifest`.
         method: the method, ready to :meth:`search` (its index state attached from the folder).
         doc_ids: document ids in row order; titles: their titles (``""`` when none).
+        device: where its models embed queries (and new documents on :meth:`add`).
     """
 
-    def __init__(self, path: Path, manifest: IndexManifest, method: Method, doc_ids: list[str], titles: list[str]):
-        self.path, self.manifest, self.method = path, manifest, method
+    def __init__(self, path: Path, manifest: IndexManifest, method: Method, doc_ids: list[str], titles: list[str],
+                 *, device: str = "cpu"):
+        self.path, self.manifest, self.method, self.device = path, manifest, method, device
         self.doc_ids, self.titles = doc_ids, titles
         self._title = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, path: str | os.PathLike, *, verify: str = "quick", method: Method | None = None,
-             ann_params: Mapping | None = None) -> CorpusIndex:
+             ann_params: Mapping | None = None, device: str = "cpu") -> CorpusIndex:
         """Open a saved index.
 
         Args:
@@ -60,6 +62,7 @@ class CorpusIndex:
                 for (another model, max length, windows, BM25 parameters or parts; tuned weights may differ and
                 the index's are used).
             ann_params: query-time ANN parameters (``ef_search``, ``nprobe``) for the vector parts.
+            device: where query embeddings are computed (``cpu``, ``cuda``, ``mps``, ``auto``).
 
         Raises:
             InvalidIndexError: a missing, partial or corrupt folder; a model folder changed since the index was
@@ -74,7 +77,7 @@ class CorpusIndex:
             if asked != _without_tuning(man.method):
                 raise InvalidIndexError(f"{path} was built for {man.label}, not {method.name} (another model, view "
                                         "or parameters): rebuild the index with this method, or drop --method")
-        m = method_from_spec(man.method).for_direction(man.direction)
+        m = method_from_spec(man.method, device=device).for_direction(man.direction)
         docs = read_documents(path / f"documents.g{man.generation}.parquet", columns=("id", "title"))
         ids = docs["id"]
         if len(ids) != man.n_docs:
@@ -97,7 +100,7 @@ class CorpusIndex:
                 if ann_params:
                     ann.set_search_params(**ann_params)
             leaf.attach(ids, vecs, ann)
-        return cls(path, man, m, ids, docs["title"])
+        return cls(path, man, m, ids, docs["title"], device=device)
 
     # ------------------------------------------------------------------ facts
     def __len__(self) -> int:
