@@ -323,6 +323,9 @@ def write_links(answers, path, *, fmt: str | None = None, id_column: str = "pate
             for answer in answers:
                 for q, cands in answer.items():
                     for c in cands:
+                        if any(ch.isspace() for ch in q + c.id):
+                            raise ValueError(f"a TREC run cannot hold ids with blanks ({q!r} / {c.id!r}); write "
+                                             ".csv, .jsonl or .parquet instead")
                         f.write(f"{q} Q0 {c.id} {c.rank} {c.score:.6f} {tag}\n")
                         n += 1
         elif fmt == "jsonl":

@@ -110,6 +110,7 @@ def register(app: typer.Typer) -> None:
 
         side = "items" if reverse else "patents"
         direction = "patent2item" if reverse else "item2patent"
+        text_fields = _fields_for(method, device, text_fields, reverse) if not add else text_fields
         docs = read_input(corpus, side=side, id_field=id_field, text_fields=text_fields, title_field=title_field,
                           fmt=fmt, texts=texts)
         t0 = time.perf_counter()
@@ -166,6 +167,16 @@ def register(app: typer.Typer) -> None:
         console.print(f"corpus: {idx.manifest.corpus}; {s['bytes'] / 2**20:.1f} MiB in {len(idx.manifest.files)} "
                       f"files, verified ({verify}); built {idx.manifest.created} by: {' '.join(idx.manifest.command)}",
                       highlight=False)
+
+
+def _fields_for(method: str | None, device: str, text_fields: str | None, reverse: bool) -> str | None:
+    """The document text fields: those given, else those a trained linker of ``method`` was trained on (a
+    ``UserWarning`` when the given ones differ from them, :func:`patlink.methods.resolve_views`)."""
+    from patlink.methods import resolve_views
+
+    asked = (text_fields, None) if reverse else (None, text_fields)
+    view = resolve_views([_parse(method or "bm25", device)], *asked)[0 if reverse else 1]
+    return text_fields if text_fields is not None else (",".join(view) if view else None)
 
 
 def _parse(method: str, device: str):
