@@ -37,7 +37,8 @@ def read_input(source: str, *, side: str, id_field, text_fields, title_field, fm
     if corpus.empty:
         i, line = corpus.empty[0]
         err_console.print(f"[yellow]{len(corpus.empty)} of {len(corpus) + len(corpus.empty)} rows of {source} have "
-                          f"no text in {','.join(corpus.text_fields)} and are left out (first: {i!r}, line {line})"
+                          f"no text in {','.join(corpus.text_fields)} and are left out (first: {i!r}, "
+                          f"{getattr(corpus, 'unit', 'line')} {line})"
                           "[/yellow]", highlight=False)
     return corpus
 

@@ -103,12 +103,15 @@ class IndexManifest:
 
     def write(self, folder: str | os.PathLike) -> Path:
         """Checksum the files listed in :attr:`files` (keys only are read) and write ``manifest.json`` atomically."""
-        from patlink import __version__
+        from importlib.metadata import PackageNotFoundError, version
 
+        try:
+            self.patlink = version("patlink")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            self.patlink = "unknown"
         folder = Path(folder)
         self.files = {rel: file_checksum(folder / rel) for rel in sorted(self.files)}
         self.created = self.created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        self.patlink = __version__
         return atomic_write_text(folder / "manifest.json", json.dumps(asdict(self), indent=1, ensure_ascii=False))
 
     @classmethod
