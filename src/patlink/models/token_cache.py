@@ -83,6 +83,10 @@ class TokenEmbeddingStore:
         chunk_size: texts per shard (one atomic write + one index commit).
         show_progress: tqdm bar while computing missing texts.
         max_chunks: windows of ``max_length`` tokens kept per text (1 = truncate, the backbone's own behaviour).
+        device: where the backbone runs for missing texts: ``cpu`` (default), ``cuda``, ``cuda:N``, ``mps`` or
+            ``auto`` (:func:`patlink.devices.resolve_device`, resolved when the first text is computed). The
+            stored arrays are float16 whichever device computed them (they agree across devices to float16
+            rounding), so one store serves every device.
 
     Example:
         >>> store = TokenEmbeddingStore("minilm", max_length=128)
@@ -92,7 +96,8 @@ class TokenEmbeddingStore:
 
     def __init__(self, model: str = "minilm", max_length: int = 256, cache_dir: str | Path | None = None, *,
                  batch_size: int = 32, chunk_size: int = 512, show_progress: bool = True,
-                 max_chunks: int = 1):
+                 max_chunks: int = 1, device: str = "cpu"):
+        from patlink.devices import check_device_spec
         from patlink.models.backbone import model_id
 
         if max_length < 2:
@@ -102,6 +107,7 @@ class TokenEmbeddingStore:
         self.model = model
         self.max_length = int(max_length)
         self.max_chunks = int(max_chunks)
+        self.device = check_device_spec(device)
         self.batch_size = batch_size
         self.chunk_size = chunk_size
         self.show_progress = show_progress
@@ -133,7 +139,7 @@ class TokenEmbeddingStore:
     def _compute(self, texts: list[str]) -> list[np.ndarray]:
         from patlink.models.backbone import load_sentence_model
 
-        st = load_sentence_model(self.model)
+        st = load_sentence_model(self.model, self.device)
         st.max_seq_length = self.max_length
         out = st.encode(texts, batch_size=self.batch_size, output_value="token_embeddings",
                         convert_to_numpy=False, show_progress_bar=False)
