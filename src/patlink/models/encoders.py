@@ -114,7 +114,9 @@ class TextEncoder(nn.Module):
         dropout: dropout of the blocks. init: ``backbone`` | ``random``.
 
     Shapes:
-        ``forward(x (b, L, d_in) float32, mask (b, L) bool) -> (b, out_dim)`` float32, rows L2-normalised.
+        ``forward(x (b, L, d_in) float32, mask (b, L) bool) -> (b, out_dim)`` float32, rows L2-normalised (under
+        :func:`patlink.devices.autocast`, the autocast dtype), on the encoder's device: ``x`` and ``mask`` are moved
+        there first (a no-op when they already are, e.g. on the CPU).
     """
 
     def __init__(self, d_in: int, hidden: int = 384, out_dim: int = 256, n_heads: int = 4, n_queries: int = 2,
@@ -136,6 +138,8 @@ class TextEncoder(nn.Module):
                 self.out.bias.zero_()
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        device = self.proj.weight.device
+        x, mask = x.to(device, non_blocking=True), mask.to(device, non_blocking=True)
         pooled = self.pool(x, mask)
         h = self.blocks(self.proj(pooled))
         return F.normalize(self.skip(pooled[:, : self.d_in]) + self.out(h), dim=-1)

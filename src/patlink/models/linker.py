@@ -159,7 +159,8 @@ class Linker(nn.Module):
         d_in: backbone token size (384 for MiniLM).
         temperature: τ used in training (kept for scoring/calibration).
         store: a :class:`~patlink.models.token_cache.TokenEmbeddingStore`-like object (``encode``/``pad_batch``);
-            created on first use from ``config.backbone`` / ``config.max_length`` / ``config.max_chunks`` when None.
+            created on first use from ``config.backbone`` / ``config.max_length`` / ``config.max_chunks`` when None,
+            on the linker's :attr:`device` (where the backbone then runs).
         item_view / patent_view: the text views the linker is trained on (recorded in :attr:`settings`).
         fusion: BM25 fusion weights tuned on validation (:class:`~patlink.models.config.FusionWeights`).
     """
@@ -198,12 +199,17 @@ class Linker(nn.Module):
 
     # ------------------------------------------------------------------ tokens
     @property
+    def device(self) -> str:
+        """The device of the encoders' weights (``cpu``, ``cuda:0`` …); move them with ``.to(device)``."""
+        return str(next(self.parameters()).device)
+
+    @property
     def store(self):
         if self._store is None:
             from patlink.models.token_cache import TokenEmbeddingStore
 
             self._store = TokenEmbeddingStore(self.config.backbone, self.config.max_length,
-                                              max_chunks=self.config.max_chunks)
+                                              max_chunks=self.config.max_chunks, device=self.device)
         return self._store
 
     def set_store(self, store) -> None:
@@ -213,8 +219,8 @@ class Linker(nn.Module):
     def encode_arrays(self, side: str, arrays: Sequence[np.ndarray], batch_size: int = 256) -> np.ndarray:
         """Encode token arrays with the ``item`` or ``patent`` encoder in eval mode, no gradient.
 
-        Returns ``(n, out_dim)`` float32, L2-normalised (zero rows for arrays with no token). Arrays are batched by
-        length (little padding).
+        Returns ``(n, out_dim)`` float32, L2-normalised (zero rows for arrays with no token), computed in float32
+        on the linker's :attr:`device` and returned on the CPU. Arrays are batched by length (little padding).
         """
         from patlink.models.token_cache import pad_batch
 
@@ -229,7 +235,7 @@ class Linker(nn.Module):
             for s in range(0, len(order), batch_size):
                 idx = order[s:s + batch_size]
                 x, m = pad_batch([arrays[i] for i in idx])
-                out[idx] = enc(x, m).numpy()
+                out[idx] = enc(x, m).float().cpu().numpy()
         self.train(was)
         empty = [i for i, a in enumerate(arrays) if a.shape[0] == 0]
         out[empty] = 0.0  # no tokens (an empty set): a zero vector that matches nothing
@@ -282,7 +288,7 @@ class Linker(nn.Module):
             self.patent_view = normalize_view(patent_view)
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous().clone() for k, v in self.state_dict().items()}
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in self.state_dict().items()}
         tmp = d / f".{_WEIGHTS}.{os.getpid()}.tmp"
         try:
             save_file(state, str(tmp))
@@ -293,23 +299,31 @@ class Linker(nn.Module):
         return d
 
     @classmethod
-    def load(cls, path: str | Path, store=None) -> Linker:
+    def load(cls, path: str | Path, store=None, device: str = "cpu") -> Linker:
         """Load a linker written by :meth:`save`, with its recorded settings (:attr:`settings`).
 
         Args:
             path: the model folder, or a ``patlink train`` run folder (its ``best/`` is loaded).
-            store: token-embedding provider (default: one built from the recorded backbone / windows).
+            store: token-embedding provider (default: one built from the recorded backbone / windows, on
+                ``device``).
+            device: where the encoders (and the default store's backbone) run: ``cpu`` (default), ``cuda``,
+                ``cuda:N``, ``mps`` or ``auto`` (:func:`patlink.devices.resolve_device`).
 
         Raises:
-            ValueError: if the folder is not a saved linker (the message names the files expected).
+            ValueError: if the folder is not a saved linker (the message names the files expected), or the
+                device does not exist here.
         """
         from safetensors.torch import load_file
 
+        from patlink.devices import resolve_device
+
+        device = resolve_device(device)
         d = resolve_model_dir(path)
         config, d_in, settings = _parse(d)
         model = cls(config, d_in, settings.temperature, store=store, item_view=settings.item_view,
                     patent_view=settings.patent_view, fusion=settings.fusion)
         model.load_state_dict(load_file(str(d / _WEIGHTS)))
+        model.to(device)
         model.eval()
         return model
 
