@@ -56,6 +56,8 @@ class FinetuneConfig:
         patentsview_dir: PatentsView tables for PatentCL triplets and R1 citation pairs.
         seed: RNG seed (sampling, shuffling, trainer).
         save_steps: checkpoint interval in steps.
+        device: where the model trains: ``cpu`` (default, reproducible on every machine), ``cuda``, ``cuda:N``,
+            ``mps`` or ``auto`` (:func:`patlink.devices.resolve_device`); mixed precision (bf16/fp16) on CUDA.
     """
 
     recipe: str = "r3"
@@ -71,6 +73,7 @@ class FinetuneConfig:
     seed: int = 0
 
     save_steps: int = 50
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         self.recipe = self.recipe.lower()
@@ -196,7 +199,11 @@ def finetune(cfg: FinetuneConfig, log=print) -> Path:
     if not any(counts.values()):
         raise ValueError(f"recipe {cfg.recipe}: no training example")
     log(f"[finetune] {cfg.recipe}: {counts} examples, base {cfg.base}")
-    model = SentenceTransformer(resolve_model_path(cfg.base), device="cpu")
+    from patlink.devices import amp_dtype, resolve_device
+
+    device = resolve_device(cfg.device)
+    amp = amp_dtype(device)
+    model = SentenceTransformer(resolve_model_path(cfg.base), device=device)
     model.max_seq_length = cfg.max_length
     loss_cls = TripletLoss if cfg.recipe == "patentcl" else MultipleNegativesRankingLoss
     datasets = {k: HFDataset.from_list(v) for k, v in examples.items() if v}
@@ -214,7 +221,9 @@ def finetune(cfg: FinetuneConfig, log=print) -> Path:
         save_total_limit=1,
         logging_steps=10,
         report_to="none",
-        use_cpu=True,
+        use_cpu=device == "cpu",
+        bf16=amp == torch.bfloat16,
+        fp16=amp == torch.float16,
         dataloader_drop_last=True,
         batch_sampler="no_duplicates" if cfg.recipe != "patentcl" else "batch_sampler",
         multi_dataset_batch_sampler="round_robin",

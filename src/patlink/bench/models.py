@@ -59,6 +59,9 @@ class ModelSpec:
         fingerprint: changes when a local model folder is retrained; part of the result-cache key.
         local: the weights are a user folder (embeddings are memoised in-process, not in the shared cache,
             since a retrained folder reuses its path).
+        device: where the model runs (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``;
+            :func:`patlink.devices.resolve_device`). Not part of a result's cache key: float32 vectors agree
+            across devices to ~1e-6.
     """
 
     name: str
@@ -66,6 +69,7 @@ class ModelSpec:
     path: str = ""
     fingerprint: str = ""
     local: bool = False
+    device: str = "cpu"
 
     def embed(self, texts: list[str], max_length: int = 256, show_progress: bool = False) -> np.ndarray:
         """``(len(texts), d)`` float32 L2-normalised sentence embeddings. Raises ``ValueError`` for ``bm25``."""
@@ -80,7 +84,7 @@ class ModelSpec:
         if todo:
             by_key = dict(zip(keys, texts))
             vecs = encode_texts([by_key[k] for k in todo], self.path, max_length=max_length, cache=not self.local,
-                                show_progress=show_progress)
+                                show_progress=show_progress, device=self.device)
             memo.update(zip(todo, vecs))
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
@@ -88,8 +92,8 @@ class ModelSpec:
 
 
 
-def parse_models(spec: str | list[str]) -> list[ModelSpec]:
-    """Parse ``"minilm,bm25,runs/r3"`` into model specs.
+def parse_models(spec: str | list[str], device: str = "cpu") -> list[ModelSpec]:
+    """Parse ``"minilm,bm25,runs/r3"`` into model specs; the dense ones run on ``device``.
 
     Raises:
         ValueError: on an empty list, or a ``runs/...``/path argument that exists but holds no
@@ -109,10 +113,10 @@ def parse_models(spec: str | list[str]) -> list[ModelSpec]:
                 raise ValueError(f"{n!r} holds no sentence-transformers model (no modules.json/config.json in it "
                                  "or in its model/ sub-folder)")
             out.append(ModelSpec(name=n.rstrip("/"), kind="dense", path=str(folder.resolve()),
-                                 fingerprint=_fingerprint(folder), local=True))
+                                 fingerprint=_fingerprint(folder), local=True, device=device))
             continue
         from patlink.config import resolve_model_path
 
         path = resolve_model_path(n)  # ValueError for mpnet without its packages
-        out.append(ModelSpec(name=n, kind="dense", path=path, fingerprint=Path(path).name or n))
+        out.append(ModelSpec(name=n, kind="dense", path=path, fingerprint=Path(path).name or n, device=device))
     return out

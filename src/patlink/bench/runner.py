@@ -110,7 +110,8 @@ def run_benchmark(tasks: list[TaskMetadata], models: list[ModelSpec], cfg: Bench
         for view in views:
             for model in models:
                 path = result_path(cfg.out, task.name, view, model.name)
-                key = {"task": task.to_dict(), "view": view, "model": asdict(model), "config": cfg.key(task)}
+                spec = {k: v for k, v in asdict(model).items() if k != "device"}   # any device, same result
+                key = {"task": task.to_dict(), "view": view, "model": spec, "config": cfg.key(task)}
                 if task.type == "retrieval":  # None matches the files written before texts existed
                     key["texts"] = None if cfg.texts is None else str(cfg.texts)
                 if path.exists() and not cfg.force:

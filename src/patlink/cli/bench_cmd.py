@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from patlink.cli.common import JsonOpt, PatlinkError, TextsOpt, console, print_json
+from patlink.cli.common import DeviceOpt, JsonOpt, PatlinkError, TextsOpt, console, print_json
 
 
 def bench(
@@ -25,6 +25,7 @@ def bench(
     force: Annotated[bool, typer.Option("--force", help="Recompute cached results.")] = False,
     texts: TextsOpt = None,
     list_tasks: Annotated[bool, typer.Option("--list", help="List the tasks and exit.")] = False,
+    device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
     """Benchmark embedding models on patent retrieval, classification and clustering.
@@ -49,7 +50,7 @@ def bench(
 
     if distractors and distractors != "api-patents":
         raise PatlinkError(f"unknown distractor corpus {distractors!r}; use api-patents")
-    task_list, view_list, model_list = get_tasks(tasks), parse_views(views), parse_models(models)
+    task_list, view_list, model_list = get_tasks(tasks), parse_views(views), parse_models(models, device)
     if texts is not None:  # a bad store is one clear error now, not a skipped task later
         from patlink.hydrate.store import open_texts
 
@@ -87,6 +88,7 @@ def finetune(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     scatter: Annotated[bool, typer.Option("--scatter/--no-scatter", help="Write OUT/scatter.png: 2-D PCA of "
                                           "cpc-claims embeddings by CPC section, before vs after.")] = True,
+    device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
     """Fine-tune a sentence-transformers model with a contrastive recipe; the result is usable by bench/eval/link."""
@@ -95,7 +97,8 @@ def finetune(
     if patentsview_dir is not None and not patentsview_dir.is_dir():
         raise PatlinkError(f"--patentsview-dir {patentsview_dir}: not a folder")
     cfg = FinetuneConfig(recipe=recipe, out=out, base=base, epochs=epochs, batch_size=batch_size, lr=lr,
-                         max_length=max_length, max_examples=max_examples, patentsview_dir=patentsview_dir, seed=seed)
+                         max_length=max_length, max_examples=max_examples, patentsview_dir=patentsview_dir, seed=seed,
+                         device=device)
     log = (lambda *_: None) if json_out else (lambda m: console.print(m, highlight=False))
     path = run(cfg, log=log)
     result = {"model": str(path)}

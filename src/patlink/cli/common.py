@@ -1,4 +1,5 @@
-"""Options and helpers shared by every command: dataset/BEIR input, patent texts, text views, JSON output, errors."""
+"""Options and helpers shared by every command: dataset/BEIR input, patent texts, text views, JSON output, the
+compute device, errors."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import typer
 from rich.console import Console
 
 __all__ = [
-    "console", "err_console", "DatasetOpt", "BeirOpt", "ItemViewOpt", "PatentViewOpt", "JsonOpt", "TextsOpt",
-    "load_input", "print_json", "PatlinkError",
+    "console", "err_console", "DatasetOpt", "BeirOpt", "DeviceOpt", "ItemViewOpt", "PatentViewOpt", "JsonOpt",
+    "TextsOpt", "check_device", "load_input", "print_json", "PatlinkError",
 ]
 
 console = Console(width=None if Console().is_terminal else 160)
@@ -37,6 +38,33 @@ TextsOpt = Annotated[Optional[Path], typer.Option(
     help="Patent texts from a hydration store (the DuckDB file `patlink hydrate` wrote, by default "
          "$PATLINK_CACHE/hydrate.duckdb). Without it, datasets have their bundled texts only (honeywell-vpm "
          "patents: none).")]
+
+
+def check_device(value: str | None) -> str:
+    """``--device`` checked when the command line is parsed: the string normalised (``auto``, ``cpu``, ``cuda``,
+    ``cuda:N``, ``mps``); ``auto`` is resolved later, by the library, when a network first runs, so a command that
+    runs none (BM25 only) never probes for a GPU.
+
+    Raises:
+        PatlinkError: one line (exit 2): an unknown string (the valid ones listed), or a GPU that PyTorch does not
+            see (``--device cuda`` on a machine without CUDA).
+    """
+    from patlink.devices import check_device_spec, resolve_device
+
+    try:
+        spec = check_device_spec(value)
+        if spec not in ("auto", "cpu"):
+            resolve_device(spec)
+    except ValueError as e:
+        raise PatlinkError(str(e)) from None
+    return spec
+
+
+DeviceOpt = Annotated[str, typer.Option(
+    "--device", callback=check_device, metavar="auto|cpu|cuda|mps",
+    help="Where the neural networks run (sentence embeddings, the trained linker, training): auto (a CUDA GPU "
+         "when PyTorch sees one, else Apple's MPS, else the CPU), cpu, cuda (or cuda:N) or mps. Results on a GPU "
+         "agree with the CPU's to float rounding (training: mixed precision on CUDA). BM25 ignores it.")]
 
 
 def load_input(dataset: str | None, beir: Path | None, item_view: str | None = None,

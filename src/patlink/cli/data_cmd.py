@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from patlink.cli.common import (
-    BeirOpt, ItemViewOpt, JsonOpt, PatentViewOpt, PatlinkError, TextsOpt, console, load_input, print_json,
+    BeirOpt, DeviceOpt, ItemViewOpt, JsonOpt, PatentViewOpt, PatlinkError, TextsOpt, console, load_input,
+    print_json,
 )
 
 app = typer.Typer(help="Bundled datasets and BEIR folders: list, stats, anomaly check, BEIR export.",
@@ -158,6 +159,7 @@ def embed_cmd(
     max_length: Annotated[int, typer.Option(help="Tokens per window, as in training and dense (default 256).")] = 256,
     max_chunks: Annotated[int, typer.Option(help="Windows per text (as `patlink train --max-chunks`, `dense@N`).")] = 1,
     texts: TextsOpt = None,
+    device: DeviceOpt = "auto",
     json_out: JsonOpt = False,
 ) -> None:
     """Fill the on-disk caches of a dataset's texts in ONE backbone pass: token embeddings (what a trained linker
@@ -191,12 +193,13 @@ def embed_cmd(
     windows = list(dict.fromkeys(w for t in docs for w in backbone_chunks(t, model, max_length, max_chunks))) \
         if max_chunks > 1 else list(dict.fromkeys(docs))
     cache_dir = default_cache_dir()
-    store = TokenEmbeddingStore(model, max_length=max_length, cache_dir=cache_dir)
+    store = TokenEmbeddingStore(model, max_length=max_length, cache_dir=cache_dir, device=device)
     todo = len(store.missing(windows))
     t0 = time.perf_counter()
-    dense = mean_pooling_model(model)
+    dense = mean_pooling_model(model, device)
     if dense:
-        embed_from_token_store(windows, model, max_length=max_length, store=store, cache_dir=cache_dir)
+        embed_from_token_store(windows, model, max_length=max_length, store=store, cache_dir=cache_dir,
+                               device=device)
     else:
         store.encode(windows)
     out = {"dataset": ds.name, "texts": len(docs), "windows": len(windows), "computed": todo,
