@@ -25,9 +25,9 @@ import hashlib
 import json
 import os
 import socket
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def shard_paths(shard_dir: str | os.PathLike, k: int) -> tuple[Path, Path]:
 def _import_ray():
     try:
         import ray
-        import ray.data  # noqa: F401 - the Data extra, not only ray core
+        import ray.data  # the Data library, not only ray core
     except ImportError as e:
         raise RayNotInstalledError(f"{_INSTALL_HINT} ({e})") from e
     return ray
@@ -104,7 +104,7 @@ def _local_cpus() -> int:
 def _check_reachable(address: str) -> None:
     """Fail fast (ValueError naming the address) when ``host:port`` of a ``ray://`` or GCS address does not answer:
     Ray itself retries an unreachable GCS address for minutes."""
-    target = address[len("ray://"):] if address.startswith("ray://") else address
+    target = address.removeprefix("ray://")
     host, sep, port = target.rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError(f"Ray address {address!r} is not 'auto', 'ray://HOST:PORT' or 'HOST:PORT'")
@@ -117,8 +117,9 @@ def _check_reachable(address: str) -> None:
 
 @contextmanager
 def _ray_connection(ray, address: str | None, workers: int, cpus_per_worker: int | None,
-                    device: str) -> Iterator[int]:
-    """Ray connected for the body; yields the CPUs per actor. A local Ray started here is shut down afterwards."""
+                    device: str) -> Iterator[tuple[int, str]]:
+    """Ray connected for the body; yields (CPUs per actor, ``cpu``/``cuda``: ``auto`` resolved against the cluster's
+    GPUs). A Ray started or connected here is shut down (disconnected) afterwards."""
     started = False
     if ray.is_initialized():
         if address is not None:
@@ -127,12 +128,12 @@ def _ray_connection(ray, address: str | None, workers: int, cpus_per_worker: int
     elif address is None:
         per = cpus_per_worker or max(1, _local_cpus() // workers)
         gpus = {}
-        if device == "cuda":
+        if device in ("cuda", "auto"):
             import torch
 
-            if not torch.cuda.is_available():
+            if device == "cuda" and not torch.cuda.is_available():
                 raise ValueError("device='cuda' but torch sees no GPU on this machine")
-            gpus = {"num_gpus": torch.cuda.device_count()}
+            gpus = {"num_gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0}
         ray.init(address="local", num_cpus=max(_local_cpus(), per * workers), include_dashboard=False,
                  log_to_driver=False, configure_logging=True, logging_level="warning", **gpus)
         started = True
@@ -141,16 +142,22 @@ def _ray_connection(ray, address: str | None, workers: int, cpus_per_worker: int
             _check_reachable(address)
         try:
             ray.init(address=address, log_to_driver=False, configure_logging=True, logging_level="warning")
-        except Exception as e:  # noqa: BLE001 - ConnectionError, ValueError (client extra), RuntimeError, ...
+        except Exception as e:  # ConnectionError, ValueError (no client extra), RuntimeError, ...
             raise ValueError(f"cannot connect to the Ray cluster at {address!r} "
                              f"({type(e).__name__}: {str(e)[:300]})") from e
         started = True
     try:
+        has_gpu = ray.cluster_resources().get("GPU", 0) >= 1
+        if device == "cuda" and not has_gpu:
+            raise ValueError(f"device='cuda' but the Ray cluster{'' if address is None else f' at {address!r}'} "
+                             "has no GPU")
+        if device == "auto":
+            device = "cuda" if has_gpu else "cpu"
         if cpus_per_worker is None:
             total = ray.cluster_resources().get("CPU", 1)
             node = max((n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=total)
             cpus_per_worker = max(1, int(min(node, total // workers)))
-        yield cpus_per_worker
+        yield cpus_per_worker, device
     finally:
         if started:
             ray.shutdown()
@@ -208,7 +215,8 @@ def ray_encode(
         address: ``None`` starts a local Ray for this call (``num_cpus`` = this machine's CPUs, no dashboard)
             and shuts it down afterwards, or uses the Ray already initialised in this process; ``"auto"``,
             ``"ray://HOST:PORT"`` (needs ``ray[client]``) or ``"HOST:PORT"`` connect to an existing cluster.
-        device: ``"cpu"`` or ``"cuda"`` (one GPU per actor, ``num_gpus=1``).
+        device: ``"cpu"``, ``"cuda"`` (one GPU per actor, ``num_gpus=1``) or ``"auto"`` (``cuda`` when the Ray
+            cluster has a GPU, else ``cpu``). A GPU index (``cuda:1``) or ``mps`` is refused: Ray assigns GPUs.
         shard_dir: folder of the shard files (created).
         shard_size: consecutive texts per shard (the unit of resume).
         show_progress: tqdm bar over the texts being embedded.
@@ -222,7 +230,10 @@ def ray_encode(
     Raises:
         RayNotInstalledError: (an ImportError) ``ray[data]`` is not installed; says ``pip install "patlink[ray]"``.
         ValueError: an argument out of range; the cluster at ``address`` cannot be reached (named in the message);
-            Ray already initialised while ``address`` is given; ``device="cuda"`` without a GPU on a local start.
+            a worker cannot load the model (the loader's message, "on a Ray worker");
+            Ray already initialised while ``address`` is given; ``device="cuda"`` and no GPU in the cluster (or,
+            starting locally, none visible to torch).
+        RuntimeError: any other failure on a Ray worker (its innermost error in one line).
     """
     texts = list(texts)
     for name, value in (("max_length", max_length), ("batch_size", batch_size), ("workers", workers),
@@ -231,8 +242,9 @@ def ray_encode(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if cpus_per_worker is not None and (not isinstance(cpus_per_worker, int) or cpus_per_worker < 1):
         raise ValueError(f"cpus_per_worker must be a positive integer or None, got {cpus_per_worker!r}")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda' (Ray gives each actor its own GPU), got {device!r}")
+    if device not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto' with Ray (each actor gets a whole GPU of its own, "
+                         f"so no GPU index), got {device!r}")
     if not all(isinstance(t, str) for t in texts):
         raise ValueError("texts must be strings")
     ray = _import_ray()
@@ -275,7 +287,7 @@ def _compute_shards(ray, texts, bounds, metas, todo, shard_dir, *, model, max_le
     ctx = ray.data.DataContext.get_current()
     saved = {a: getattr(ctx, a) for a in ("enable_progress_bars", "print_on_execution_start") if hasattr(ctx, a)}
     label = "/".join(str(model).rstrip("/").split("/")[-2:])
-    with _ray_connection(ray, address, workers, cpus_per_worker, device) as cpus:
+    with _ray_connection(ray, address, workers, cpus_per_worker, device) as (cpus, actor_device):
         try:
             for a in saved:
                 setattr(ctx, a, False)
@@ -283,31 +295,49 @@ def _compute_shards(ray, texts, bounds, metas, todo, shard_dir, *, model, max_le
                 _Encoder, batch_size=call_rows, batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=workers),
                 fn_constructor_kwargs={"model": model, "max_length": max_length, "batch_size": batch_size,
-                                       "normalize": bool(normalize), "device": device, "threads": cpus},
-                num_cpus=cpus, num_gpus=1 if device == "cuda" else 0)
+                                       "normalize": bool(normalize), "device": actor_device, "threads": cpus},
+                num_cpus=cpus, num_gpus=1 if actor_device == "cuda" else 0)
             bar = tqdm(total=len(items), desc=f"embedding on Ray ({label}, {workers} workers)", unit="text",
                        disable=not show_progress)
-            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-                rows, vecs = batch["row"], np.asarray(batch["vec"], dtype=np.float32)
-                for k in np.unique(owner[rows]):
-                    sel = owner[rows] == k
-                    buf, left = pending[k]
-                    if buf.size == 0:
-                        buf = np.full((bounds[k][1] - bounds[k][0], vecs.shape[1]), np.nan, dtype=np.float32)
-                    buf[rows[sel] - bounds[k][0]] = vecs[sel]
-                    left -= int(sel.sum())
-                    pending[k] = (buf, left)
-                    if left == 0:
-                        _write_shard(shard_dir, k, buf, metas[k])
-                        del pending[k]
-                bar.update(len(rows))
-            bar.close()
+            try:
+                for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                    rows, vecs = batch["row"], np.asarray(batch["vec"], dtype=np.float32)
+                    for k in np.unique(owner[rows]):
+                        sel = owner[rows] == k
+                        buf, left = pending[k]
+                        if buf.size == 0:
+                            buf = np.full((bounds[k][1] - bounds[k][0], vecs.shape[1]), np.nan, dtype=np.float32)
+                        buf[rows[sel] - bounds[k][0]] = vecs[sel]
+                        left -= int(sel.sum())
+                        pending[k] = (buf, left)
+                        if left == 0:
+                            _write_shard(shard_dir, k, buf, metas[k])
+                            del pending[k]
+                    bar.update(len(rows))
+            except ray.exceptions.RayError as e:
+                raise _worker_error(e) from e
+            finally:
+                bar.close()
         finally:
             for a, v in saved.items():
                 setattr(ctx, a, v)
     if pending:
         raise RuntimeError(f"Ray returned no vectors for {sum(v[1] for v in pending.values())} texts of shards "
                            f"{sorted(pending)}")
+
+
+def _worker_error(e: Exception) -> Exception:
+    """One line from a Ray failure: the innermost ``XError: message`` of the worker's traceback (a ValueError
+    stays a ValueError, e.g. a model a worker cannot load), else a RuntimeError."""
+    import re
+
+    lines = [ln for ln in str(e).splitlines() if re.match(r"^\w[\w.]*(Error|Exception): ", ln)]
+    if not lines:
+        return RuntimeError(f"embedding on Ray failed ({type(e).__name__}: {str(e).strip()[:300]})")
+    name, _, msg = lines[-1].partition(": ")
+    if name == "ValueError":
+        return ValueError(f"{msg} (on a Ray worker)")
+    return RuntimeError(f"embedding on Ray failed on a worker: {name}: {msg}")
 
 
 def _write_shard(shard_dir: Path, k: int, vecs: np.ndarray, meta: dict) -> None:
