@@ -90,7 +90,7 @@ def main() -> None:
     qids = sorted(items)
     qids = [qids[i] for i in rng.permutation(len(qids))]
     batch = {q: items[q] for q in qids[: args.queries]}
-    single = [items[q] for q in qids[: args.latency]]
+    single = [items[q] for q in qids[args.queries: args.queries + args.latency]]   # other texts than the batch's
     res: dict = {"corpus": {"source": corpus.source, "documents": len(corpus), "empty": len(corpus.empty)},
                  "load_average_start": os.getloadavg(), "methods": {}}
     for name in args.methods.split(","):
@@ -102,7 +102,7 @@ def main() -> None:
         idx = CorpusIndex.open(work / name)
         open_s = time.perf_counter() - t
         _no_query_cache(idx)
-        idx.link({"warm": single[0]}, 10)            # loads the model, compiles ranx's numba code
+        idx.link({"warm": items[qids[-1]]}, 10)      # loads the model, compiles ranx's numba code
         t = time.perf_counter()
         n = write_links(idx.link_batches(batch, 10, show_progress=False), work / f"{name}.parquet", method=name)
         batch_s = time.perf_counter() - t

@@ -234,8 +234,10 @@ def build_index(corpus, method: Method, out: str | os.PathLike, *, direction: st
     _write_documents(out / f"documents.g{gen}.parquet", corpus.ids, corpus.titles, corpus.texts)
     parts = []
     for i, leaf in enumerate(leaves(m)):
-        if isinstance(leaf, Dense) and not cache:
-            leaf.config = replace(leaf.config, cache=False)
+        if isinstance(leaf, Dense):
+            leaf.memo = None      # vectors go to disk chunk by chunk: no in-memory memo of the whole corpus
+            if not cache:
+                leaf.config = replace(leaf.config, cache=False)
         folder = Path("parts") / f"g{gen}" / f"{i}-{_slug(leaf)}"
         rec = _store_part(leaf, i, corpus.texts, corpus.ids, out / folder, work, ann=ann, engine=engine,
                           workers=workers, ray_address=ray_address, show_progress=show_progress)

@@ -73,8 +73,10 @@ def method_from_spec(spec: dict, *, device: str = "cpu") -> Method:
     if kind == "bm25":
         return BM25(k1=spec["k1"], b=spec["b"], stem=spec["stem"])
     if kind == "dense":
-        return Dense(spec["model"], max_length=spec["max_length"], windows=spec["windows"],
-                     batch_size=spec.get("batch_size", 64), device=device)
+        m = Dense(spec["model"], max_length=spec["max_length"], windows=spec["windows"],
+                  batch_size=spec.get("batch_size", 64), device=device)
+        m.memo = None   # a saved index may serve queries for days: no in-memory memo that grows with each one
+        return m
     if kind == "linker":
         return LinkerMethod(spec["path"], batch_size=spec.get("batch_size", 256), device=device)
     if kind == "fusion":
