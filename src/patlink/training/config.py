@@ -11,7 +11,7 @@
     │   └── adversary AdversaryConfig the REINFORCE policies
     ├── patents     PatentsConfig     patents as their own text, or as the set of their items (pooled / members)
     ├── validation  ValidationConfig  selection metric, evaluation points, early stopping, fusion tuning
-    └── epochs, batch_size, seed, threads, progress
+    └── epochs, batch_size, seed, threads, progress, device, mixed_precision
 
 :meth:`TrainConfig.validate` checks types, ranges and every cross-field rule, each error one line naming the field
 (and its flat name in older configs); :meth:`TrainConfig.check_token_width` checks the sizes against the backbone's
@@ -266,6 +266,18 @@ class TrainConfig:
         epochs: maximum epochs (>= 1). batch_size: training links per step (>= 2: in-batch negatives).
         seed: seeds torch, numpy, the batches and the member sampling. threads: torch intra-op threads (0 = leave
             as is). progress: progress bars and one line per epoch.
+        device: where the backbone (token embeddings of missing texts) and the two encoders run: ``cpu``,
+            ``cuda``, ``cuda:N``, ``mps`` or ``auto`` (:func:`patlink.devices.resolve_device`). The default is
+            ``cpu``, not ``auto``, for reproducibility: a config then trains the same way, to the same numbers
+            bitwise, on every machine (CUDA kernels are not bitwise equal to the CPU's and mixed precision rounds
+            differently), and a saved config never silently changes meaning on a machine with a GPU. The command
+            line passes ``--device`` (default ``auto``). A run may resume on another device (it is not part of the
+            resume check); the extra-negative sampler and the adversary's policies always run on the CPU with the
+            checkpointed generator, and after a resume on CUDA only the CPU RNG is restored (dropout then draws
+            other masks than an uninterrupted CUDA run).
+        mixed_precision: on CUDA, run the forward passes and the loss under :func:`patlink.devices.autocast`
+            (bfloat16 where supported, else float16 with a :func:`patlink.devices.grad_scaler`); the weights,
+            optimizer and validation stay float32. Ignored (float32) on the CPU and MPS.
     """
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -279,6 +291,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     progress: bool = True
+    device: str = "cpu"
+    mixed_precision: bool = True
 
     # ------------------------------------------------------------------ derived views
     @property
@@ -345,6 +359,9 @@ class TrainConfig:
         for ok, msg in checks:
             if not ok:
                 raise ValueError(msg)
+        from patlink.devices import resolve_device
+
+        resolve_device(self.device)   # one line when the device does not exist here (e.g. cuda without a GPU)
 
     def check_token_width(self, d_in: int) -> None:
         """Raise ``ValueError`` when the encoder cannot pool tokens of size ``d_in`` (the backbone's width, e.g.

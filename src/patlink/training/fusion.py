@@ -27,7 +27,7 @@ DEFAULT_GRID: tuple[float, ...] = tuple(round(i / 20, 2) for i in range(21))   #
 
 def tune_linker_fusion(run_dir: str | Path, ds, val_links: Sequence[tuple[str, str]], *, store=None,
                        grid: Sequence[float] = DEFAULT_GRID, metric: str = "mrr", depth: int = 1000,
-                       write: bool = True) -> dict:
+                       write: bool = True, device: str = "cpu") -> dict:
     """Tune α (weight of the linker vs BM25) on ``val_links`` for both directions; write ``run_dir/fusion.json``.
 
     Args:
@@ -38,6 +38,7 @@ def tune_linker_fusion(run_dir: str | Path, ds, val_links: Sequence[tuple[str, s
         grid: α values tried. metric: ``mrr`` (any metric of ``patlink.evaluation.metrics``). depth: run depth.
         write: record the weights in ``run_dir``'s model (``linker.json``) and write ``run_dir/fusion.json``, each
             atomically.
+        device: where the linker's encoders run (:func:`patlink.devices.resolve_device`).
 
     Returns:
         The fusion record (see the module docstring).
@@ -59,7 +60,7 @@ def tune_linker_fusion(run_dir: str | Path, ds, val_links: Sequence[tuple[str, s
         queries, docs = (items, patents) if direction == "item2patent" else (patents, items)
         qrels = ds.qrels(list(val_links), direction)
         queries = {q: queries[q] for q in qrels}
-        lin = LinkerRetriever(run_dir, direction=direction, store=store)
+        lin = LinkerRetriever(run_dir, direction=direction, store=store, device=device)
         bm = BM25Retriever()
         lin.index(docs)
         bm.index(docs)

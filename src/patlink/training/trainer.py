@@ -13,6 +13,11 @@ The trainer keeps batching, AdamW with linear warm-up + cosine decay, the L2-SP 
 clipping (``zclip`` package), validation (:mod:`patlink.training.validation`; the checkpoint is *selected on
 validation MRR*, not loss), early stopping, and resumable checkpoints written atomically.
 
+The encoders train on ``config.device`` (:func:`patlink.devices.resolve_device`; ``cpu`` by default), with mixed
+precision on CUDA (:func:`patlink.devices.autocast`, and a gradient scaler for float16); token arrays are padded
+on the CPU and moved to the encoders' device by the encoders, and the extra-negative sampler runs on the CPU.
+On the CPU every step is bitwise what it is without a device.
+
 Output folder ``out_dir``::
 
     best/             best model (Linker.save: model.safetensors + linker.json)
@@ -26,6 +31,7 @@ Output folder ``out_dir``::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -36,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from patlink.devices import amp_dtype, autocast, grad_scaler, resolve_device
 from patlink.io import atomic_write_json, atomic_writer
 from patlink.losses.soft_knn import SoftKNNLoss
 from patlink.losses.supcon import SupConLoss
@@ -93,8 +100,8 @@ def token_width(store, backbone: str) -> int | None:
     return int(width) if isinstance(width, int) else None
 
 
-_NOT_RESUME_KEYS = ("epochs", "progress", "threads", "validation.patience", "validation.batch_size",
-                    "validation.full_metrics", "validation.tune_fusion")
+_NOT_RESUME_KEYS = ("epochs", "progress", "threads", "device", "mixed_precision", "validation.patience",
+                    "validation.batch_size", "validation.full_metrics", "validation.tune_fusion")
 
 
 def _resume_key(cfg: TrainConfig) -> dict[str, Any]:
@@ -166,6 +173,8 @@ class _Trainer:
 
     def __init__(self, ds, split: dict, config: TrainConfig, out_dir: Path, store=None, resume: bool = False):
         config.validate()
+        # the device actually used is what the run records (``auto`` resolved)
+        config = dataclasses.replace(config, device=resolve_device(config.device))
         _check_inputs(ds, split, config)
         self.cfg, self.ds, self.split, self.out = config, ds, split, Path(out_dir)
         self.train_links = sorted({tuple(x) for x in split["train"]})
@@ -176,6 +185,9 @@ class _Trainer:
         self.n_batches = len(epoch_batches(len(self.pairs), config.batch_size, config.seed, 0))
         if self.n_batches == 0:
             raise ValueError(f"batch_size={config.batch_size} leaves no batch of >= 2 links")
+        self.device = config.device
+        self.amp = amp_dtype(self.device) if config.mixed_precision else None   # None: float32
+        self.scaler = grad_scaler(self.device, self.amp)
         self.store = store if store is not None else _default_store(config)
         width = token_width(self.store, config.encoder.backbone)
         if width is not None:   # sizes against the backbone before any embedding is computed or file written
@@ -191,7 +203,7 @@ class _Trainer:
         self.patents = Representation(config, self.idx, self.tr_items, self.patent_arrays, ptexts)
         d_in = int(next(iter(self.item_arrays.values())).shape[1])
         config.check_token_width(d_in)
-        self.model = Linker(config.encoder, d_in, config.loss.temperature, store=self.store)
+        self.model = Linker(config.encoder, d_in, config.loss.temperature, store=self.store).to(self.device)
         self._build_loss()
         self._build_optimiser()
         self.negatives = build_negatives(config, self.idx, self.tr_items, [itexts[i] for i in self.idx.items],
@@ -279,7 +291,7 @@ class _Trainer:
             torch.save(self._state(), f)
 
     def _load_checkpoint(self) -> None:
-        st = torch.load(self.ckpt, weights_only=True)
+        st = torch.load(self.ckpt, weights_only=True, map_location="cpu")   # tensors move to the device below
         stored = json.loads(st.get("config_json", "{}"))
         if stored:   # the nested config, or the flat one of a checkpoint written before it
             old, new = _resume_key(TrainConfig.from_dict(stored)), _resume_key(self.cfg)
@@ -304,6 +316,8 @@ class _Trainer:
             for k, v in json.loads(st["zclip_json"]).items():
                 setattr(self.zclip, k, v)
         self.negatives.load_state_dict(st)
+        if self.negatives.bank is not None:
+            self.negatives.bank = self.negatives.bank.to(self.device)
 
     def _write_metrics(self) -> None:
         atomic_write_json(self.out / "metrics.json", {
@@ -318,6 +332,10 @@ class _Trainer:
                          patent_policy=np.array(policy["patent_policy"]))
 
     # ------------------------------------------------------------------ one step
+    def _autocast(self):
+        """Mixed precision for a step's forward pass (a no-op off CUDA or with ``mixed_precision=False``)."""
+        return autocast(self.device, enabled=self.amp is not None, dtype=self.amp)
+
     def _encode_items(self, idx: np.ndarray) -> torch.Tensor:
         x, m = pad_batch([self.tr_items[int(i)] for i in idx])
         return self.model.item_encoder(x, m)
@@ -326,21 +344,27 @@ class _Trainer:
         """One optimizer step on the links ``self.pairs[batch]``; returns what the step records."""
         pairs = self.pairs[batch]
         if self.soft_knn is not None:
-            return self._optimise(self._soft_knn_loss(np.unique(pairs[:, 0])), {})
+            with self._autocast():
+                loss = self._soft_knn_loss(np.unique(pairs[:, 0]))
+            return self._optimise(loss, {})
         bi, bp = np.unique(pairs[:, 0]), np.unique(pairs[:, 1])
-        P = self._encode_items(bi)
-        pb = self.patents.encode_batch(self.model, bp, bi, self.global_step)
+        with self._autocast():
+            P = self._encode_items(bi)
+            pb = self.patents.encode_batch(self.model, bp, bi, self.global_step)
         if not len(pb.patents):   # every patent of the batch has only batch items: nothing to contrast
             self.sched.step()
             return {"loss": 0.0, "skipped": 1.0}
         b = Batch(bi, P, pb, self.global_step)
-        neg = self.negatives.extra_negatives(b, epoch, self.model, self.patents)
-        items, patents, Q = bi, pb.patents, pb.embeddings
-        if neg is not None:
-            P, Q = torch.cat([P, neg.item_embeddings]), torch.cat([Q, neg.patent_embeddings])
-            items, patents = np.concatenate([bi, neg.items]), np.concatenate([patents, neg.patents])
+        with self._autocast():
+            neg = self.negatives.extra_negatives(b, epoch, self.model, self.patents)
+            items, patents, Q = bi, pb.patents, pb.embeddings
+            if neg is not None:
+                P, Q = torch.cat([P, neg.item_embeddings]), torch.cat([Q, neg.patent_embeddings])
+                items, patents = np.concatenate([bi, neg.items]), np.concatenate([patents, neg.patents])
+            pos = self.idx.pos_matrix(items, patents).to(self.device)
+            loss = self.supcon(P, Q, pos, *self._priors(items, patents))
         rec: dict[str, float] = {}
-        self._optimise(self.supcon(P, Q, self.idx.pos_matrix(items, patents), *self._priors(items, patents)), rec)
+        self._optimise(loss, rec)
         rec.update(self.negatives.update(b, neg, P, Q))
         self.negatives.write_back(b, self.patents)
         return rec
@@ -351,29 +375,33 @@ class _Trainer:
             return None, None
         lam = self.cfg.loss.lexical_residual
         B, Bt = self.lexical.block([self.idx.items[int(i)] for i in items], [self.idx.patents[int(p)] for p in patents])
-        return lam * B, lam * Bt.T
+        return lam * B.to(self.device), lam * Bt.T.to(self.device)
 
     def _soft_knn_loss(self, bi: np.ndarray) -> torch.Tensor:
         """Soft-kNN loss of the batch's items against every training item, each query leaving itself out;
         targets are its patents that have another training item."""
         if self._member_bank is None:
-            self._member_bank = self.patents.soft_knn_inputs(self.model)
+            self._member_bank = tuple(t.to(self.device) for t in self.patents.soft_knn_inputs(self.model))
         bank, link, predictable = self._member_bank
-        rows = torch.as_tensor(bi, dtype=torch.long)
+        rows = torch.as_tensor(bi, dtype=torch.long, device=self.device)
         return self.soft_knn(self._encode_items(bi), bank, link, link[rows] * predictable, rows)
 
     def _optimise(self, loss: torch.Tensor, rec: dict) -> dict:
-        """One optimizer step on ``loss`` (+ the L2-SP anchor), ZClip, scheduler; records into ``rec``."""
+        """One optimizer step on ``loss`` (+ the L2-SP anchor), ZClip, scheduler; records into ``rec``. With
+        float16 on CUDA the gradients are scaled (:func:`patlink.devices.grad_scaler`) and unscaled before ZClip;
+        elsewhere the scaler passes everything through unchanged."""
         total = loss
         if self.anchor is not None:
             drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.model.parameters(), self.anchor))
             total = total + self.cfg.optim.anchor * drift
             rec["drift"] = float(drift.detach())
         self.opt.zero_grad(set_to_none=True)
-        total.backward()
+        self.scaler.scale(total).backward()
+        self.scaler.unscale_(self.opt)
         if self.zclip is not None:
             rec["grad_norm"] = float(self.zclip.step(self.model))
-        self.opt.step()
+        self.scaler.step(self.opt)
+        self.scaler.update()
         self.sched.step()
         rec["loss"] = float(loss.detach())
         return rec
@@ -475,7 +503,7 @@ class _Trainer:
         if cfg.validation.tune_fusion and self.best_step >= 0 and self.patents.has_text:
             from patlink.training.fusion import tune_linker_fusion
 
-            self.fusion = tune_linker_fusion(self.out, self.ds, self.val_links, store=self.store)
+            self.fusion = tune_linker_fusion(self.out, self.ds, self.val_links, store=self.store, device=self.device)
             if cfg.progress:
                 print(f"BM25 fusion tuned on validation: alpha={self.fusion['alpha']} (item→patent "
                       f"{self.fusion['alpha_item2patent']}, patent→item {self.fusion['alpha_patent2item']})",
@@ -490,7 +518,8 @@ def _default_store(config: TrainConfig):
     from patlink.models.token_cache import TokenEmbeddingStore
 
     e = config.encoder
-    return TokenEmbeddingStore(e.backbone, e.max_length, show_progress=config.progress, max_chunks=e.max_chunks)
+    return TokenEmbeddingStore(e.backbone, e.max_length, show_progress=config.progress, max_chunks=e.max_chunks,
+                               device=config.device)
 
 
 def train_linker(ds, split, config: TrainConfig | None = None, out_dir: str | Path = "runs/linker", *,

@@ -35,7 +35,7 @@ class AdversarialNegatives(NegativeSource):
 
     def logits(self, side, queries, query_idx, mask):
         adv = self.adv_items if side == "item" else self.adv_patents
-        return adv(queries.detach()), mask
+        return adv(queries.detach().to("cpu", torch.float32)), mask   # the policies and the sampler run on the CPU
 
     def update(self, batch: Batch, negatives: Negatives | None, items, patents) -> dict[str, float]:
         """REINFORCE step of both policies; records ``adv_loss`` and the mean ``reward``."""

@@ -89,9 +89,14 @@ class EmbeddingBank:
 
     @classmethod
     def compute(cls, model, item_tokens: Sequence[np.ndarray], patent_tokens: Sequence[np.ndarray]) -> EmbeddingBank:
-        """Encode every row now (eval mode, no gradient)."""
+        """Encode every row now (eval mode, no gradient), on the model's device."""
         return cls(torch.from_numpy(model.encode_arrays("item", item_tokens)),
-                   torch.from_numpy(model.encode_arrays("patent", patent_tokens)))
+                   torch.from_numpy(model.encode_arrays("patent", patent_tokens))).to(getattr(model, "device", "cpu"))
+
+    def to(self, device: str) -> EmbeddingBank:
+        """This bank with its rows on ``device`` (itself when they already are there, e.g. on the CPU)."""
+        item, patent = self.item.to(device), self.patent.to(device)
+        return self if item is self.item and patent is self.patent else EmbeddingBank(item, patent)
 
 
 class NegativeSource:
@@ -176,7 +181,7 @@ class NegativeSource:
         """``R_i(j) = cos`` of each drawn negative with its query, ``(n_queries, k)`` per draw (0 where none was
         drawn). ``items`` / ``patents``: the step's embeddings, batch rows first, then the negatives."""
         with torch.no_grad():
-            Sd = items @ patents.T   # cosine similarities = rewards
+            Sd = (items @ patents.T).float().cpu()   # cosine similarities = rewards (on the CPU, as the draws)
         out = []
         for d in negatives.draws:
             pos_of = {int(a): r for r, a in enumerate(d.unique)}
@@ -202,9 +207,11 @@ class NegativeSource:
         if self.bank is None:
             return
         with torch.no_grad():
-            self.bank.item[torch.as_tensor(batch.items)] = batch.item_embeddings[: len(batch.items)].detach()
-            rows = torch.as_tensor(patents.bank_rows(batch.patents), dtype=torch.long)
-            self.bank.patent[rows] = batch.patents.embeddings[: len(batch.patents.patents)].detach()
+            item, patent = self.bank.item, self.bank.patent
+            item[torch.as_tensor(batch.items, device=item.device)] = \
+                batch.item_embeddings[: len(batch.items)].detach().to(item.dtype)
+            rows = torch.as_tensor(patents.bank_rows(batch.patents), dtype=torch.long, device=patent.device)
+            patent[rows] = batch.patents.embeddings[: len(batch.patents.patents)].detach().to(patent.dtype)
 
     def snapshot(self, model, item_probe: np.ndarray, patent_probe: np.ndarray, step: int) -> None:
         """Record the policies on a probe item and patent (the adversary only)."""
