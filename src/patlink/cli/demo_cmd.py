@@ -51,14 +51,15 @@ def _honeywell_section(seed: int) -> None:
 
 
 def _evaluate_section(ds, methods: list[str], splits: dict, boot: int, seed: int, out: Path, title: str,
-                      views: str) -> None:
-    """Evaluate ``methods`` on the pap2pat test split, print the tables and write the report under ``out``."""
+                      views: str, memo) -> None:
+    """Evaluate ``methods`` on the pap2pat test split, print the tables and write the report under ``out``;
+    ``memo``: the demo's :class:`~patlink.retrieval.embed.EmbeddingMemo` (every section's dense parts share it)."""
     from patlink.cli.eval_cmd import _log, print_results
     from patlink.cli.methods import parse_method
     from patlink.evaluation.experiment import evaluate
     from patlink.evaluation.results import EvaluationResult
 
-    named = {Path(k).name if "/" in k else k: parse_method(k) for k in methods}
+    named = {Path(k).name if "/" in k else k: parse_method(k, memo=memo) for k in methods}
     res = evaluate(ds, named, splits, n_bootstrap=boot, seed=seed, log=_log)
     print_results(res.to_dict(), title)
     res = EvaluationResult(res.to_dict(), {"dataset": "pap2pat (Bosch, MIT)",
@@ -90,7 +91,9 @@ def register(app: typer.Typer) -> None:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from patlink.data import load_dataset
         from patlink.evaluation.experiment import resolve_splits
+        from patlink.retrieval.embed import EmbeddingMemo
 
+        memo = EmbeddingMemo()   # each text's vector is read (or computed) once for the whole demo
         t0 = time.time()
         console.print(Panel("1/3  honeywell-vpm: Virtual Patent Marking graph", style="bold"))
         _honeywell_section(seed)
@@ -101,7 +104,7 @@ def register(app: typer.Typer) -> None:
         methods = ["bm25", "dense"] if quick else ["bm25", "dense", "hybrid"]
         boot = 200 if quick else 1000
         _evaluate_section(ds, methods, splits, boot, seed, out / "pap2pat-title-abstract",
-                          "pap2pat test, title+abstract", "paper title+abstract → patent title+abstract")
+                          "pap2pat test, title+abstract", "paper title+abstract → patent title+abstract", memo)
 
         if not quick:
             console.print(Panel("3/3  pap2pat: paper abstract → patent CLAIMS (semantic gap): baselines vs "
@@ -118,6 +121,6 @@ def register(app: typer.Typer) -> None:
                 train_linker(dsc, splits, cfg, run_dir, resume=True)
                 methods += [str(run_dir), f"{run_dir}+bm25", f"{run_dir}+bm25+dense"]
             _evaluate_section(dsc, methods, splits, boot, seed, out / "pap2pat-abstract-claims",
-                              "pap2pat test, abstract → claims", "paper abstract → patent claims")
+                              "pap2pat test, abstract → claims", "paper abstract → patent claims", memo)
 
         console.print(f"[green]demo finished in {time.time() - t0:.0f} s[/green]; reports under {out}/")

@@ -11,6 +11,7 @@ from rich.table import Table
 from patlink.cli.common import (
     BeirOpt,
     DatasetOpt,
+    DeviceOpt,
     ItemViewOpt,
     JsonOpt,
     PatentViewOpt,
@@ -118,6 +119,7 @@ def register(app: typer.Typer) -> None:
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for 95% CIs (0 = none).")] = 1000,
         depth: Annotated[int, typer.Option(help="Documents retrieved per query.")] = 1000,
         out: Annotated[Path | None, typer.Option(help="Write metrics.json, report.md, runs and plots here.")] = None,
+        device: DeviceOpt = "auto",
         json_out: JsonOpt = False,
     ) -> None:
         """Evaluate linkage: MRR, MAP, nDCG@10, Recall@k, R_cap@k, P@k, ROC-AUC, PR-AUC with 95% CIs.
@@ -141,7 +143,7 @@ def register(app: typer.Typer) -> None:
                                "then their comparison)")
         from patlink.methods import resolve_views
 
-        methods = parse_methods(method)
+        methods = parse_methods(method, device=device)
         if out is not None and out.exists() and not out.is_dir():
             raise PatlinkError(f"--out {out} is a file; give a folder")
         # a trained linker reads the views it was trained on unless others are asked (then with a warning)

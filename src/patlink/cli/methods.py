@@ -84,21 +84,22 @@ def _windows(spec: str) -> tuple[str, int]:
     return base, int(n)
 
 
-def _lexical_or_dense(base: str, n: int) -> Method | None:
-    """``bm25``, ``dense`` or ``dense:MODEL`` read with ``n`` windows; ``None`` for any other form."""
+def _lexical_or_dense(base: str, n: int, dev: dict) -> Method | None:
+    """``bm25``, ``dense`` or ``dense:MODEL`` read with ``n`` windows; ``None`` for any other form. ``dev``: the
+    ``device`` and ``memo`` of the dense methods."""
     low = base.lower()
     if low == "bm25" and n == 1:
         return BM25()
     if low == "dense":
-        return Dense(windows=n)
+        return Dense(windows=n, **dev)
     if low.startswith("dense:"):
-        return Dense(base.split(":", 1)[1], windows=n)
+        return Dense(base.split(":", 1)[1], windows=n, **dev)
     return None
 
 
-def _baseline(part: str, whole: str) -> Method:
+def _baseline(part: str, whole: str, dev: dict) -> Method:
     """A baseline fused with a trained linker: bm25, dense, dense@N, dense:MODEL[@N]."""
-    m = _lexical_or_dense(*_windows(part.strip()))
+    m = _lexical_or_dense(*_windows(part.strip()), dev)
     if m is not None:
         return m
     raise ValueError(f"cannot fuse {part!r} with a linker in {whole!r}; fuse with bm25, dense, dense@N or "
@@ -112,20 +113,28 @@ def _model_path(spec: str, kind: str) -> str:
     return path
 
 
-def parse_method(spec: str) -> Method:
+def parse_method(spec: str, *, device: str = "cpu", memo=None) -> Method:
     """Parse one ``--method`` string (see the module docstring) into a method object.
+
+    Args:
+        spec: the string.
+        device: where the method's networks run (dense models, trained linkers): ``cpu``, ``cuda``, ``cuda:N``,
+            ``mps`` or ``auto`` (``--device``; :func:`patlink.devices.resolve_device`).
+        memo: the :class:`patlink.retrieval.embed.EmbeddingMemo` its dense parts share with the other methods of
+            the command (``None``: a memo of its own).
 
     Raises:
         ValueError: an unknown form (the message lists the valid ones), a bad ``@N``, a linker path that holds no
             trained linker, or a baseline that cannot be fused with a linker.
     """
+    dev = {"device": device, "memo": memo}
     m = spec.strip()
     low = m.lower()
     if not m:
         raise ValueError(f"empty method; use {METHOD_HELP}")
     # new-product (profile) methods, with an optional +bm25
     if low.endswith("+bm25") and low.startswith(("knn", "profile-linker")):
-        first = parse_method(m[: -len("+bm25")])
+        first = parse_method(m[: -len("+bm25")], device=device, memo=memo)
         return Fusion([first, BM25()], untuned="rrf", name=f"{first.name}+bm25")
     if low in ("profile-mean", "profile-bm25"):
         return ProfileMean() if low == "profile-mean" else ProfileBM25()
@@ -142,39 +151,46 @@ def parse_method(spec: str) -> Method:
         return ProfileLinker(_model_path(m, "profile-linker"))
     # text methods
     base, n = _windows(m)
-    text = _lexical_or_dense(base, n)
+    text = _lexical_or_dense(base, n, dev)
     if text is not None:
         return text
     low = base.lower()
     if low in ("hybrid", "hybrid-convex"):
-        return Hybrid(windows=n)
+        return Hybrid(windows=n, **dev)
     if low == "hybrid-rrf":
-        return Hybrid(windows=n, how="rrf")
+        return Hybrid(windows=n, how="rrf", **dev)
     head, plus, extra = m.partition("+")
     if _is_trained_root(head):
-        linker = LinkerMethod(head)
+        linker = LinkerMethod(head, device=device)
         if not plus:
             return linker
-        parts = [_baseline(p, m) for p in extra.split("+")]
+        parts = [_baseline(p, m, dev) for p in extra.split("+")]
         name = f"{Path(head).name}+{extra}"
         if [p.lower() for p in extra.split("+")] == ["bm25"]:
             return Fusion([linker, *parts], weights="stored", untuned="rrf", name=name)
         return Fusion([linker, *parts], untuned="validation", name=name)
     path = Path(base)
     if _is_st_folder(path):
-        return Dense(str(path), windows=n)
+        return Dense(str(path), windows=n, **dev)
     if plus or path.exists():
         raise ValueError(f"{head} holds no trained linker (expected {head}/best/linker.json from `patlink train`) "
                          "and is not a sentence-transformers folder")
     raise ValueError(f"unknown method {spec!r}; use {METHOD_HELP}")
 
 
-def parse_methods(specs: str) -> dict[str, Method]:
-    """Comma-separated ``--method`` strings → ``{string as given: method}`` (in order). Raises ``ValueError``."""
+def parse_methods(specs: str, *, device: str = "cpu", memo=None) -> dict[str, Method]:
+    """Comma-separated ``--method`` strings → ``{string as given: method}`` (in order). Raises ``ValueError``.
+
+    ``device`` as in :func:`parse_method`. The methods share one
+    :class:`~patlink.retrieval.embed.EmbeddingMemo` (``memo``, or a new one): ``dense,hybrid`` reads each text's
+    vector once, not once per method."""
+    from patlink.retrieval.embed import EmbeddingMemo
+
+    memo = memo if memo is not None else EmbeddingMemo()
     out: dict[str, Method] = {}
     for s in (x.strip() for x in specs.split(",")):
         if s:
-            out[s] = parse_method(s)
+            out[s] = parse_method(s, device=device, memo=memo)
     if not out:
         raise ValueError(f"no method given; use {METHOD_HELP}")
     return out

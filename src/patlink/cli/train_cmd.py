@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-from patlink.cli.common import BeirOpt, DatasetOpt, ItemViewOpt, PatentViewOpt, PatlinkError, TextsOpt, console
+from patlink.cli.common import (
+    BeirOpt, DatasetOpt, DeviceOpt, ItemViewOpt, PatentViewOpt, PatlinkError, TextsOpt, console,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -50,6 +52,7 @@ def register(app: typer.Typer) -> None:
                               "--repeats R --method OUT`.")] = 1,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
         plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write training.png / policy.png.")] = True,
+        device: DeviceOpt = "auto",
     ) -> None:
         """Train the linker; the checkpoint with the best validation MRR is kept in OUT/best.
 
@@ -67,6 +70,9 @@ def register(app: typer.Typer) -> None:
         changes = {k: v for k, v in (("epochs", epochs), ("negatives", negatives), ("seed", seed), ("lr", lr),
                                      ("patent_repr", patent_repr)) if v is not None}
         cfg = cfg.replace(**changes)   # flat option names map onto the nested config
+        from patlink.devices import resolve_device
+
+        cfg = dataclasses.replace(cfg, device=resolve_device(device))   # the device used is what config.json records
         if max_chunks is not None:
             cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, max_chunks=max_chunks))
         cfg.validate()

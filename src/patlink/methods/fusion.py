@@ -224,15 +224,18 @@ class Hybrid(Fusion):
         windows: windows of 256 tokens read per text by the dense part (``hybrid@8``).
         how: ``convex`` (default) or ``rrf``.
         weights: fixed (BM25, dense) weights instead of tuning.
+        device / memo: of the dense part (:class:`~patlink.methods.dense.Dense`): where its model runs, and the
+            embedding memo it shares with the other methods of a command.
     """
 
     def __init__(self, model: str = "minilm", *, windows: int = 1, how: FusionHow = "convex",
                  weights: Sequence[float] | None = None, max_length: int = 256, depth: int = 1000,
-                 show_progress: bool = False):
+                 show_progress: bool = False, device: str = "cpu", memo=None):
         from patlink.methods.dense import Dense
         from patlink.methods.lexical import BM25
 
-        dense = Dense(model, windows=windows, max_length=max_length, show_progress=show_progress)
+        dense = Dense(model, windows=windows, max_length=max_length, show_progress=show_progress, device=device,
+                      memo=memo)
         name = ("hybrid" if how == "convex" else "hybrid-rrf") + (f":{model}" if model != "minilm" else "") + (
             f"@{windows}" if windows > 1 else "")
         super().__init__([BM25(), dense], how=how, weights=weights, untuned=HYBRID_UNTUNED_WEIGHTS, depth=depth,
