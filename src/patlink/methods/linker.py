@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from patlink.methods.base import Direction, Method, _check_corpus, _matrix_search
+from patlink.methods.base import Direction, Method, _check_corpus
 from patlink.retrieval.base import Run
 
 __all__ = ["LinkerMethod", "is_linker_dir"]
@@ -27,13 +27,20 @@ class LinkerMethod(Method):
     Args:
         path: a run folder of ``patlink train`` (its ``best/`` model is used) or a model folder.
         batch_size: texts per encoder pass.
+        device: where the encoders and the backbone run: ``cpu`` (default), ``cuda``, ``cuda:N``, ``mps`` or
+            ``auto`` (:func:`patlink.devices.resolve_device`, resolved when the model is first used).
 
     Raises:
-        ValueError: ``path`` holds no trained linker (when the model is first used).
+        ValueError: ``path`` holds no trained linker, or the device does not exist here (when the model is first
+            used); a device string of an unknown form (at once).
     """
 
-    def __init__(self, path: str | Path, *, batch_size: int = 256, show_progress: bool = False):
+    def __init__(self, path: str | Path, *, batch_size: int = 256, show_progress: bool = False,
+                 device: str = "cpu"):
+        from patlink.devices import check_device_spec
+
         self.path = Path(path)
+        self.device = check_device_spec(device)
         self.batch_size = batch_size
         self.show_progress = show_progress
         self._engine = None
@@ -81,7 +88,7 @@ class LinkerMethod(Method):
             from patlink.retrieval.linker import LinkerRetriever
 
             self._engine = LinkerRetriever(self.path, direction=self.direction, batch_size=self.batch_size,
-                                           show_progress=self.show_progress)
+                                           show_progress=self.show_progress, device=self.device)
         return self._engine
 
     @property
@@ -97,4 +104,22 @@ class LinkerMethod(Method):
         return self.engine.score_matrix(queries)
 
     def search(self, queries: dict[str, str], top_k: int = 100) -> Run:
-        return _matrix_search(self, queries, top_k)
+        return self.engine.search(queries, top_k)
+
+    # ------------------------------------------------------------------ vector-method protocol (saved indexes)
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        """``(n, d)`` float32 L2-normalised embeddings of documents of :attr:`direction` (patents for
+        ``item2patent``: the patent encoder)."""
+        return self.engine.encode_documents(texts)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """``(n, d)`` float32 L2-normalised query embeddings (the item encoder for ``item2patent``)."""
+        return self.engine.encode_queries(texts)
+
+    def attach(self, doc_ids: list[str], vectors: np.ndarray, ann=None) -> None:
+        """Rank against precomputed document embeddings (a saved index) instead of :meth:`index`."""
+        self.engine.attach(doc_ids, vectors, ann)
+
+    def search_vectors(self, query_ids: list[str], query_vectors: np.ndarray, top_k: int = 100) -> Run:
+        """Top-``top_k`` documents for queries embedded with :meth:`encode_queries`."""
+        return self.engine.search_vectors(query_ids, query_vectors, top_k)

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from patlink.retrieval.base import Run, top_k_run
+from patlink.retrieval.base import Run
 
 __all__ = ["LinkerRetriever", "resolve_model_dir"]
 
@@ -38,17 +38,19 @@ class LinkerRetriever:
         direction: ``item2patent`` or ``patent2item``.
         batch_size: texts per encoder forward pass.
         store: optional token-embedding provider (default: the model's backbone cache).
+        device: where the encoders and the backbone run: ``cpu`` (default), ``cuda``, ``cuda:N``, ``mps`` or
+            ``auto`` (:func:`patlink.devices.resolve_device`).
     """
 
     def __init__(self, run_dir: str | Path, direction: str = "item2patent", batch_size: int = 256, store=None,
-                 show_progress: bool = False):
+                 show_progress: bool = False, device: str = "cpu"):
         from patlink.models.linker import Linker
 
         if direction not in ("item2patent", "patent2item"):
             raise ValueError(f"direction must be item2patent or patent2item, got {direction!r}")
         self.run_dir = Path(run_dir)
         self.model_dir = resolve_model_dir(run_dir)
-        self.model = Linker.load(self.model_dir, store=store)
+        self.model = Linker.load(self.model_dir, store=store, device=device)
         self.direction = direction
         self.batch_size = batch_size
         self.name = f"linker:{self.run_dir.name}"
@@ -73,8 +75,31 @@ class LinkerRetriever:
         """Embed the documents (patents for ``item2patent``). Raises ``ValueError`` on an empty corpus."""
         if not docs:
             raise ValueError("cannot index an empty corpus")
-        self.doc_ids = list(docs)
-        self.doc_emb = self._encode(self._doc_side, [docs[d] for d in self.doc_ids])
+        self.attach(list(docs), self.encode_documents([docs[d] for d in docs]))
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        """``(n, d)`` float32 L2-normalised embeddings through the document-side encoder (patents for
+        ``item2patent``)."""
+        return self._encode(self._doc_side, list(texts))
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """``(n, d)`` float32 L2-normalised embeddings through the query-side encoder."""
+        return self._encode(self._query_side, list(texts))
+
+    def attach(self, doc_ids: list[str], vectors: np.ndarray, ann=None) -> None:
+        """Use precomputed document embeddings (e.g. memory-mapped from a saved index, :mod:`patlink.index`).
+
+        Args:
+            doc_ids: one id per row; vectors: ``(n_docs, d)`` float32 from :meth:`encode_documents`;
+            ann: an :class:`patlink.retrieval.ann.AnnIndex` over the rows (``None``: exact search).
+        """
+        from patlink.retrieval.vectors import VectorSearch
+
+        if len(doc_ids) != vectors.shape[0]:
+            raise ValueError(f"{len(doc_ids)} ids for {vectors.shape[0]} vectors")
+        self.doc_ids = list(doc_ids)
+        self.doc_emb = vectors
+        self._search = VectorSearch(vectors, ann)
 
     def index_sets(self, docs: dict[str, Sequence[str]]) -> None:
         """Index patents given as SETS of texts (e.g. the descriptions of their linked training products), for
@@ -83,18 +108,26 @@ class LinkerRetriever:
             raise ValueError("index_sets encodes patents: use direction='item2patent'")
         if not docs:
             raise ValueError("cannot index an empty corpus")
-        self.doc_ids = list(docs)
-        self.doc_emb = self.model.encode_patent_sets([list(docs[d]) for d in self.doc_ids], self.batch_size)
+        self.attach(list(docs), self.model.encode_patent_sets([list(docs[d]) for d in docs], self.batch_size))
 
     def score_matrix(self, queries: dict[str, str]) -> tuple[list[str], list[str], np.ndarray]:
         """Cosine similarity of every query to every indexed document: ``(n_q, n_d)`` float32."""
         if self.doc_emb is None:
             raise RuntimeError("call index() first")
         qids = list(queries)
-        q = self._encode(self._query_side, [queries[i] for i in qids])
-        return qids, self.doc_ids, (q @ self.doc_emb.T).astype(np.float32, copy=False)
+        q = self.encode_queries([queries[i] for i in qids])
+        return qids, self.doc_ids, self._search.scores(q)
 
     def search(self, queries: dict[str, str], top_k: int = 100) -> Run:
-        """Top-``top_k`` documents per query (ranx-style run)."""
-        qids, dids, S = self.score_matrix(queries)
-        return top_k_run(qids, dids, S, top_k)
+        """Top-``top_k`` documents per query (ranx-style run): exact, or through the attached ANN index."""
+        if self.doc_emb is None:
+            raise RuntimeError("call index() first")
+        qids = list(queries)
+        return self.search_vectors(qids, self.encode_queries([queries[i] for i in qids]), top_k)
+
+    def search_vectors(self, query_ids: list[str], query_vectors: np.ndarray, top_k: int = 100) -> Run:
+        """Top-``top_k`` documents for already-embedded queries (``(n_q, d)`` float32 from
+        :meth:`encode_queries`)."""
+        scores, rows = self._search.search(query_vectors, top_k)
+        return {qid: {self.doc_ids[j]: float(s) for j, s in zip(rows[r], scores[r]) if j >= 0}
+                for r, qid in enumerate(query_ids)}
