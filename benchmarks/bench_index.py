@@ -49,8 +49,11 @@ def _embedding_throughput(texts: list[str], rounds: int) -> dict:
 
     st = load_sentence_model("minilm")
     st.max_seq_length = 256
-    dense = Dense("minilm")
-    dense.config = replace(dense.config, cache=False)
+    def fresh() -> Dense:   # no disk cache, no in-memory memo: every round embeds every text
+        d = Dense("minilm")
+        d.config, d.memo = replace(d.config, cache=False), None
+        return d
+
     st.encode(texts[:64], batch_size=64)  # warm-up
     out = {"st_encode": [], "index_path": []}
     with tempfile.TemporaryDirectory() as d:
@@ -59,7 +62,7 @@ def _embedding_throughput(texts: list[str], rounds: int) -> dict:
             a = st.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
             out["st_encode"].append(len(texts) / (time.perf_counter() - t))
             t = time.perf_counter()
-            b = embed_to_file(texts, dense.encode_documents, Path(d) / f"v{r}.npy", show_progress=False)
+            b = embed_to_file(texts, fresh().encode_documents, Path(d) / f"v{r}.npy", show_progress=False)
             out["index_path"].append(len(texts) / (time.perf_counter() - t))
     return {"texts": len(texts), "rounds": rounds, "max_abs_diff": float(np.abs(np.asarray(b) - a).max()),
             **{k: [round(x, 2) for x in v] for k, v in out.items()},
@@ -75,6 +78,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--work", type=Path, default=None, help="where the indexes are written (default: a temp dir)")
     ap.add_argument("--methods", default="bm25,dense,hybrid")
+    ap.add_argument("--reuse", action="store_true", help="use indexes already in --work (no build time measured)")
+    ap.add_argument("--skip-embedding", action="store_true", help="skip the embedding-throughput comparison")
     args = ap.parse_args()
 
     from patlink.cli.methods import parse_method
@@ -95,9 +100,11 @@ def main() -> None:
                  "load_average_start": os.getloadavg(), "methods": {}}
     for name in args.methods.split(","):
         m = parse_method(name)
-        t = time.perf_counter()
-        build_index(corpus, m, work / name, overwrite=True, show_progress=False)
-        build_s = time.perf_counter() - t
+        build_s = None
+        if not (args.reuse and (work / name / "manifest.json").is_file()):
+            t = time.perf_counter()
+            build_index(corpus, m, work / name, overwrite=True, show_progress=False)
+            build_s = time.perf_counter() - t
         t = time.perf_counter()
         idx = CorpusIndex.open(work / name)
         open_s = time.perf_counter() - t
@@ -112,7 +119,7 @@ def main() -> None:
             idx.link({"q": text}, 10)
             lat.append((time.perf_counter() - t) * 1000)
         res["methods"][name] = {
-            "build_s": round(build_s, 2), "open_s": round(open_s, 3), "index_bytes": _du(work / name),
+            "build_s": None if build_s is None else round(build_s, 2), "open_s": round(open_s, 3), "index_bytes": _du(work / name),
             "batch_queries": len(batch), "batch_rows": n, "batch_s": round(batch_s, 2),
             "queries_per_s": round(len(batch) / batch_s, 2),
             "latency_ms_p50": round(float(np.percentile(lat, 50)), 1),
@@ -128,8 +135,8 @@ def main() -> None:
                            env=dict(os.environ, HF_HUB_OFFLINE="1"))
             cli.append(time.perf_counter() - t)
         res["methods"][name]["cli_wall_s"] = [round(x, 2) for x in cli]
-    texts = corpus.texts[: args.embed_texts]
-    res["embedding_throughput"] = _embedding_throughput(texts, args.rounds)
+    if not args.skip_embedding:
+        res["embedding_throughput"] = _embedding_throughput(corpus.texts[: args.embed_texts], args.rounds)
     res["load_average_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1))
