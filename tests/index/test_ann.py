@@ -126,6 +126,21 @@ def test_save_load_round_trip_gives_identical_results(kind, built, clustered, tm
         np.testing.assert_array_equal(s1, s0)
 
 
+def test_rescore_gives_exact_scores_for_quantized_kinds(built, clustered, tmp_path):
+    x, _, q = clustered
+    np.save(tmp_path / "v.npy", x)
+    mm = np.load(tmp_path / "v.npy", mmap_mode="r")
+    index = built["ivf-sq8"]
+    approx, ids = index.search(q, 10)
+    exact, ids2 = index.search(q, 10, rescore=mm)
+    np.testing.assert_array_equal(np.sort(ids, 1), np.sort(ids2, 1))                 # same rows, re-sorted
+    np.testing.assert_allclose(exact, np.take_along_axis(q @ x.T, ids2, 1), atol=1e-5)
+    assert (np.diff(exact, axis=1) <= 0).all()
+    assert not np.allclose(approx, np.take_along_axis(q @ x.T, ids, 1), atol=1e-5)   # SQ8 scores are estimates
+    with pytest.raises(ValueError, match="rows"):
+        index.search(q, 10, rescore=x[:10])
+
+
 def test_load_checks_kind_and_file(built, tmp_path):
     built["ivf-flat"].save(tmp_path / "a.faiss")
     with pytest.raises(ValueError, match="holds a 'ivf-flat' index"):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,9 +153,14 @@ def _apply_threads() -> None:
         faiss.omp_set_num_threads(n)
 
 
+_NLIST_MAX = 4096
+
+
 def _default_nlist(n: int) -> int:
-    # ~4·sqrt(n) cells (the FAISS guideline is 4·sqrt(n) to 16·sqrt(n)), at least 39 training points per cell.
-    return max(1, min(round(4 * math.sqrt(max(n, 1))), max(n, 1) // 39))
+    # ~4·sqrt(n) cells (the low end of the FAISS guideline 4·sqrt(n)..16·sqrt(n)), at least 39 training points per
+    # cell, at most 4,096: adding costs n·nlist·d flops (every vector is assigned to its nearest cell), which on 2
+    # cores dominates the build (docs/benchmarks.md), while queries only scan nprobe/nlist of the vectors.
+    return max(1, min(round(4 * math.sqrt(max(n, 1))), max(n, 1) // 39, _NLIST_MAX))
 
 
 def _default_pq_m(d: int) -> int:
@@ -166,7 +172,7 @@ def _default_pq_m(d: int) -> int:
 
 
 # Search-time defaults as fractions of nlist / multiples of k: set from the 1M benchmark (docs/benchmarks.md).
-_NPROBE_FRACTION = {"ivf-flat": 1 / 32, "ivf-sq8": 1 / 32, "ivf-pq": 1 / 16}
+_NPROBE_FRACTION = {"ivf-flat": 1 / 128, "ivf-sq8": 1 / 128, "ivf-pq": 1 / 64}
 _NPROBE_MIN = 8
 _AUTO_KIND = "hnsw"
 
@@ -327,6 +333,8 @@ class AnnIndex:
     Attributes:
         config: the :class:`AnnConfig` (updated by :meth:`set_search_params`).
         index: the underlying ``faiss.Index``.
+        build_stats: set by :func:`build_ann`: ``{"train_s": float, "add_s": float, "train_size": int}``
+            (seconds of training and of adding; ``train_size`` 0 for hnsw); empty for a loaded index.
     """
 
     def __init__(self, index, config: AnnConfig):
@@ -337,6 +345,7 @@ class AnnIndex:
         if config.kind == "exact":
             raise ValueError("an 'exact' config has no ANN index; use exact_search")
         self.config = config
+        self.build_stats: dict = {}
         self._apply_search_params(config.params)
 
     @property
@@ -387,24 +396,32 @@ class AnnIndex:
         self._apply_search_params(params)
         self.config = self.config.replace(**{k: int(v) for k, v in params.items()})
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, *,
+               rescore: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Approximate top-``k`` by inner product.
 
         Args:
             queries: ``(m, d)`` float32 (L2-normalised for cosine scores).
             k: results per query (>= 1).
+            rescore: optionally the indexed ``(ntotal, d)`` matrix (e.g. the index folder's memory-mapped
+                vectors): the ``k`` rows found are re-scored exactly from it and re-sorted, which gives exact
+                scores for the quantized kinds without keeping a float copy in the index (``m * k`` row reads).
 
         Returns:
-            ``(scores, ids)``: ``(m, k)`` float32 inner products (exact when the config refines; for ``ivf-sq8``
-            and ``ivf-pq`` without refinement, the quantized estimate) and ``(m, k)`` int64 row numbers, best
-            first; id -1 and score ``-inf`` where fewer than ``k`` were found.
+            ``(scores, ids)``: ``(m, k)`` float32 inner products (exact when the config refines or ``rescore``
+            is given; for ``ivf-sq8`` and ``ivf-pq`` otherwise the quantized estimate) and ``(m, k)`` int64 row
+            numbers, best first; id -1 and score ``-inf`` where fewer than ``k`` were found.
 
         Raises:
-            ValueError: not a 2-D array of the index dimension, or ``k < 1``.
+            ValueError: not a 2-D array of the index dimension, ``k < 1``, or ``rescore`` not ``(ntotal, d)``.
         """
         _check_matrix(queries, "queries", self.d)
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        if rescore is not None:
+            _check_matrix(rescore, "rescore vectors", self.d)
+            if rescore.shape[0] != self.ntotal:
+                raise ValueError(f"rescore has {rescore.shape[0]} rows, the index {self.ntotal}")
         _apply_threads()
         q = np.ascontiguousarray(queries, dtype=np.float32)
         if self.ntotal == 0 or q.shape[0] == 0:
@@ -412,6 +429,8 @@ class AnnIndex:
                     np.full((q.shape[0], k), -1, dtype=np.int64))
         scores, ids = self.index.search(q, k)
         ids = ids.astype(np.int64, copy=False)
+        if rescore is not None:
+            return _rescore(rescore, q, ids, k)
         scores = np.where(ids < 0, np.float32(-np.inf), scores).astype(np.float32, copy=False)
         return scores, ids
 
@@ -475,6 +494,19 @@ class AnnIndex:
         return out
 
 
+def _rescore(vectors: np.ndarray, q: np.ndarray, ids: np.ndarray, k: int,
+             block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Exact scores of the found ``ids`` from ``vectors`` (rows read in sorted order), re-sorted best first."""
+    scores = np.full(ids.shape, -np.inf, dtype=np.float32)
+    for b in range(0, len(ids), block):
+        i = ids[b:b + block]
+        rows, inv = np.unique(np.where(i >= 0, i, 0), return_inverse=True)
+        v = np.asarray(vectors[rows], dtype=np.float32)[inv.reshape(i.shape)]
+        s = np.einsum("md,mkd->mk", q[b:b + block], v)
+        scores[b:b + block] = np.where(i >= 0, s, -np.inf)
+    return _merge_topk(scores, ids, k)
+
+
 def _add_chunks(index, vectors: np.ndarray, show_progress: bool) -> None:
     n = vectors.shape[0]
     starts = range(0, n, _ADD_CHUNK)
@@ -523,6 +555,7 @@ def build_ann(vectors: np.ndarray, config: AnnConfig, *, seed: int = 0,
     p = {**defaults, **config.params}
     config = AnnConfig(config.kind, p)
     rng = np.random.default_rng(seed)
+    t0, train_size = time.perf_counter(), 0
     if config.kind == "hnsw":
         index = faiss.IndexHNSWFlat(d, int(p["M"]), faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = int(p["ef_construction"])
@@ -531,11 +564,11 @@ def build_ann(vectors: np.ndarray, config: AnnConfig, *, seed: int = 0,
         _check_normalised(sample)
     else:
         nlist = int(p["nlist"])
-        train_size = int(p.get("train_size") or min(n, 64 * nlist))
+        train_size = min(n, int(p.get("train_size") or 64 * nlist))
         need = max(nlist, 2 ** int(p["nbits"]) if config.kind == "ivf-pq" else 1)
-        if min(n, train_size) < need:
+        if train_size < need:
             raise ValueError(f"{config.kind} with nlist={nlist} needs at least {need} training vectors, "
-                             f"got {min(n, train_size)} (use fewer cells or exact search)")
+                             f"got {train_size} (use fewer cells or exact search)")
         quantizer = faiss.IndexFlatIP(d)
         if config.kind == "ivf-flat":
             ivf = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
@@ -554,7 +587,7 @@ def build_ann(vectors: np.ndarray, config: AnnConfig, *, seed: int = 0,
         ivf.cp.niter = int(p.get("niter") or 10)
         ivf.cp.spherical = True
         ivf.cp.max_points_per_centroid = 1 << 30   # we sampled already: no second subsampling inside faiss
-        idx = np.sort(rng.choice(n, min(n, train_size), replace=False))
+        idx = np.sort(rng.choice(n, train_size, replace=False))
         sample = np.ascontiguousarray(vectors[idx], dtype=np.float32)
         _check_normalised(sample)
         ivf.train(sample)
@@ -564,8 +597,12 @@ def build_ann(vectors: np.ndarray, config: AnnConfig, *, seed: int = 0,
             index = faiss.IndexRefineFlat(ivf)
             index.own_fields = True
             ivf.this.disown()
+    t1 = time.perf_counter()
     _add_chunks(index, vectors, show_progress)
-    return AnnIndex(index, config)
+    out = AnnIndex(index, config)
+    out.build_stats = {"train_s": round(t1 - t0, 3), "add_s": round(time.perf_counter() - t1, 3),
+                       "train_size": train_size}
+    return out
 
 
 def _check_normalised(sample: np.ndarray) -> None:
