@@ -252,15 +252,18 @@ def stage_exact(args) -> None:
     base = np.load(work / "base.npy", mmap_mode="r")
     q_real, q_syn = np.load(work / "q_real.npy"), np.load(work / "q_syn.npy")
     lat = []
-    for n in args.exact_sizes:
+    for n in [] if args.no_latency else args.exact_sizes:
         x = np.array(base[:n])          # in RAM, as a small corpus would be
         ms = single_latencies(lambda q, x=x: exact_search(x, q, 100), q_real, args.exact_reps)
         lat.append({"n": n, "p50_ms": pct(ms, 50), "p99_ms": pct(ms, 99), "queries": len(ms)})
         print(lat[-1], flush=True)
         del x
-    merge_out(args.out, "exact_latency", {"rows": lat, "loadavg_before": la0, "loadavg_after": loadavg(),
-                                          "d": D, "k": 100, "threads": machine()["faiss_threads"]})
-    gt = {}
+    if lat:
+        merge_out(args.out, args.latency_key, {"rows": lat, "loadavg_before": la0, "loadavg_after": loadavg(),
+                                               "d": D, "k": 100, "threads": machine()["faiss_threads"]})
+    if args.no_ground_truth:
+        return
+    gt = json.loads(args.out.read_text()).get("ground_truth", {}) if args.out.is_file() else {}
     for n in args.sizes:
         q = np.concatenate([q_real, q_syn])
         t = time.perf_counter()
@@ -370,9 +373,10 @@ def stage_report(args) -> None:
         for c in sorted((k for k in sim if k.startswith("C=")), key=lambda k: int(k[2:])):
             line(f"synthetic vs synthetic, {c}", sim[c]["synthetic_queries_vs_synthetic_base"])
             line(f"real vs synthetic, {c}", sim[c]["real_queries_vs_synthetic_base"])
-    if "exact_latency" in data:
-        print("\n| n | p50 ms | p99 ms |\n|---|---|---|")
-        for r in data["exact_latency"]["rows"]:
+    for key in (k for k in data if k.startswith("exact_latency")):
+        e = data[key]
+        print(f"\n{key} (load {e['loadavg_before']} -> {e['loadavg_after']})\n\n| n | p50 ms | p99 ms |\n|---|---|---|")
+        for r in e["rows"]:
             print(f"| {r['n']:,} | {r['p50_ms']} | {r['p99_ms']} |")
     for key, builds in data.get("builds", {}).items():
         print(f"\n{key}\n\n| index | build s (train + add) | index file MB | anon RSS growth MB (peak) |"
@@ -407,6 +411,9 @@ def main() -> None:
     ap.add_argument("--exact-sizes", type=lambda s: [int(x) for x in s.split(",")],
                     default=[10_000, 50_000, 100_000, 200_000, 300_000, 500_000, 1_000_000])
     ap.add_argument("--exact-reps", type=int, default=200)
+    ap.add_argument("--latency-key", default="exact_latency", help="exact: the JSON key of the latency rows")
+    ap.add_argument("--no-ground-truth", action="store_true", help="exact: latency only (ground truth kept)")
+    ap.add_argument("--no-latency", action="store_true", help="exact: ground truth for --sizes only")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--kinds", type=lambda s: s.split(","), default=["ivf-flat", "ivf-sq8", "ivf-pq"])
     ap.add_argument("--params", nargs="*", default=[], help="build parameters NAME=INT overriding the defaults")

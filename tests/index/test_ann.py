@@ -212,7 +212,8 @@ def test_choose_ann_boundaries_and_scaling():
     assert choose_ann(0, 384).kind == "exact"
     assert choose_ann(EXACT_MAX, 384) == AnnConfig("exact")
     big = choose_ann(EXACT_MAX + 1, 384)
-    assert big.kind != "exact"
+    assert big.kind == "ivf-sq8" and big.params == {"nlist": 1789, "nprobe": 32}
+    assert choose_ann(12_000_000, 384).params["nlist"] == 4096                       # capped
     assert choose_ann(1_000_000, 384, "exact") == AnnConfig("exact")
     small, large = choose_ann(100_000, 384, "ivf-flat"), choose_ann(1_000_000, 384, "ivf-flat")
     assert small.params["nlist"] == 1265 and large.params["nlist"] == 4000          # ~4·sqrt(n)

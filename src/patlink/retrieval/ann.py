@@ -55,11 +55,12 @@ ANN_KINDS: tuple[str, ...] = ("exact", "hnsw", "ivf-flat", "ivf-sq8", "ivf-pq")
 EXACT_MAX: int = 200_000
 """Largest corpus (number of vectors) for which ``choose_ann(n, d)`` picks exact search.
 
-Measured by ``benchmarks/bench_ann.py`` (``exact_latency`` in ``docs/benchmarks/ann.json``): single-query
-(batch of 1) :func:`exact_search` over an in-RAM float32 matrix of d = 384 MiniLM-distributed vectors at
-n = 10k, 50k, 100k, 200k, 300k, 500k and 1M on 2 cores, 200 queries each; the p99 latency stays below
-50 ms up to this n and exceeds it above (the exact figures are in ``docs/benchmarks.md``). Latency grows linearly
-with n·d, so for other dimensions scale accordingly.
+Measured by ``benchmarks/bench_ann.py exact`` (``exact_latency*`` in ``docs/benchmarks/ann.json``): single-query
+(batch of 1, k = 100) :func:`exact_search` over an in-RAM float32 matrix of d = 384 MiniLM-distributed vectors at
+n = 10k, 50k, 100k, 200k, 300k, 500k and 1M on the 2-core development machine, 200 queries per n, in two runs
+(load average ~2-3 from other work, and ~2 from this benchmark alone). 200k is the largest n whose p99 stayed
+below 50 ms in both (33.9 and 24.3 ms); 300k met it only on the quieter run (56.1 and 33.8 ms). Latency grows
+linearly with n·d, so for other dimensions scale accordingly.
 """
 
 _PARAM_KEYS: dict[str, frozenset[str]] = {
@@ -171,10 +172,11 @@ def _default_pq_m(d: int) -> int:
     return 1
 
 
-# Search-time defaults as fractions of nlist / multiples of k: set from the 1M benchmark (docs/benchmarks.md).
-_NPROBE_FRACTION = {"ivf-flat": 1 / 128, "ivf-sq8": 1 / 128, "ivf-pq": 1 / 64}
-_NPROBE_MIN = 8
-_AUTO_KIND = "hnsw"
+# Cells scanned per query (capped at nlist), from the benchmark (docs/benchmarks.md): nprobe 32 gave ivf-sq8
+# Recall@100 0.974 / 0.978 / 0.973 at 200k / 1M / 10M vectors (nlist 1,789 / 4,000 / 4,096), while a fixed
+# fraction of nlist fell short on small indexes (nprobe 14 of 1,789: 0.939); ivf-pq with refine 8: 0.971 at 64.
+_NPROBE = {"ivf-flat": 32, "ivf-sq8": 32, "ivf-pq": 64}
+_AUTO_KIND = "ivf-sq8"
 
 
 def choose_ann(n: int, d: int, kind: str = "auto") -> AnnConfig:
@@ -183,10 +185,15 @@ def choose_ann(n: int, d: int, kind: str = "auto") -> AnnConfig:
     Args:
         n: number of vectors (>= 0).
         d: their dimension (>= 1).
-        kind: ``"auto"`` picks ``"exact"`` when ``n <= EXACT_MAX`` and otherwise the approximate index and
-            parameters that met Recall@100 >= 0.95 vs exact with p99 < 50 ms per single query at 1M vectors on
-            2 cores in ``benchmarks/bench_ann.py``; any kind of :data:`ANN_KINDS` gets its default
-            parameters scaled to ``n`` (``nlist`` ~ 4·sqrt(n), ``nprobe`` a fixed fraction of ``nlist``).
+        kind: ``"auto"`` picks ``"exact"`` when ``n <= EXACT_MAX`` and otherwise ``"ivf-sq8"`` with
+            ``nlist = min(4·sqrt(n), 4096)`` and ``nprobe = 32``: in ``benchmarks/bench_ann.py`` it met
+            Recall@100 >= 0.95 vs exact with p99 < 50 ms per single query on 2 cores at 200k (0.974, 1.1 ms),
+            1M (0.978, 1.9 ms) and 10M vectors (0.973, 14.4 ms) with the smallest index of the kinds that did
+            (1 byte per dimension: 3.7 GiB at 10M; hnsw, ivf-flat and refined ivf-pq keep the float vectors,
+            4 bytes per dimension). Any kind of :data:`ANN_KINDS` gets its default parameters scaled to ``n``
+            (IVF: ``nlist`` as above with at least 39 vectors per cell, ``nprobe`` 32, 64 for ``ivf-pq``, at
+            most ``nlist``; ``ivf-pq``: ``m`` = d / 8 sub-quantizers of 8 bits, ``refine`` 8; ``hnsw``: ``M`` 32,
+            ``ef_construction`` 100, ``ef_search`` 512).
 
     Raises:
         ValueError: negative ``n``, ``d < 1``, or an unknown ``kind`` (the message lists the kinds).
@@ -200,10 +207,9 @@ def choose_ann(n: int, d: int, kind: str = "auto") -> AnnConfig:
     if kind == "exact":
         return AnnConfig("exact")
     if kind == "hnsw":
-        return AnnConfig("hnsw", {"M": 32, "ef_construction": 100, "ef_search": 256})
+        return AnnConfig("hnsw", {"M": 32, "ef_construction": 100, "ef_search": 512})
     nlist = _default_nlist(n)
-    nprobe = min(nlist, max(_NPROBE_MIN, round(nlist * _NPROBE_FRACTION[kind])))
-    params: dict[str, Any] = {"nlist": nlist, "nprobe": nprobe}
+    params: dict[str, Any] = {"nlist": nlist, "nprobe": min(nlist, _NPROBE[kind])}
     if kind == "ivf-pq":
         params.update(m=_default_pq_m(d), nbits=8, refine=8)
     return AnnConfig(kind, params)
