@@ -188,3 +188,13 @@ def test_links_files_in_every_format(tmp_path):
     assert run == {"q1": {"P1": 2.0, "P2": 1.0}, "q2": {"P3": 0.5}}
     with pytest.raises(ValueError, match="cannot tell the links format"):
         write_links(iter(answers), tmp_path / "l.xlsx")
+
+
+def test_matched_terms_follow_a_reindex_of_the_same_size():
+    from patlink.retrieval.bm25 import BM25Retriever
+
+    r = BM25Retriever()
+    r.index({"a": "laser scanner", "b": "gas turbine"})
+    assert r.matched_terms("laser turbine", ["a", "b"]) == [["laser"], ["turbine"]]
+    r.index({"b": "laser scanner", "a": "gas turbine"})          # same size, rows swapped
+    assert r.matched_terms("laser turbine", ["a", "b"]) == [["turbine"], ["laser"]]

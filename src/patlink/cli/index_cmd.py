@@ -111,7 +111,9 @@ def register(app: typer.Typer) -> None:
 
         side = "items" if reverse else "patents"
         direction = "patent2item" if reverse else "item2patent"
-        text_fields = _fields_for(method, device, text_fields, reverse) if not add else text_fields
+        m = None if add else _parse(method or "bm25", device)
+        if m is not None:
+            text_fields = _fields_for(m, text_fields, reverse)
         docs = read_input(corpus, side=side, id_field=id_field, text_fields=text_fields, title_field=title_field,
                           fmt=fmt, texts=texts)
         t0 = time.perf_counter()
@@ -128,7 +130,7 @@ def register(app: typer.Typer) -> None:
                 idx, n_added = idx.add(docs, engine=engine, workers=workers, ray_address=ray_address,
                                        command=command)
             else:
-                m = _tuned(_parse(method or "bm25", device), docs, direction, seed)
+                m = _tuned(m, docs, direction, seed)
                 idx = build_index(docs, m, out, direction=direction, ann=ann, engine=engine, workers=workers,
                                   ray_address=ray_address, cache=cache, overwrite=overwrite, command=command)
                 n_added = len(idx)
@@ -170,13 +172,13 @@ def register(app: typer.Typer) -> None:
                       highlight=False)
 
 
-def _fields_for(method: str | None, device: str, text_fields: str | None, reverse: bool) -> str | None:
+def _fields_for(method, text_fields: str | None, reverse: bool) -> str | None:
     """The document text fields: those given, else those a trained linker of ``method`` was trained on (a
     ``UserWarning`` when the given ones differ from them, :func:`patlink.methods.resolve_views`)."""
     from patlink.methods import resolve_views
 
     asked = (text_fields, None) if reverse else (None, text_fields)
-    view = resolve_views([_parse(method or "bm25", device)], *asked)[0 if reverse else 1]
+    view = resolve_views([method], *asked)[0 if reverse else 1]
     return text_fields if text_fields is not None else (",".join(view) if view else None)
 
 

@@ -69,7 +69,8 @@ def register(app: typer.Typer) -> None:
         text_fields: TextFieldsOpt = None,
         title_field: TitleFieldOpt = None,
         fmt: FormatOpt = None,
-        batch_size: Annotated[int, typer.Option(help="Queries ranked per step (progress bar steps).")] = 256,
+        batch_size: Annotated[int, typer.Option(
+            help="With --index: queries ranked per step (progress bar steps).")] = 256,
         dataset: DatasetOpt = None,
         beir: BeirOpt = None,
         method: Annotated[Optional[str], typer.Option(
@@ -140,9 +141,8 @@ def register(app: typer.Typer) -> None:
             m = parse_method(method or "bm25", device=device)
             ds = load_input(dataset, beir, *resolve_views([m], item_view, patent_view), texts=texts)
             label, name = m.name, ds.name
-            ids = list(qs)
-            answers = (link(ds, m, {q: qs[q] for q in ids[s:s + batch_size]}, top_k=top, reverse=reverse, seed=seed)
-                       for s in range(0, len(ids), batch_size))
+            # one call: the method is tuned and the dataset indexed once for all the queries
+            answers = [link(ds, m, qs, top_k=top, reverse=reverse, seed=seed)]
         if queries is not None:
             from patlink.linking import write_links
 

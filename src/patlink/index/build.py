@@ -147,7 +147,7 @@ def _store_part(leaf: Method, i: int, texts: list[str], ids: list[str], folder: 
     if index is not None:
         index.save(folder / "ann.faiss")
     leaf.attach(ids, vecs, index)
-    rec.update({"dim": int(vecs.shape[1]), "ann": cfg.to_dict(), "model": getattr(leaf, "model", None)
+    rec.update({"dim": int(vecs.shape[1]), "ann": (index.config if index is not None else cfg).to_dict(), "model": getattr(leaf, "model", None)
                 if isinstance(leaf, Dense) else str(leaf.path)})
     if isinstance(leaf, Dense):
         rec.update({"max_length": leaf.config.max_length, "windows": leaf.windows})

@@ -53,6 +53,7 @@ class BM25Retriever:
         self._stem = _stemmer(self.config.stem)
         self.doc_ids: list[str] = []
         self._model = None
+        self._rows: dict[str, int] | None = None   # document id -> row, built on first matched_terms()
 
     def _tokenize(self, texts: list[str]):
         import bm25s
@@ -67,6 +68,7 @@ class BM25Retriever:
         if not docs:
             raise ValueError("cannot index an empty corpus")
         self.doc_ids = list(docs)
+        self._rows = None
         self._model = bm25s.BM25(k1=self.config.k1, b=self.config.b, method=self.config.method)
         self._model.index(self._tokenize(list(docs.values())), show_progress=self.show_progress)
 
@@ -158,7 +160,7 @@ class BM25Retriever:
 
         if self._model is None:
             raise RuntimeError("call index() first")
-        if getattr(self, "_rows", None) is None or len(self._rows) != len(self.doc_ids):
+        if self._rows is None:
             self._rows = {d: i for i, d in enumerate(self.doc_ids)}
         words = list(dict.fromkeys(re.findall(r"(?u)\b\w\w+\b", query.lower())))
         vocab, s = self._model.vocab_dict, self._model.scores
