@@ -28,6 +28,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_writer",
     "json_default",
+    "spreadsheet_safe",
 ]
 
 
@@ -156,3 +157,16 @@ def atomic_savefig(fig, path: str | os.PathLike, dpi: int = 110, **savefig_kw) -
     with atomic_writer(path) as f:
         fig.savefig(f, dpi=dpi, format=fmt, **savefig_kw)
     return path
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV/TSV cell that Excel, LibreOffice and Google Sheets show as text: a string starting with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return gets a leading ``'`` (the OWASP recommendation against CSV
+    injection); numbers and other strings are returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

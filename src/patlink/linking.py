@@ -25,7 +25,7 @@ from patlink.methods import (
     for_new_products,
 )
 
-__all__ = ["LINK_FORMATS", "Candidate", "link", "rank_with_evidence", "tuned_for", "write_links"]
+__all__ = ["LINK_FORMATS", "Candidate", "DatasetIndex", "link", "rank_with_evidence", "tuned_for", "write_links"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,10 @@ def link(ds, method: Method, queries: str | Sequence[str] | dict[str, str], *, t
          reverse: bool = False, seed: int = 0, profile_config=None) -> dict[str, list[Candidate]]:
     """Rank ``ds``'s patents for each query text (its items with ``reverse=True``).
 
+    A one-off :class:`DatasetIndex`: ``DatasetIndex(ds, method, reverse=reverse, seed=seed,
+    profile_config=profile_config).link(queries, top_k)``. To answer many calls, build the
+    :class:`DatasetIndex` once.
+
     Args:
         ds: the dataset whose patents (or items) are ranked.
         method: any :class:`~patlink.methods.Method`.
@@ -125,21 +129,150 @@ def link(ds, method: Method, queries: str | Sequence[str] | dict[str, str], *, t
         queries = {"query": queries}
     elif not isinstance(queries, dict):
         queries = {f"q{i}": t for i, t in enumerate(queries)}
+    _check_queries(queries, top_k)
+    return DatasetIndex(ds, method, reverse=reverse, seed=seed, profile_config=profile_config).link(queries, top_k)
+
+
+def _check_queries(queries: dict[str, str], top_k: int) -> None:
     if not queries or any(not (t or "").strip() for t in queries.values()):
         raise ValueError("empty query text")
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
-    if not reverse and (not ds.has_patent_text or _is_profile(method)):
-        return _link_by_profiles(ds, method, queries, top_k, seed, profile_config)
-    direction = "patent2item" if reverse else "item2patent"
-    m = tuned_for(ds, method, direction, seed=seed)
-    docs = ds.item_texts() if reverse else ds.patent_texts()
-    docs = {k: v for k, v in docs.items() if v.strip()}
-    if not docs:
-        raise ValueError(f"no {'item' if reverse else 'patent'} of {ds.name} has text in the chosen view")
-    m.index(docs)
-    side = ds.items if reverse else ds.patents
-    return rank_with_evidence(m, queries, top_k, lambda d: _title(side.get(d, {}), docs.get(d, "")))
+
+
+class DatasetIndex:
+    """A dataset's patents (its items with ``reverse=True``) indexed in memory for one method: tuned and
+    indexed once, then :meth:`link` answers any number of queries — the in-memory peer of
+    :class:`patlink.index.CorpusIndex` (same ``link``/``title_of``/``texts``/``direction``/``label``).
+
+    The method is tuned as ``patlink eval`` tunes it on ``ds`` (:func:`tuned_for`). When the patents have no text
+    (``honeywell-vpm`` before hydration), or for profile/kNN methods, patents are represented by their linked
+    products (:mod:`patlink.methods.profile`): tuned on a seeded new-product split (profiles from its training
+    links, its validation products as queries), then ranked with profiles built from every link; each candidate's
+    ``evidence`` lists the known products that support it, most similar to the query first.
+
+    Args:
+        ds: the :class:`patlink.data.Dataset`. method: any :class:`~patlink.methods.Method`.
+        reverse: documents are the items and queries are patent texts (``patent2item``).
+        seed: seed of the default split whose validation links tune the method.
+        profile_config: :class:`patlink.retrieval.profiles.ProfileConfig` for profile methods.
+
+    Raises:
+        ValueError: no document with text in the chosen view; patents without text and no links; a trained
+            linker over patents without text (use ``knn-linker:`` or ``profile-linker:``).
+    """
+
+    def __init__(self, ds, method: Method, *, reverse: bool = False, seed: int = 0, profile_config=None):
+        self.dataset, self.reverse = ds, reverse
+        self._profiles = not reverse and (not ds.has_patent_text or _is_profile(method))
+        if self._profiles:
+            self._prepare_profiles(method, seed, profile_config)
+            return
+        direction = "patent2item" if reverse else "item2patent"
+        self.method = tuned_for(ds, method, direction, seed=seed)
+        docs = ds.item_texts() if reverse else ds.patent_texts()
+        self._docs = {k: v for k, v in docs.items() if v.strip()}
+        if not self._docs:
+            raise ValueError(f"no {'item' if reverse else 'patent'} of {ds.name} has text in the chosen view")
+        self.method.index(self._docs)
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def direction(self) -> str:
+        """``item2patent`` (documents are patents) or ``patent2item`` (documents are items)."""
+        return "patent2item" if self.reverse else "item2patent"
+
+    @property
+    def document_side(self) -> str:
+        return "item" if self.reverse else "patent"
+
+    @property
+    def label(self) -> str:
+        """The tuned method's name, e.g. ``hybrid[convex(α=0.50)]``."""
+        return self.method.name
+
+    def __len__(self) -> int:
+        return len(self._prof.patent_ids) if self._profiles else len(self._docs)
+
+    def __repr__(self) -> str:
+        return f"<DatasetIndex {self.dataset.name} {self.label} {len(self)} documents, {self.direction}>"
+
+    def _side(self) -> dict:
+        return self.dataset.items if self.reverse else self.dataset.patents
+
+    def __contains__(self, doc_id: object) -> bool:
+        """Whether ``doc_id`` is a document this index ranks."""
+        return doc_id in (self._prof_ids if self._profiles else self._docs)
+
+    def title_of(self, doc_id: str) -> str:
+        """The document's title (or name, or the start of its text); ``""`` for an unknown id."""
+        docs = getattr(self, "_docs", {})
+        return _title(self._side().get(doc_id, {}), docs.get(doc_id, ""))
+
+    def texts(self, ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Document texts by id in the ranked view (all when ``ids`` is ``None``; ``""`` for patents that are
+        represented by their products)."""
+        if self._profiles:
+            docs = self.dataset.patent_texts()
+        else:
+            docs = self._docs
+        return dict(docs) if ids is None else {i: docs[i] for i in ids if i in docs}
+
+    # ------------------------------------------------------------------ ranking
+    def link(self, queries: dict[str, str], top_k: int = 10) -> dict[str, list[Candidate]]:
+        """Ranked candidates with their evidence for each query text: ``{query id: [Candidate, …]}``, best first.
+
+        Raises:
+            ValueError: an empty query text or ``top_k < 1``.
+        """
+        queries = dict(queries)
+        _check_queries(queries, top_k)
+        if self._profiles:
+            return self._link_profiles(queries, top_k)
+        return rank_with_evidence(self.method, queries, top_k, self.title_of)
+
+    def _prepare_profiles(self, method: Method, seed: int, profile_config) -> None:
+        from patlink.graph import new_product_split
+        from patlink.retrieval.profiles import ProfileConfig
+
+        ds = self.dataset
+        cfg = self._cfg = profile_config or ProfileConfig()
+        if not ds.links:
+            raise ValueError(f"{ds.name} has no links: no patent can be represented by its products")
+        if isinstance(method, LinkerMethod):
+            raise ValueError(f"{ds.name}'s patents have no text: use knn-linker:{method.path} or "
+                             f"profile-linker:{method.path}")
+        full = KnownLinks(ds, ds.links, cfg)
+        m = for_new_products(method, full.profiles.has_text)
+        if m.tunable:
+            split = new_product_split(ds, seed=seed)
+            if split.val and split.train:
+                tp = KnownLinks(ds, split.train, cfg)
+                val_items = sorted({i for i, _ in split.val})
+                val = Validation(ds.item_texts(val_items), {p: "" for p in tp.profiles.patent_ids},
+                                 ds.qrels(split.val, "item2patent"), metric=cfg.tune_metric)
+                m = m.with_known(tp).for_direction("item2patent").fit(val)
+        m = m.with_known(full).for_direction("item2patent")
+        self._prof = full.profiles
+        self._prof_ids = frozenset(self._prof.patent_ids)
+        m.index({p: "" for p in self._prof.patent_ids})
+        self.method = m
+        self._lexical = all(x.leaf in ("profile-bm25", "text-bm25") for x in _leaves(m))
+        self._pos = {i: j for j, i in enumerate(self._prof.items)}
+
+    def _link_profiles(self, queries: dict[str, str], top_k: int) -> dict[str, list[Candidate]]:
+        ds, prof = self.dataset, self._prof
+        run = self.method.search(queries, top_k)
+        out = {}
+        for q, text in queries.items():
+            sim = prof.product_similarity(text, self._lexical)
+            cands = []
+            for r, (pid, score) in enumerate(sorted(run.get(q, {}).items(), key=lambda kv: -kv[1])[:top_k], 1):
+                prods = sorted(prof.products_of(pid), key=lambda i: (-sim[self._pos[i]], i))[: self._cfg.max_evidence]
+                cands.append(Candidate(pid, float(score), r, _title(ds.patents.get(pid, {}), ""),
+                                       [ds.items[i].get("name") or i for i in prods]))
+            out[q] = cands
+        return out
 
 
 def rank_with_evidence(method: Method, queries: dict[str, str], top_k: int,
@@ -180,47 +313,6 @@ def rank_with_evidence(method: Method, queries: dict[str, str], top_k: int,
 
 def _text_leaves(m: Method) -> list[Method]:
     return [x for p in m.parts for x in _text_leaves(p)] if isinstance(m, Fusion) else [m]
-
-
-def _link_by_profiles(ds, method: Method, queries: dict[str, str], top_k: int, seed: int,
-                      profile_config) -> dict[str, list[Candidate]]:
-    """Patents represented by their linked products: tuned on a seeded new-product split (profiles from its
-    training links, its validation products as queries), then ranked with profiles built from every link."""
-    from patlink.graph import new_product_split
-    from patlink.retrieval.profiles import ProfileConfig
-
-    cfg = profile_config or ProfileConfig()
-    if not ds.links:
-        raise ValueError(f"{ds.name} has no links: no patent can be represented by its products")
-    if isinstance(method, LinkerMethod):
-        raise ValueError(f"{ds.name}'s patents have no text: use knn-linker:{method.path} or "
-                         f"profile-linker:{method.path}")
-    full = KnownLinks(ds, ds.links, cfg)
-    m = for_new_products(method, full.profiles.has_text)
-    if m.tunable:
-        split = new_product_split(ds, seed=seed)
-        if split.val and split.train:
-            tp = KnownLinks(ds, split.train, cfg)
-            val_items = sorted({i for i, _ in split.val})
-            val = Validation(ds.item_texts(val_items), {p: "" for p in tp.profiles.patent_ids},
-                             ds.qrels(split.val, "item2patent"), metric=cfg.tune_metric)
-            m = m.with_known(tp).for_direction("item2patent").fit(val)
-    m = m.with_known(full).for_direction("item2patent")
-    prof = full.profiles
-    m.index({p: "" for p in prof.patent_ids})
-    run = m.search(queries, top_k)
-    lexical = all(x.leaf in ("profile-bm25", "text-bm25") for x in _leaves(m))
-    pos = {i: j for j, i in enumerate(prof.items)}
-    out = {}
-    for q, text in queries.items():
-        sim = prof.product_similarity(text, lexical)
-        cands = []
-        for r, (pid, score) in enumerate(sorted(run.get(q, {}).items(), key=lambda kv: -kv[1])[:top_k], 1):
-            prods = sorted(prof.products_of(pid), key=lambda i: (-sim[pos[i]], i))[: cfg.max_evidence]
-            cands.append(Candidate(pid, float(score), r, _title(ds.patents.get(pid, {}), ""),
-                                   [ds.items[i].get("name") or i for i in prods]))
-        out[q] = cands
-    return out
 
 
 def _leaves(m: Method) -> list[ProfileLeaf]:
@@ -269,7 +361,8 @@ def link_rows(answer: dict[str, list[Candidate]], *, id_column: str = "patent_id
 
 def write_links(answers, path, *, fmt: str | None = None, id_column: str = "patent_id", method: str = "",
                 run_tag: str | None = None) -> int:
-    """Write ranked links to a file people open: CSV/TSV (lists joined by ``"; "``), JSONL (lists kept),
+    """Write ranked links to a file people open: CSV/TSV (lists joined by ``"; "``; a text cell that a spreadsheet
+    would run as a formula gets a leading ``'``, :func:`patlink.io.spreadsheet_safe`), JSONL (lists kept),
     Parquet, or a TREC run (``qid Q0 docid rank score tag``, what ranx, trec_eval and BEIR read).
 
     Args:
@@ -287,7 +380,7 @@ def write_links(answers, path, *, fmt: str | None = None, id_column: str = "pate
     import json
     from pathlib import Path
 
-    from patlink.io import atomic_path, atomic_writer
+    from patlink.io import atomic_path, atomic_writer, spreadsheet_safe
 
     fmt = links_format(path, fmt)
     path = Path(path)
@@ -341,7 +434,7 @@ def write_links(answers, path, *, fmt: str | None = None, id_column: str = "pate
                         w = csv.DictWriter(f, fieldnames=list(row), delimiter="\t" if fmt == "tsv" else ",",
                                            extrasaction="ignore")
                         w.writeheader()
-                    w.writerow({k: "; ".join(v) if isinstance(v, list) else ("" if v is None else v)
+                    w.writerow({k: spreadsheet_safe("; ".join(v) if isinstance(v, list) else ("" if v is None else v))
                                 for k, v in row.items()})
                     n += 1
             if w is None:

@@ -26,6 +26,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("training", "classify", "pipeline", "export"),
     ("evaluation",),
     ("bench", "linking", "index"),                                     # linking files; saved indexes
+    ("review",),                                                       # decisions, the review workbench
+    ("serve",),                                                        # the workbench over HTTP
     ("cli", "patlink"),  # ``patlink`` = the package's own __init__, the public facade
 ]
 

@@ -9,7 +9,7 @@ import typer
 
 from patlink.cli import (
     bench_cmd, classify_cmd, compare_cmd, data_cmd, demo_cmd, eval_cmd, export_cmd, hydrate_cmd, index_cmd, link_cmd,
-    pipeline_cmd, split_cmd, train_cmd,
+    pipeline_cmd, review_cmd, serve_cmd, split_cmd, train_cmd,
 )
 from patlink.cli.common import PatlinkError, err_console
 
@@ -38,6 +38,8 @@ app.add_typer(pipeline_cmd.app, name="pipeline")
 bench_cmd.register(app)
 app.add_typer(classify_cmd.app, name="classify")
 demo_cmd.register(app)
+serve_cmd.register(app)
+app.add_typer(review_cmd.app, name="review")
 
 
 def main(argv: list[str] | None = None) -> int:

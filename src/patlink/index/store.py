@@ -118,13 +118,28 @@ class CorpusIndex:
     def document_side(self) -> str:
         return "patent" if self.direction == "item2patent" else "item"
 
-    def texts(self, ids: Sequence[str] | None = None) -> dict[str, str]:
-        """Document texts by id (all when ``ids`` is ``None``), read from the index's documents table."""
-        from patlink.index.build import read_documents
+    @property
+    def label(self) -> str:
+        """The method's label as built (tuned weights included), e.g. ``hybrid[convex(α=0.50)]``."""
+        return self.manifest.label
 
-        d = read_documents(self.path / f"documents.g{self.manifest.generation}.parquet", columns=("id", "text"))
-        want = None if ids is None else set(ids)
-        return {i: t for i, t in zip(d["id"], d["text"]) if want is None or i in want}
+    def texts(self, ids: Sequence[str] | None = None) -> dict[str, str]:
+        """Document texts by id (all when ``ids`` is ``None``), read from the index's documents table; only the rows
+        of ``ids`` are materialised when ids are given. Unknown ids are left out."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        path = self.path / f"documents.g{self.manifest.generation}.parquet"
+        if ids is None:
+            t = pq.read_table(path, columns=["id", "text"])
+        else:
+            t = pq.read_table(path, columns=["id", "text"], filters=pc.field("id").isin(list(ids)))
+        return dict(zip(t.column("id").to_pylist(), t.column("text").to_pylist()))
+
+    def __contains__(self, doc_id: object) -> bool:
+        if self._title is None:
+            self._title = dict(zip(self.doc_ids, self.titles))
+        return doc_id in self._title
 
     def title_of(self, doc_id: str) -> str:
         if self._title is None:
