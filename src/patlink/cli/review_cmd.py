@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from patlink.cli.common import (
-    BeirOpt, DatasetOpt, JsonOpt, PatlinkError, TextsOpt, console, err_console, load_input, print_json,
+    BeirOpt, DatasetOpt, JsonOpt, PatlinkError, TextsOpt, console, err_console, print_json,
 )
 
 app = typer.Typer(help="Decisions recorded in the review page (`patlink serve`): list them, export them as a "
@@ -67,6 +67,11 @@ def export_cmd(
     ] = True,
     history: Annotated[bool, typer.Option("--history", help="Table: every recorded row, not only current ones.")
                        ] = False,
+    items_file: Annotated[Optional[str], typer.Option(
+        "--items", help="BEIR: the known products' texts (a JSONL/CSV/TSV/Parquet file, as `patlink serve --items`); "
+                        "texts pasted in the page are always kept.")] = None,
+    links_file: Annotated[Optional[Path], typer.Option(
+        "--links", help="BEIR: known links (item_id, patent_id) written as positives unless rejected.")] = None,
     texts: TextsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -88,16 +93,9 @@ def export_cmd(
     else:
         if index is None and dataset is None and beir is None:
             raise PatlinkError("a BEIR export needs the patents' texts: give --index IDX or --dataset/--beir")
-        patents: dict = {}
-        items: dict = {}
-        links: list = []
-        ds = None
-        if dataset is not None or beir is not None:
-            ds = load_input(dataset, beir, texts=texts)
-            items = ds.item_texts()
-            ptexts = ds.patent_texts()
-            patents = {p: {"title": d.get("title", ""), "text": ptexts.get(p, "")} for p, d in ds.patents.items()}
-            links = ds.links if known else []
+        from patlink.cli.serve_cmd import known_data
+
+        idx = None
         if index is not None:
             from patlink.index import CorpusIndex, InvalidIndexError
 
@@ -105,6 +103,22 @@ def export_cmd(
                 idx = CorpusIndex.open(index, verify="quick")
             except InvalidIndexError as e:
                 raise PatlinkError(str(e)) from None
+        ds, extra_items, extra_links = known_data(idx, dataset, beir, items_file, links_file, texts)
+        patents: dict = {}
+        items: dict = {}
+        links: list = []
+        if ds is not None:
+            items = ds.item_texts()
+            ptexts = ds.patent_texts()
+            patents = {p: {"title": d.get("title", ""), "text": ptexts.get(p, "")} for p, d in ds.patents.items()}
+            links = list(ds.links)
+        if extra_items is not None:
+            items.update({i: it["text"] for i, it in extra_items.items()})
+        if extra_links is not None:
+            links = sorted(set(links) | set(extra_links))
+        if not known:
+            links = []
+        if idx is not None:
             ids = {d.patent_id for d in store.decisions()} | {p for _, p in links}
             texts_ = idx.texts(sorted(ids))
             patents.update({p: {"title": idx.title_of(p), "text": t} for p, t in texts_.items()})
