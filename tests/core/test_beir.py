@@ -58,3 +58,68 @@ def test_unknown_id_in_qrels(tmp_path):
 def test_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_beir(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- known negatives
+def _folder(tmp_path, qrels: dict[str, str]):
+    d = tmp_path / "kn"
+    (d / "qrels").mkdir(parents=True)
+    (d / "corpus.jsonl").write_text("".join(json.dumps({"_id": f"d{k}", "title": f"t{k}", "text": "x"}) + "\n"
+                                            for k in range(1, 5)))
+    (d / "queries.jsonl").write_text("".join(json.dumps({"_id": f"q{k}", "text": "x"}) + "\n" for k in range(1, 4)))
+    for name, body in qrels.items():
+        (d / "qrels" / f"{name}.tsv").write_text("query-id\tcorpus-id\tscore\n" + body)
+    return d
+
+
+def test_score_zero_rows_become_negative_links(tmp_path):
+    d = _folder(tmp_path, {"train": "q1\td1\t1\nq1\td2\t0\nq2\td3\t0\nq1\td2\t0\n",
+                           "dev": "q2\td2\t2\n", "test": "q3\td4\t1\nq3\td1\t-1\nq2\td3\t0.0\n"})
+    ds = load_beir(d)
+    assert ds.negative_links == [("q1", "d2"), ("q2", "d3"), ("q3", "d1")]   # deduplicated, sorted, every file
+    assert ds.links == [("q1", "d1"), ("q2", "d2"), ("q3", "d4")]
+    assert ds.link_splits == {"train": [("q1", "d1")], "val": [("q2", "d2")], "test": [("q3", "d4")]}
+    assert ds.qrels() == {"q1": {"d1": 1}, "q2": {"d2": 1}, "q3": {"d4": 1}}   # evaluation: not positives
+    assert ds.summary()["negative_links"] == 3
+
+
+@pytest.mark.parametrize("qrels, where", [
+    ({"train": "q1\td1\t1\n", "test": "q2\td2\t1\nq1\td1\t0\n"},   # files are read in name order
+     r"train.tsv:2: \('q1', 'd1'\) has score 1.*test.tsv:3"),
+    ({"test": "q1\td2\t0\nq3\td3\t1\nq1\td2\t1\n"}, r"test.tsv:4.*'q1', 'd2'.*test.tsv:2"),
+])
+def test_a_pair_judged_both_ways_is_an_error_naming_both_rows(tmp_path, qrels, where):
+    with pytest.raises(ValueError, match=where):
+        load_beir(_folder(tmp_path, qrels))
+
+
+def test_export_writes_negatives_as_score_zero_rows_and_round_trips(tmp_path):
+    ds = load_beir(_folder(tmp_path, {"train": "q1\td1\t1\nq2\td3\t0\n", "dev": "q2\td2\t1\nq1\td2\t0\n",
+                                      "test": "q3\td4\t1\n"}))
+    out = export_beir(ds, tmp_path / "out")
+    lines = (out / "qrels" / "train.tsv").read_text().splitlines()
+    assert lines == ["query-id\tcorpus-id\tscore", "q1\td1\t1", "q1\td2\t0", "q2\td3\t0"]   # into train
+    assert "\t0" not in (out / "qrels" / "dev.tsv").read_text() + (out / "qrels" / "test.tsv").read_text()
+    back = load_beir(out)
+    assert back.negative_links == ds.negative_links and back.link_splits == ds.link_splits
+    # no train split: into the first split written; an explicit list replaces the dataset's
+    out2 = export_beir(ds, tmp_path / "out2", {"test": ds.links}, negatives=[("q3", "d1")])
+    assert (out2 / "qrels" / "test.tsv").read_text().endswith("q3\td1\t0\n")
+    assert load_beir(out2).negative_links == [("q3", "d1")]
+    with pytest.raises(ValueError, match="both a link and a negative"):
+        export_beir(ds, tmp_path / "out3", negatives=[("q1", "d1")])
+    with pytest.raises(ValueError, match="unknown ids"):
+        export_beir(ds, tmp_path / "out4", negatives=[("q1", "d9")])
+    assert not (tmp_path / "out3").exists() and not (tmp_path / "out4").exists()   # nothing written
+
+
+def test_dataset_validates_and_copies_negative_links():
+    base = _toy()
+    ds = Dataset(**{**base.__dict__, "negative_links": [("i1", "US2")]})
+    cp = ds.copy()
+    cp.negative_links.append(("i2", "US1"))
+    assert ds.negative_links == [("i1", "US2")]
+    with pytest.raises(ValueError, match="negative link.*unknown ids"):
+        Dataset(**{**base.__dict__, "negative_links": [("i1", "US9")]})
+    with pytest.raises(ValueError, match=r"both a link and a negative link.*\('i1', 'US1'\)"):
+        Dataset(**{**base.__dict__, "negative_links": [("i1", "US1")]})

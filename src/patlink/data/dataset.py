@@ -83,6 +83,11 @@ class Dataset:
         items: item id → {field: text}. Fields absent from a document are simply missing keys.
         patents: patent id (canonical publication number, see :mod:`patlink.data.numbers`) → {field: text}.
         links: unique ``(item_id, patent_id)`` pairs; every id appears in ``items`` / ``patents``.
+        negative_links: *known negatives*: ``(item_id, patent_id)`` pairs judged NOT relevant (e.g. candidate
+            links a reviewer rejected; the score-0 rows of BEIR qrels). They are not links: evaluation ignores them
+            (a judged non-relevant patent ranks like any other non-relevant one), and ``patlink train --negatives
+            known`` draws its extra negatives from them. Every id appears in ``items`` / ``patents``, and no pair
+            is also in ``links``.
         item_fields / patent_fields: the fields each side may have (for view validation and ``--help``).
         item_view / patent_view: the views used when none is requested.
         labels: label name → document id → labels (e.g. ``{"cpc_subclass": {"US123": ["G06F"]}}``).
@@ -107,15 +112,25 @@ class Dataset:
     one_to_one: bool = False
     item_kind: str = "item"
     metadata: dict = field(default_factory=dict)
+    negative_links: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         bad = [(i, p) for i, p in self.links if i not in self.items or p not in self.patents]
         if bad:
             raise ValueError(f"{len(bad)} link(s) reference unknown ids, e.g. {bad[:3]}")
+        bad = [(i, p) for i, p in self.negative_links if i not in self.items or p not in self.patents]
+        if bad:
+            raise ValueError(f"{len(bad)} negative link(s) reference unknown ids, e.g. {bad[:3]}")
+        if self.negative_links:
+            pos = set(map(tuple, self.links))
+            both = sorted({tuple(x) for x in self.negative_links} & pos)
+            if both:
+                raise ValueError(f"{len(both)} pair(s) are both a link and a negative link (judged relevant and not "
+                                 f"relevant), e.g. {both[:3]}")
 
     def copy(self) -> "Dataset":
-        """Independent copy: every document dict, link list, label list and split is new (texts are shared
-        immutable strings), and the metadata is deep-copied, so changing the copy never changes ``self``."""
+        """Independent copy: every document dict, link and negative-link list, label list and split is new (texts
+        are shared immutable strings), and the metadata is deep-copied, so changing the copy never changes ``self``."""
         return replace(
             self,
             items={k: dict(v) for k, v in self.items.items()},
@@ -124,6 +139,7 @@ class Dataset:
             labels={name: {k: list(v) for k, v in lab.items()} for name, lab in self.labels.items()},
             doc_splits={k: list(v) for k, v in self.doc_splits.items()},
             link_splits={k: list(v) for k, v in self.link_splits.items()},
+            negative_links=list(self.negative_links),
             metadata=copy.deepcopy(self.metadata),
         )
 
@@ -233,6 +249,7 @@ class Dataset:
             "items": len(self.items),
             "patents": len(self.patents),
             "edges": len(self.links),
+            "negative_links": len(self.negative_links),
             "item_fields": list(self.item_fields),
             "patent_fields": list(self.patent_fields),
             "item_view": list(self.item_view),
