@@ -51,7 +51,8 @@ __all__ = [
     "ValidationConfig",
 ]
 
-NegativeSource = Literal["inbatch", "random", "bm25", "adversarial"]
+NegativeSource = Literal["inbatch", "random", "bm25", "adversarial", "known"]
+KnownFallback = Literal["random", "none"]
 NegativeEmbeddings = Literal["bank", "encode"]
 BankRefresh = Literal["once", "epoch"]
 PatentRepresentation = Literal["text", "item_set"]
@@ -124,9 +125,14 @@ class NegativesConfig:
 
     Attributes:
         source: ``inbatch`` (the other links of the batch only) | ``random`` | ``bm25`` (drawn from each query's
-            BM25 candidates) | ``adversarial`` (the REINFORCE policies).
+            BM25 candidates) | ``known`` (drawn from each query's known negatives, the dataset's
+            ``negative_links``: pairs judged non-relevant, e.g. rejected by a reviewer) | ``adversarial`` (the
+            REINFORCE policies).
         per_epoch: extra negatives per query for epoch 1, 2, 3 … (the last value repeats): the §3.4 curriculum.
         bm25_pool: BM25 candidates per query for ``source="bm25"`` (>= 1).
+        known_fallback: for ``source="known"``, what a query without known negatives among the training documents
+            draws: ``random`` (uniform, as ``source="random"``) or ``none``
+            (:class:`patlink.training.negatives.known.KnownNegatives`).
         exclusive: a negative drawn for one query is masked for the next queries of the batch (§3.4 "duplicates
             among selected negatives"); otherwise each query samples independently and duplicates are merged.
         embeddings: ``bank`` — negatives use a no-grad embedding bank (gradient reaches the query side only; cost
@@ -141,6 +147,7 @@ class NegativesConfig:
     source: NegativeSource = "inbatch"
     per_epoch: tuple[int, ...] = (0, 5, 10)
     bm25_pool: int = 50
+    known_fallback: KnownFallback = "random"
     exclusive: bool = True
     embeddings: NegativeEmbeddings = "bank"
     bank_refresh: BankRefresh = "once"

@@ -6,8 +6,9 @@ The loop is the trainer's; everything that varies is a part it is given by the c
   contrastive, in-batch and extra negatives) or :class:`~patlink.losses.soft_knn.SoftKNNLoss` (patents scored by
   their members);
 - the patent representation (:mod:`patlink.training.patents`): own text, item set pooled, item set members;
-- the extra-negative source (:mod:`patlink.training.negatives`): in-batch only, random, BM25-mined, adversarial
-  (REINFORCE policies), with the curriculum of :class:`~patlink.training.config.Curriculum`.
+- the extra-negative source (:mod:`patlink.training.negatives`): in-batch only, random, BM25-mined, known (the
+  dataset's judged non-relevant pairs), adversarial (REINFORCE policies), with the curriculum of
+  :class:`~patlink.training.config.Curriculum`.
 
 The trainer keeps batching, AdamW with linear warm-up + cosine decay, the L2-SP anchor, ZClip adaptive gradient
 clipping (``zclip`` package), validation (:mod:`patlink.training.validation`; the checkpoint is *selected on
@@ -50,6 +51,7 @@ from patlink.models.linker import Linker
 from patlink.models.token_cache import pad_batch
 from patlink.training.config import TrainConfig
 from patlink.training.negatives import Batch, build_negatives
+from patlink.training.negatives.known import known_pools
 from patlink.training.patents import patent_representation
 from patlink.training.sampler import LinkIndex, epoch_batches
 from patlink.training.validation import member_knn_scores, validation_scores
@@ -141,6 +143,15 @@ def _check_inputs(ds, split: dict, config: TrainConfig) -> None:
     unknown = [i for i in used_items if i not in ds.items] + [p for p in used_patents if p not in ds.patents]
     if unknown:
         raise ValueError(f"{len(unknown)} split id(s) not in the dataset, e.g. {unknown[:3]}")
+    if config.negatives.source == "known":
+        known = getattr(ds, "negative_links", None) or []
+        if not known:
+            raise ValueError(f"negatives.source='known' but dataset {ds.name!r} has no known negatives (qrels rows "
+                             "with score 0, Dataset.negative_links); use --negatives bm25 or export reviewed decisions")
+        if known_pools(LinkIndex.from_links(sorted({tuple(x) for x in train})), known)[2] == 0:
+            raise ValueError(f"negatives.source='known': none of the {len(known)} known negatives of {ds.name!r} "
+                             "pairs a training item with a training patent; use --negatives bm25 or review "
+                             "candidates of the training items")
     it = ds.item_texts(used_items)
     empty = sorted(i for i, t in it.items() if not t.strip())
     if empty:
@@ -207,7 +218,7 @@ class _Trainer:
         self._build_loss()
         self._build_optimiser()
         self.negatives = build_negatives(config, self.idx, self.tr_items, [itexts[i] for i in self.idx.items],
-                                         self.patents, self.gen)
+                                         self.patents, self.gen, negative_links=getattr(ds, "negative_links", ()))
         self.epoch = self.global_step = self.bad_epochs = 0
         self.best, self.best_epoch, self.best_step = -1.0, -1, -1
         self.finished = False
@@ -269,7 +280,10 @@ class _Trainer:
             "n_train_links": len(self.train_links), "n_val_links": len(self.val_links),
             "n_parameters": self.model.n_parameters(), "patent_repr": self.cfg.patents.representation,
             "n_trainable_links": len(self.pairs), "lexical_residual": self.cfg.loss.lexical_residual,
-            "max_chunks": self.cfg.encoder.max_chunks})
+            "max_chunks": self.cfg.encoder.max_chunks,
+            **({"n_known_negatives": self.negatives.n_known,   # usable: both ids in the training graph
+                "n_dataset_negative_links": len(self.ds.negative_links)}
+               if hasattr(self.negatives, "n_known") else {})})
 
     def _state(self) -> dict:
         st = {"epoch": self.epoch, "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
