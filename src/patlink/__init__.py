@@ -48,6 +48,9 @@ _EXPORTS = {
     "compare_reports": "patlink.evaluation.repeated", "load_report": "patlink.evaluation.repeated",
     # linking
     "link": "patlink.linking", "Candidate": "patlink.linking", "write_links": "patlink.linking",
+    "DatasetIndex": "patlink.linking",
+    # review of candidate links
+    "DecisionStore": "patlink.review", "ReviewService": "patlink.review",
     # saved indexes
     "CorpusIndex": "patlink.index", "build_index": "patlink.index",
     # training and models
@@ -81,7 +84,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from patlink.evaluation.results import DirectionResult, EvaluationResult
     from patlink.index import CorpusIndex, build_index
     from patlink.graph import split_dataset
-    from patlink.linking import Candidate, link, write_links
+    from patlink.linking import Candidate, DatasetIndex, link, write_links
+    from patlink.review import DecisionStore, ReviewService
     from patlink.methods import (
         BM25, KNN, Dense, Fusion, Hybrid, KNNLinker, KnownLinks, LinkerMethod, Method, Popularity, ProfileBM25,
         ProfileLinker, ProfileMean, Validation,
