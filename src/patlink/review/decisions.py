@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -93,6 +94,20 @@ class Decision:
         return asdict(self)
 
 
+def _wal(con: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch the database to WAL mode. Two processes creating the file at once can get "database is locked" at
+    once from this pragma (SQLite does not wait on the busy timeout for it), so it is retried for ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _check_text(name: str, value: str, limit: int, *, required: bool = False) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string, got {type(value).__name__}")
@@ -126,8 +141,12 @@ class DecisionStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with self._connect() as con:
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if tables and "meta" not in tables:         # another program's database: never write into it
+                    raise ValueError(f"{self.path}: not a patlink decisions database (its tables: "
+                                     f"{', '.join(sorted(tables))})")
                 if not read_only:
-                    con.execute("PRAGMA journal_mode=WAL")
+                    _wal(con)
                     con.executescript(_DDL)
                     con.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA,))
                 row = con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
