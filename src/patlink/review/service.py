@@ -7,7 +7,9 @@ known items and links, and the store are given when it is built.
 
 from __future__ import annotations
 
+import sys
 import threading
+from dataclasses import dataclass
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,6 +27,14 @@ def _known(ds) -> dict:
     meta_fields = [f for f in ("assignee", "date") if any(f in d for d in ds.patents.values())]
     meta = {p: {f: d[f] for f in meta_fields if d.get(f)} for p, d in ds.patents.items()} if meta_fields else {}
     return {"items": items, "links": ds.links, "patent_metadata": meta}
+
+
+@dataclass(eq=False)
+class _Request:
+    queries: dict
+    top_k: int
+    answer: dict | None = None
+    error: BaseException | None = None
 
 
 class UnknownId(KeyError):
@@ -46,6 +56,9 @@ class ReviewService:
         links: links known before the review, ``(item id, patent id)`` pairs (e.g. a VPM page's).
         patent_metadata: patent id → extra fields shown and filtered on (``assignee``, ``date`` …).
         max_supporting: known items listed per candidate patent.
+        max_batch: texts ranked together when requests arrive at once (several threads of a server): a thread
+            that gets the ranker ranks every waiting request with the same ``top_k`` in one call (one embedding
+            batch for dense methods), up to this many texts.
 
     Raises:
         ValueError: an index whose documents are not patents.
@@ -53,7 +66,7 @@ class ReviewService:
 
     def __init__(self, index, store: DecisionStore, *, items: Mapping[str, Mapping[str, str]] | None = None,
                  links: Iterable[tuple[str, str]] = (), patent_metadata: Mapping[str, Mapping[str, Any]] | None = None,
-                 max_supporting: int = 5):
+                 max_supporting: int = 5, max_batch: int = 64):
         if getattr(index, "direction", "item2patent") != "item2patent":
             raise ValueError("the review page ranks patents for products: give an index built without --reverse")
         self.index, self.store = index, store
@@ -67,6 +80,9 @@ class ReviewService:
             self._patents_of.setdefault(i, []).append(p)
             self._items_of.setdefault(p, []).append(i)
         self._lock = threading.Lock()          # rankers are not all thread-safe: one ranking at a time
+        self._queue_lock = threading.Lock()
+        self._pending: list[_Request] = []
+        self.max_batch = max_batch
         self._reverse = None
 
     # ------------------------------------------------------------------ building
@@ -135,7 +151,8 @@ class ReviewService:
             raise UnknownId(f"unknown item {item_id!r}")
         text = str((self.items.get(item_id) or {}).get("text") or "")
         if not text:
-            text = next((d.item_text for d in reversed(decisions) if d.item_text), "")
+            # from every row: a later decision on the same pair without the text must not lose it
+            text = self.store.item_texts().get(item_id, "")
         return {"id": item_id, "name": self._name(item_id), "text": text, "known": item_id in self.items,
                 "known_patents": [self._patent_row(p) for p in self._patents_of.get(item_id, [])],
                 "decisions": [d.to_dict() for d in decisions]}
@@ -175,9 +192,48 @@ class ReviewService:
         Raises:
             ValueError: an empty text or ``top_k < 1``.
         """
-        with self._lock:
-            answer = self.index.link(dict(queries), top_k)
+        queries = dict(queries)
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        bad = [q for q, t in queries.items() if not (t or "").strip()]
+        if not queries or bad:
+            raise ValueError(f"query {bad[0]!r} has an empty text" if bad else "no query")
+        answer = self._rank(queries, top_k)
         return {q: [self._candidate(c, q, self.store.current(q)) for c in cands] for q, cands in answer.items()}
+
+    def _rank(self, queries: dict[str, str], top_k: int) -> dict[str, list[Candidate]]:
+        """``index.link(queries, top_k)``, batched with the other threads' waiting requests of the same ``top_k``
+        (leader/follower: whoever holds the ranker ranks everything waiting; a request already answered returns)."""
+        req = _Request(queries, top_k)
+        with self._queue_lock:
+            self._pending.append(req)
+        with self._lock:
+            if req.answer is None and req.error is None:
+                with self._queue_lock:
+                    batch, n = [], 0
+                    for r in self._pending:
+                        if r.top_k == top_k and (not batch or n + len(r.queries) <= self.max_batch):
+                            batch.append(r)
+                            n += len(r.queries)
+                    self._pending = [r for r in self._pending if r not in batch]
+                self._run(batch, top_k)
+        if req.error is not None:
+            raise req.error
+        return req.answer
+
+    def _run(self, batch: list, top_k: int) -> None:
+        merged = {f"{k}\x1f{q}": t for k, r in enumerate(batch) for q, t in r.queries.items()}
+        try:
+            answer = self.index.link(merged, top_k)
+        except Exception:
+            if len(batch) == 1:
+                batch[0].error = sys.exc_info()[1]
+                return
+            for r in batch:                  # one bad request must not fail the others: rank each alone
+                self._run([r], top_k)
+            return
+        for k, r in enumerate(batch):
+            r.answer = {q: answer[f"{k}\x1f{q}"] for q in r.queries}
 
     def link(self, text: str | None = None, *, item_id: str | None = None, top_k: int = 10,
              min_score: float | None = None, assignee: str | None = None) -> dict:
