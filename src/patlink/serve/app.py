@@ -103,17 +103,13 @@ class _BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge()
+                    # an HTTPException: FastAPI turns any other error raised while it reads the body into a 400
+                    from starlette.exceptions import HTTPException
+
+                    raise HTTPException(413, f"request body over {self.limit:,} bytes")
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await _plain(send, 413, f"request body over {self.limit:,} bytes")
-
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, counted, send)
 
 
 async def _plain(send, status: int, detail: str) -> None:
