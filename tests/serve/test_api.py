@@ -163,9 +163,12 @@ def test_items_search_and_paging(client, served):
     r = client.get("/api/items", params={"q": "CANCER", "limit": 1000})
     body = r.json()
     names = {i: f.get("title") for i, f in served.ds.items.items()}
-    expected = sorted((n, i) for i, n in names.items() if "cancer" in n.lower() or "cancer" in i.lower())
-    assert body["total"] == len(expected) > 20
-    assert [(x["name"], x["id"]) for x in body["items"]] == expected                      # by name
+    by_name = sorted((n, i) for i, n in names.items() if "cancer" in n.lower() or "cancer" in i.lower())
+    by_text = sorted((names[i], i) for i, t in served.texts.items()
+                     if "cancer" in t.lower() and (names[i], i) not in set(by_name))
+    expected = by_name + by_text                     # name matches first (by name), then description matches
+    assert body["total"] == len(expected) and len(by_name) > 20 and by_text
+    assert [(x["name"], x["id"]) for x in body["items"]] == expected
     assert all(x["known_links"] == 1 and x["decided"] == 0 for x in body["items"])
     pages = [client.get("/api/items", params={"q": "cancer", "limit": 7, "offset": o}).json() for o in (0, 7, 14)]
     assert all(p["total"] == len(expected) for p in pages)

@@ -139,6 +139,9 @@ def register(app: typer.Typer) -> None:
                                     items=extra_items if extra_items is not None else service.items,
                                     links=extra_links if extra_links is not None else service.links,
                                     patent_metadata=service.patent_metadata)
+        warm = next((str(it.get("text") or "") for it in service.items.values() if it.get("text")), "") or "patent"
+        err_console.print("warming up the ranker…", highlight=False)
+        service.link_texts({"warm-up": warm[:2000]}, 1)      # builds lazy state (profiles, models) before requests
         app_ = create_app(service, token=token, limits=ServeLimits(max_body_bytes=max_body, max_queries=max_queries))
         import uvicorn
 

@@ -37,6 +37,24 @@ class _Request:
     error: BaseException | None = None
 
 
+def snippet(text: str, terms, width: int = 320) -> str:
+    """Up to ``width`` characters of ``text`` starting a little before the first occurrence of any of ``terms``
+    (case-insensitive), cut at word boundaries, with ``…`` where text was cut; the start of the text when no term
+    occurs."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    low = text.lower()
+    hits = [i for i in (low.find(t.lower()) for t in terms if t) if i >= 0]
+    start = max(0, min(hits) - width // 4) if hits else 0
+    if start:
+        start = text.find(" ", start) + 1 or start
+    end = min(len(text), start + width)
+    if end < len(text):
+        end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
+    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+
+
 class UnknownId(KeyError):
     """An item or patent id the service does not know (the API answers 404)."""
 
@@ -128,14 +146,18 @@ class ReviewService:
 
     # ------------------------------------------------------------------ items and patents
     def list_items(self, query: str = "", *, limit: int = 50, offset: int = 0) -> dict:
-        """Known items whose id or name contains ``query`` (case-insensitive), plus items only seen in decisions;
-        ``{"total", "items": [{"id", "name", "known_links", "decided"}]}``, by name."""
+        """Known items whose id, name or text contains ``query`` (case-insensitive; id and name matches first),
+        plus items only seen in decisions; ``{"total", "items": [{"id", "name", "known_links", "decided"}]}``."""
         q = query.strip().lower()
         decided: dict[str, int] = {}
         for d in self.store.decisions():
             decided[d.item_id] = decided.get(d.item_id, 0) + 1
         ids = set(self.items) | set(decided)
-        rows = sorted((self._name(i), i) for i in ids if not q or q in i.lower() or q in self._name(i).lower())
+        by_name = sorted((self._name(i), i) for i in ids if not q or q in i.lower() or q in self._name(i).lower())
+        named = {i for _, i in by_name}
+        by_text = sorted((self._name(i), i) for i in ids if q and i not in named
+                         and q in str((self.items.get(i) or {}).get("text") or "").lower())
+        rows = by_name + by_text
         page = rows[offset: offset + limit]
         return {"total": len(rows), "items": [{"id": i, "name": n, "known_links": len(self._patents_of.get(i, [])),
                                                "decided": decided.get(i, 0)} for n, i in page]}
@@ -246,8 +268,10 @@ class ReviewService:
                 ``assignee`` contains this (case-insensitive).
 
         Returns:
-            ``{"item_id", "method", "text", "candidates": [{"id", "rank", "score", "title", "matched_terms",
-            "evidence", "part_scores", "known", "supporting_items", "n_supporting", "decision", …metadata}]}``.
+            ``{"item_id", "method", "text", "candidates": [{"id", "rank", "score", "title", "snippet",
+            "matched_terms", "evidence", "part_scores", "known", "supporting_items", "n_supporting", "decision",
+            …metadata}]}`` — ``snippet``: up to 320 characters of the patent's text around its first matched term
+            (the start of the text when none matches; ``""`` without text).
 
         Raises:
             UnknownId: ``item_id`` without text and not a known item. ValueError: no text at all; ``top_k < 1``.
@@ -260,6 +284,9 @@ class ReviewService:
                 raise ValueError(f"item {item_id!r} has no text: paste a description")
         qid = item_id or "query"
         cands = self.link_texts({qid: text}, top_k)[qid]
+        texts = self.index.texts([c["id"] for c in cands]) if cands else {}
+        for c in cands:
+            c["snippet"] = snippet(texts.get(c["id"], ""), c["matched_terms"])
         if item_id is None:
             for c in cands:
                 c["known"], c["decision"] = False, None

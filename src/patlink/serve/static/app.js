@@ -384,6 +384,8 @@
                                attrs: { type: 'button' } }, highlighted(c.title, c.matched_terms)));
     }
 
+    if (c.snippet) li.append(el('div', { class: 'snippet small' }, highlighted(c.snippet, c.matched_terms)));
+
     const meta = [c.assignee, c.date].filter(Boolean);
     if (meta.length) li.append(el('div', { class: 'meta muted small', text: meta.join(' · ') }));
 
