@@ -349,3 +349,18 @@ def test_api_errors_are_shown_and_the_token_is_asked_once(page, serve):
     expect(page.locator("#candidates .empty")).to_have_text("No candidate passes the filters.")
     expect(status).to_have_attribute("data-kind", "info")
     page.log.assert_clean()
+
+
+def test_api_docs_render_offline(serve, browser):
+    """/docs renders every operation with Swagger UI served by the app itself (no CDN request is made)."""
+    served = serve()
+    page = browser.new_page()
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(served.base) else None)
+    page.goto(served.base + "/docs")
+    page.wait_for_selector(".opblock", timeout=20000)
+    paths = set(page.locator(".opblock-summary-path").all_inner_texts())
+    assert {"/api/link", "/api/candidates", "/api/decisions", "/api/decisions/export", "/api/health"} <= \
+        {p.replace("\u200b", "") for p in paths}
+    assert outside == []
+    page.close()

@@ -4,6 +4,9 @@ FastAPI (on Starlette, served by uvicorn): typed request bodies validated by pyd
 ``/openapi.json`` with interactive docs at ``/docs``, and a test client that runs the app in-process; the page is
 three fixed files of this package, served by the same app with no build step.
 
+Interactive API docs at ``/docs`` use Swagger UI from the ``swagger-ui-py`` package (served by the app, so
+they work without network access).
+
 Endpoints (all JSON; ids are passed as query parameters or in bodies, never in paths, so any id — ``13 mm Series
 Pressure Transducers``, ``US10001292`` — is safe):
 
@@ -180,9 +183,23 @@ def create_app(service: ReviewService, *, token: str | None = None, limits: Serv
             raise HTTPException(401, "missing or wrong token: send Authorization: Bearer TOKEN "
                                      "(or X-Patlink-Token)")
 
-    app = FastAPI(title="patlink review", version=_version(),
+    swagger = _swagger_assets()
+    app = FastAPI(title="patlink review", version=_version(), docs_url=None if swagger else "/docs",
                   description="Rank patents for products, review the candidates, export the decisions as training "
                               "links (El Bouari & de Rassenfosse, Product-Patent linkage prediction).")
+    if swagger:                      # interactive docs from the swagger-ui-py package: no CDN, works offline
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        @app.get("/docs", include_in_schema=False)
+        def docs():
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="patlink review API",
+                                       swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                       swagger_css_url="/docs/assets/swagger-ui.css",
+                                       swagger_favicon_url="/docs/assets/favicon-32x32.png")
+
+        for name, (data, media) in swagger.items():
+            app.add_api_route(f"/docs/assets/{name}", (lambda d=data, m=media: Response(d, media_type=m)),
+                              methods=["GET"], include_in_schema=False)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -292,6 +309,20 @@ def create_app(service: ReviewService, *, token: str | None = None, limits: Serv
     app.add_middleware(_BodyLimit, limit=lim.max_body_bytes)
     app.state.service = service
     return app
+
+
+def _swagger_assets() -> dict[str, tuple[bytes, str]]:
+    """Swagger UI's script, stylesheet and icon from the ``swagger-ui-py`` package (``{}`` when it is not installed:
+    FastAPI's default docs page then loads them from a CDN)."""
+    try:
+        root = resources.files("swagger_ui").joinpath("static")
+    except ModuleNotFoundError:
+        return {}
+    files = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8", "swagger-ui.css": "text/css; charset=utf-8",
+             "favicon-32x32.png": "image/png"}
+    if not all(root.joinpath(n).is_file() for n in files):
+        return {}
+    return {n: (root.joinpath(n).read_bytes(), m) for n, m in files.items()}
 
 
 def _version() -> str:
