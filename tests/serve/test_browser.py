@@ -3,7 +3,8 @@
 them, both with text), ranked by BM25.
 
 The browser is the system's (Debian's ``chromium``); without one, or without the ``playwright`` package, these
-tests are skipped with the line to install them.
+tests are skipped with the line to install them — except where ``PATLINK_REQUIRE_BROWSER=1`` (set by CI, which
+installs Chromium), where a missing browser fails them instead of skipping silently.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import socket
 import threading
@@ -36,7 +38,7 @@ def _browser_path() -> str | None:
 
 
 pytestmark = pytest.mark.skipif(
-    sync_playwright is None or _browser_path() is None,
+    (sync_playwright is None or _browser_path() is None) and os.environ.get("PATLINK_REQUIRE_BROWSER") != "1",
     reason="the browser test needs Chromium and Playwright: apt-get install chromium (Debian) and "
            "pip install playwright (no `playwright install`: the system browser is used)")
 
