@@ -123,3 +123,95 @@ def test_dataset_validates_and_copies_negative_links():
         Dataset(**{**base.__dict__, "negative_links": [("i1", "US9")]})
     with pytest.raises(ValueError, match=r"both a link and a negative link.*\('i1', 'US1'\)"):
         Dataset(**{**base.__dict__, "negative_links": [("i1", "US1")]})
+
+
+def _beir(d, corpus_lines, query_lines=None, qrels="query-id\tcorpus-id\tscore\nq1\td1\t1\n"):
+    """A BEIR folder from raw corpus/queries lines (bytes or str) and a qrels text."""
+    (d / "qrels").mkdir(parents=True, exist_ok=True)
+    query_lines = query_lines if query_lines is not None else [json.dumps({"_id": "q1", "text": "x"})]
+
+    def raw(lines):
+        return b"".join((x if isinstance(x, bytes) else x.encode()) + b"\n" for x in lines)
+
+    (d / "corpus.jsonl").write_bytes(raw(corpus_lines))
+    (d / "queries.jsonl").write_bytes(raw(query_lines))
+    (d / "qrels" / "test.tsv").write_bytes(qrels if isinstance(qrels, bytes) else qrels.encode())
+    return d
+
+
+def _one_line_error(d, pattern):
+    with pytest.raises(ValueError) as e:
+        load_beir(d)
+    msg = str(e.value)
+    assert "\n" not in msg and type(e.value) is ValueError, repr(e.value)
+    import re
+
+    assert re.search(pattern, msg), msg
+    return msg
+
+
+def test_duplicate_ids_name_the_file_and_both_lines(tmp_path):
+    doc = json.dumps({"_id": "d1", "text": "first"})
+    _beir(tmp_path / "c", [doc, json.dumps({"_id": "d2", "text": "y"}), json.dumps({"_id": "d1", "text": "again"})])
+    _one_line_error(tmp_path / "c", r"corpus\.jsonl:3: duplicate _id 'd1', first at line 1")
+    q = json.dumps({"_id": "q1", "text": "x"})
+    _beir(tmp_path / "q", [doc], ["", q, q])
+    _one_line_error(tmp_path / "q", r"queries\.jsonl:3: duplicate _id 'q1', first at line 2")
+    # an integer id and the same id as a string are one id (both read as "7")
+    _beir(tmp_path / "n", [doc, '{"_id": 7, "text": "a"}', '{"_id": "7", "text": "b"}'])
+    _one_line_error(tmp_path / "n", r"corpus\.jsonl:3: duplicate _id '7', first at line 2")
+
+
+@pytest.mark.parametrize("line, what", [("5", "int"), ('["d1", "t"]', "list"), ("null", "null"),
+                                        ('"d1"', "string"), ("true", "bool")])
+def test_a_line_that_is_json_but_not_an_object(tmp_path, line, what):
+    _beir(tmp_path / "b", [json.dumps({"_id": "d1", "text": "x"}), line])
+    _one_line_error(tmp_path / "b", rf"corpus\.jsonl:2: a JSON {what}, not an object")
+
+
+@pytest.mark.parametrize("rid", [None, "", "   ", [1], {"a": 1}, True, 1.5])
+def test_null_blank_and_non_scalar_ids_are_errors(tmp_path, rid):
+    _beir(tmp_path / "b", [json.dumps({"_id": "d1", "text": "x"}), json.dumps({"_id": rid, "text": "y"})])
+    _one_line_error(tmp_path / "b", r"corpus\.jsonl:2: .*_id")
+    _beir(tmp_path / "q", [json.dumps({"_id": "d1", "text": "x"})],
+          [json.dumps({"_id": "q1", "text": "x"}), json.dumps({"_id": rid, "text": "y"})])
+    _one_line_error(tmp_path / "q", r"queries\.jsonl:2: .*_id")
+
+
+def test_not_utf8_names_the_file_and_line(tmp_path):
+    ok = json.dumps({"_id": "d1", "text": "x"})
+    _beir(tmp_path / "c", [ok, json.dumps({"_id": "d2", "text": "caf"})[:-2].encode() + b"\xe9\"}"])
+    _one_line_error(tmp_path / "c", r"corpus\.jsonl:2: not UTF-8")
+    _beir(tmp_path / "q", [ok], [json.dumps({"_id": "q1", "text": "x"}), b'{"_id": "q\xff2"}'])
+    _one_line_error(tmp_path / "q", r"queries\.jsonl:2: not UTF-8")
+    _beir(tmp_path / "r", [ok], qrels=b"query-id\tcorpus-id\tscore\nq1\td1\t1\nq\xe91\td1\t1\n")
+    _one_line_error(tmp_path / "r", r"test\.tsv:3: not UTF-8")
+
+
+def test_a_byte_order_mark_is_skipped(tmp_path):
+    d = _beir(tmp_path / "b", [b"\xef\xbb\xbf" + json.dumps({"_id": "d1", "text": "x"}).encode()],
+              [b"\xef\xbb\xbf" + json.dumps({"_id": "q1", "text": "x"}).encode()],
+              qrels=b"\xef\xbb\xbfquery-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    ds = load_beir(d)
+    assert list(ds.patents) == ["d1"] and list(ds.items) == ["q1"] and ds.links == [("q1", "d1")]
+
+
+def test_an_unreadable_qrels_row_names_its_line(tmp_path):
+    # an unclosed quote swallows the rest of the file into one field larger than the csv module allows
+    big = "q1\td1\t1\n" * 20000
+    _beir(tmp_path / "b", [json.dumps({"_id": "d1", "text": "x"})],
+          qrels="query-id\tcorpus-id\tscore\nq1\td1\t1\n\"q1\td1\t1\n" + big)
+    _one_line_error(tmp_path / "b", r"test\.tsv:3: ")
+
+
+@pytest.mark.parametrize("score", ["nan", "NaN", "x", ""])
+def test_a_qrels_score_that_is_not_a_number(tmp_path, score):
+    _beir(tmp_path / "b", [json.dumps({"_id": "d1", "text": "x"})],
+          qrels=f"query-id\tcorpus-id\tscore\nq1\td1\t{score}\n")
+    _one_line_error(tmp_path / "b", r"test\.tsv:2: score .* is not a number")
+
+
+def test_unreadable_json_values_name_the_line(tmp_path):
+    for i, line in enumerate(['{"_id": "d2", "n": ' + "1" * 5000 + "}", "[" * 100000 + "]" * 100000]):
+        _beir(tmp_path / f"b{i}", [json.dumps({"_id": "d1", "text": "x"}), line])
+        _one_line_error(tmp_path / f"b{i}", r"corpus\.jsonl:2: ")

@@ -11,11 +11,13 @@ TREC, *judged non-relevant* pairs (e.g. candidate links a reviewer rejected): th
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
+import math
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable
 
 from patlink.data.dataset import Dataset
 from patlink.io import atomic_write_lines as _atomic_write_lines
@@ -25,18 +27,76 @@ __all__ = ["load_beir", "export_beir"]
 _SPLIT_NAMES = {"train": "train", "dev": "val", "val": "val", "validation": "val", "test": "test"}
 
 
-def _read_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+_JSON_KIND = {bool: "bool", int: "int", float: "float", str: "string", list: "list", dict: "object",
+              type(None): "null"}
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of a UTF-8 file, decoded line by line so that a bad byte names its line; a UTF-8
+    byte-order mark at the start is skipped. Lines keep their ending."""
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{line_no}: malformed JSON ({e.msg})") from None
-            if "_id" not in rec:
-                raise ValueError(f"{path}:{line_no}: record has no '_id'")
-            yield line_no, rec
+                yield line_no, raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{line_no}: not UTF-8 text (byte 0x{raw[e.start]:02x} at byte {e.start + 1} "
+                                 "of the line); save the file as UTF-8") from None
+
+
+def _read_jsonl(path: Path) -> Iterable[tuple[int, str, dict]]:
+    """``(line number, id, record)`` of each non-blank line of a BEIR JSONL file.
+
+    Raises:
+        ValueError: ``file:line: ...`` for a line that is not UTF-8, not JSON, not a JSON object, without an
+            ``_id``, with an ``_id`` that is not a non-blank string or an integer, or repeating an earlier ``_id``
+            (both lines named).
+    """
+    first_line: dict[str, int] = {}
+    for line_no, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{line_no}: malformed JSON ({e.msg} at column {e.colno})") from None
+        except (ValueError, RecursionError) as e:   # e.g. an integer of > 4300 digits, arrays nested too deep
+            raise ValueError(f"{path}:{line_no}: unreadable JSON ({str(e).splitlines()[0][:120]})") from None
+        if not isinstance(rec, dict):
+            raise ValueError(f"{path}:{line_no}: a JSON {_JSON_KIND.get(type(rec), type(rec).__name__)}, not an "
+                             'object; each line must be one JSON object, e.g. {"_id": "d1", "text": "..."}')
+        if "_id" not in rec:
+            raise ValueError(f"{path}:{line_no}: record has no '_id'")
+        rid = rec["_id"]
+        if isinstance(rid, bool) or not isinstance(rid, (str, int)):
+            raise ValueError(f"{path}:{line_no}: '_id' must be a string or an integer, got "
+                             f"{_JSON_KIND.get(type(rid), type(rid).__name__)} {json.dumps(rid)[:60]}")
+        rid = str(rid)
+        if not rid.strip():
+            raise ValueError(f"{path}:{line_no}: empty '_id' {rid!r}; give every record an id")
+        first = first_line.setdefault(rid, line_no)
+        if first != line_no:
+            raise ValueError(f"{path}:{line_no}: duplicate _id {rid!r}, first at line {first}; keep one record per "
+                             "id (a later record would replace the first)")
+        yield line_no, rid, rec
+
+
+def _qrels_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """``(line number where the row starts, fields)`` of a tab-separated qrels file (csv quoting rules, as BEIR's
+    own loader reads it)."""
+    lines = _lines(path)
+    reader = csv.reader((line for _, line in lines), delimiter="\t")
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise ValueError(f"{path}:{start}: unreadable qrels row ({e}); check the quotes on this line "
+                             "(a field that opens a quote runs until the next one)") from None
+        yield start, row
 
 
 def load_beir(folder: str | os.PathLike) -> Dataset:
@@ -47,22 +107,27 @@ def load_beir(folder: str | os.PathLike) -> Dataset:
 
     Raises:
         FileNotFoundError: if ``corpus.jsonl``, ``queries.jsonl`` or every ``qrels/*.tsv`` is missing.
-        ValueError: on a malformed line (message gives file and line), qrels naming unknown ids, or a pair that is
-            judged relevant (score > 0) in one row and non-relevant (score <= 0) in another, in the same file or
-            across files (the message names both rows; the folder must be fixed).
+        ValueError: one line, ``file:line: ...``, for a line that is not UTF-8 (a leading byte-order mark is
+            skipped), not JSON or not a JSON object; a record without an ``_id`` or whose ``_id`` is not a
+            non-blank string or an integer (``null`` is an error, never the id ``"None"``); an ``_id`` that an
+            earlier record of the same file has (both lines named: nothing is overwritten); an unreadable qrels
+            row (e.g. an unclosed quote), one with fewer than 3 fields or a score that is not a number (``nan``
+            included); qrels naming unknown ids; or a pair that is judged relevant (score > 0) in one row and
+            non-relevant (score <= 0) in another, in the same file or across files (the message names both
+            rows; the folder must be fixed).
     """
     folder = Path(folder)
     for req in ("corpus.jsonl", "queries.jsonl"):
         if not (folder / req).is_file():
             raise FileNotFoundError(f"{folder}: not a BEIR folder (missing {req})")
     patents: dict[str, dict[str, str]] = {}
-    for _, rec in _read_jsonl(folder / "corpus.jsonl"):
+    for _, rid, rec in _read_jsonl(folder / "corpus.jsonl"):
         doc = {"title": str(rec.get("title") or ""), "text": str(rec.get("text") or "")}
         for k, v in rec.items():  # keep extra string fields (abstract, claims ...) as fields too
             if k not in ("_id", "title", "text", "metadata") and isinstance(v, str):
                 doc[k] = v
-        patents[str(rec["_id"])] = doc
-    items = {str(rec["_id"]): {"text": str(rec.get("text") or "")} for _, rec in _read_jsonl(folder / "queries.jsonl")}
+        patents[rid] = doc
+    items = {rid: {"text": str(rec.get("text") or "")} for _, rid, rec in _read_jsonl(folder / "queries.jsonl")}
     qrels_files = sorted((folder / "qrels").glob("*.tsv")) if (folder / "qrels").is_dir() else []
     if not qrels_files:
         raise FileNotFoundError(f"{folder}: no qrels/*.tsv")
@@ -71,27 +136,29 @@ def load_beir(folder: str | os.PathLike) -> Dataset:
     for qf in qrels_files:
         split = _SPLIT_NAMES.get(qf.stem, qf.stem)
         pairs: list[tuple[str, str]] = []
-        with open(qf, encoding="utf-8", newline="") as f:
-            for line_no, row in enumerate(csv.reader(f, delimiter="\t"), 1):
-                if not row or (line_no == 1 and row[0].lower() in ("query-id", "query_id", "qid")):
-                    continue
-                if len(row) < 3:
-                    raise ValueError(f"{qf}:{line_no}: expected query-id, corpus-id, score; got {row}")
-                q, d, score = row[0], row[1], row[2]
-                try:
-                    relevant = float(score) > 0
-                except ValueError:
-                    raise ValueError(f"{qf}:{line_no}: score {score!r} is not a number") from None
-                if q not in items or d not in patents:
-                    raise ValueError(f"{qf}:{line_no}: unknown {'query' if q not in items else 'corpus'} id "
-                                     f"{q if q not in items else d!r}")
-                first = seen.setdefault((q, d), (relevant, f"{qf}:{line_no}"))
-                if first[0] != relevant:
-                    raise ValueError(f"{qf}:{line_no}: ({q!r}, {d!r}) has score {score} (judged "
-                                     f"{'relevant' if relevant else 'not relevant'}) but {first[1]} judges it "
-                                     f"{'relevant' if first[0] else 'not relevant'}; keep one judgement")
-                if relevant:
-                    pairs.append((q, d))
+        for line_no, row in _qrels_rows(qf):
+            if not row or (line_no == 1 and row[0].lower() in ("query-id", "query_id", "qid")):
+                continue
+            if len(row) < 3:
+                raise ValueError(f"{qf}:{line_no}: expected query-id, corpus-id, score; got {row}")
+            q, d, score = row[0], row[1], row[2]
+            try:
+                value = float(score)
+            except ValueError:
+                value = math.nan
+            if math.isnan(value):
+                raise ValueError(f"{qf}:{line_no}: score {score!r} is not a number")
+            relevant = value > 0
+            if q not in items or d not in patents:
+                raise ValueError(f"{qf}:{line_no}: unknown {'query' if q not in items else 'corpus'} id "
+                                 f"{q if q not in items else d!r}")
+            first = seen.setdefault((q, d), (relevant, f"{qf}:{line_no}"))
+            if first[0] != relevant:
+                raise ValueError(f"{qf}:{line_no}: ({q!r}, {d!r}) has score {score.strip()} (judged "
+                                 f"{'relevant' if relevant else 'not relevant'}) but {first[1]} judges it "
+                                 f"{'relevant' if first[0] else 'not relevant'}; keep one judgement")
+            if relevant:
+                pairs.append((q, d))
         link_splits[split] = sorted(set(pairs))
     links = sorted({p for pairs in link_splits.values() for p in pairs})
     negative_links = sorted(p for p, (relevant, _) in seen.items() if not relevant)
