@@ -157,10 +157,19 @@ class TextPatents(PatentRepresentation):
 
 
 class _ItemSets(PatentRepresentation):
-    """A patent is known by its linked training items (no text of its own)."""
+    """A patent is known by its linked training items (no text of its own), so every patent of the index needs
+    one: a link-less patent (``LinkIndex.from_links(..., extra_patents=...)``) is a ValueError."""
 
     has_text = False
     cap = 1   # items sampled per patent and step
+
+    def __init__(self, config, index: LinkIndex, item_tokens: Sequence[np.ndarray],
+                 patent_arrays: dict[str, np.ndarray] | None = None, patent_texts: dict[str, str] | None = None):
+        super().__init__(config, index, item_tokens)
+        bare = [p for p, ps in zip(index.patents, index.patent_pos) if not ps]
+        if bare:
+            raise ValueError(f"{len(bare)} patent(s) of the training graph have no training item, e.g. {bare[:3]}; "
+                             "patents represented by their item sets cannot encode them")
 
     @classmethod
     def trainable_pairs(cls, index):

@@ -10,6 +10,7 @@ only in the logits.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,9 +24,13 @@ class LinkIndex:
     """Integer view of the training graph.
 
     Attributes:
-        items / patents: training item / patent ids; their position is the action index of the adversaries.
+        items / patents: training item / patent ids; their position is the action index of the negative sources
+            (and of the adversaries). ``patents`` lists the linked patents first (sorted), then any link-less
+            ``extra_patents`` of :meth:`from_links` (sorted): patents that can be drawn as negatives but are never a
+            batch positive.
         pairs: ``(n_links, 2)`` int64 array of (item index, patent index).
-        item_pos / patent_pos: item index → patent indices linked to it, and the reverse.
+        item_pos / patent_pos: item index → patent indices linked to it, and the reverse (``[]`` for a link-less
+            patent).
     """
 
     items: list[str]
@@ -35,9 +40,19 @@ class LinkIndex:
     patent_pos: list[list[int]] = field(default_factory=list)
 
     @classmethod
-    def from_links(cls, links: list[tuple[str, str]]) -> LinkIndex:
+    def from_links(cls, links: list[tuple[str, str]], extra_patents: Iterable[str] = ()) -> LinkIndex:
+        """The index of ``(item_id, patent_id)`` ``links``.
+
+        Args:
+            links: the training links.
+            extra_patents: patent ids to add WITHOUT links (after the linked patents, sorted, each once; an id that
+                is also linked stays a linked patent), e.g. the patents known only as judged non-relevant
+                (:func:`patlink.training.negatives.known.negative_only_patents`). Without them the index is exactly
+                that of ``links``.
+        """
         items = sorted({i for i, _ in links})
-        patents = sorted({p for _, p in links})
+        linked = {p for _, p in links}
+        patents = sorted(linked) + sorted(set(extra_patents) - linked)
         ii = {x: k for k, x in enumerate(items)}
         pi = {x: k for k, x in enumerate(patents)}
         pairs = np.array(sorted({(ii[i], pi[p]) for i, p in links}), dtype=np.int64).reshape(-1, 2)
@@ -46,6 +61,11 @@ class LinkIndex:
             ip[int(a)].append(int(b))
             pp[int(b)].append(int(a))
         return cls(items, patents, pairs, [ip[k] for k in range(len(items))], [pp[k] for k in range(len(patents))])
+
+    @property
+    def n_linked_patents(self) -> int:
+        """Number of patents with at least one link (:meth:`from_links` puts them first, then the extra ones)."""
+        return sum(1 for ps in self.patent_pos if ps)
 
     def pos_matrix(self, item_idx: np.ndarray, patent_idx: np.ndarray) -> torch.Tensor:
         """``(len(item_idx), len(patent_idx))`` bool: True where the training graph links the pair."""

@@ -1,5 +1,12 @@
 """Known extra negatives: drawn from the pairs judged NOT relevant (``Dataset.negative_links``, e.g. candidate links a
-reviewer rejected, the score-0 rows of BEIR qrels)."""
+reviewer rejected, the score-0 rows of BEIR qrels).
+
+A rejected candidate is usually a patent that no item is linked to (it was simply a wrong candidate), so it is not
+a training patent. :func:`negative_only_patents` finds those patents; the trainer adds them, with
+``negatives.source="known"`` only, to the training graph as link-less patents
+(``LinkIndex.from_links(train, extra_patents=...)``) so that the items that rejected them can draw them. They are
+never a batch positive and never a query (a batch holds linked patents only), and a patent with a val or test link
+is never one of them."""
 
 from __future__ import annotations
 
@@ -13,7 +20,30 @@ from patlink.training.config import KnownFallback
 from patlink.training.negatives.base import NegativeSource
 from patlink.training.sampler import LinkIndex, pool_mask
 
-__all__ = ["KnownNegatives", "known_pools"]
+__all__ = ["KnownNegatives", "known_pools", "negative_only_patents"]
+
+
+def negative_only_patents(negative_links: Iterable[tuple[str, str]], train_links: Iterable[tuple[str, str]],
+                          other_links: Iterable[tuple[str, str]] = ()) -> list[str]:
+    """The patents judged non-relevant to a training item that have no link at all: the link-less patents the
+    training graph needs so that known negatives can be drawn from them.
+
+    Args:
+        negative_links: ``(item_id, patent_id)`` judged non-relevant pairs (``Dataset.negative_links``).
+        train_links: the training links (their items are the training items).
+        other_links: every other link the patents must not be in: the validation and test links, and the
+            dataset's links (a patent with any positive link is never added, so a val/test patent never enters
+            training).
+
+    Returns:
+        Sorted distinct patent ids ``p`` such that some ``(i, p)`` of ``negative_links`` has a training item ``i``
+        and ``p`` is in no link of ``train_links`` or ``other_links``. Whether each one can be represented (its
+        text, the patent representation) is the trainer's decision.
+    """
+    train_links = [tuple(x) for x in train_links]
+    items = {i for i, _ in train_links}
+    linked = {p for _, p in train_links} | {p for _, p in other_links}
+    return sorted({p for i, p in negative_links if i in items and p not in linked})
 
 
 def known_pools(index: LinkIndex, negative_links: Iterable[tuple[str, str]]
@@ -26,8 +56,8 @@ def known_pools(index: LinkIndex, negative_links: Iterable[tuple[str, str]]
     Returns:
         ``(item → patent indices, patent → item indices, n_used)``: one sorted list per ``index.items`` /
         ``index.patents``, and the number of distinct pairs kept. A pair is kept only when its item is a training
-        item and its patent a training patent (the actions the sampler can draw and the bank can embed), and it is
-        not a training link.
+        item and its patent a patent of ``index`` (a linked training patent, or a link-less one the index was
+        given: the actions the sampler can draw and the bank can embed), and it is not a training link.
     """
     ii = {x: k for k, x in enumerate(index.items)}
     pi = {x: k for k, x in enumerate(index.patents)}
@@ -48,7 +78,11 @@ class KnownNegatives(NegativeSource):
     draws its own positives nor a document of the batch; a query with fewer allowed known negatives than the count
     draws them all (the remaining slots are ``-1``).
 
-    Known negatives whose item or patent has no training link are not drawn (they are not in the action sets).
+    Known negatives whose item has no training link, or whose patent is not in ``index``, are not drawn (they are
+    not in the action sets). The trainer puts the patents known ONLY as negatives of training items into ``index``
+    as link-less patents (:func:`negative_only_patents`); a link-less patent is never a query, and with
+    ``fallback="random"`` it can also be drawn uniformly by the queries without known negatives (it is a real
+    patent).
 
     Args:
         negative_links: ``(item_id, patent_id)`` judged non-relevant pairs (``Dataset.negative_links``).
@@ -64,7 +98,7 @@ class KnownNegatives(NegativeSource):
 
     Raises:
         ValueError: if ``fallback`` is not ``random`` or ``none``, or no known negative pairs a training item with a
-            training patent.
+            patent of ``index``.
     """
 
     name = "known"
@@ -78,8 +112,8 @@ class KnownNegatives(NegativeSource):
         self.pools_patents, self.pools_items, self.n_known = known_pools(index, negative_links)
         if self.n_known == 0:
             raise ValueError(f"none of the {len(negative_links)} known negatives pairs a training item with a "
-                             "training patent (other than a training link), so negatives.source='known' has nothing "
-                             "to draw; use --negatives bm25 or review candidates of the training items")
+                             "patent of the training graph (other than a training link), so negatives.source='known' "
+                             "has nothing to draw; use --negatives bm25 or review candidates of the training items")
         self.fallback = fallback
 
     def logits(self, side: str, queries: torch.Tensor, query_idx: np.ndarray, mask: torch.Tensor):
