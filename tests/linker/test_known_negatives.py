@@ -14,7 +14,7 @@ from conftest import FakeTokenStore, fixture_split, make_fixture_dataset, tiny_c
 from patlink.training import trainer
 from patlink.training.config import TrainConfig
 from patlink.training.negatives import Batch, EmbeddingBank, KnownNegatives, build_negatives
-from patlink.training.negatives.known import known_pools
+from patlink.training.negatives.known import known_pools, negative_only_patents
 from patlink.training.patents import PatentBatch, TextPatents
 from patlink.training.runs import train_run
 from patlink.training.sampler import LinkIndex
@@ -167,3 +167,215 @@ def test_training_needs_known_negatives(tmp_path):
     with pytest.raises(ValueError, match="none of the 1 known negatives"):
         train_linker(ds, split, tiny_config(negatives="known"), tmp_path / "b", store=FakeTokenStore())
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+# ---------------------------------------------------------------------------------------------- link-less patents
+# patents known ONLY as negatives (a reviewer's rejected candidates): in the graph without links
+EXTRA = ["q01", "q00"]
+KNOWN_EXTRA = [("i00", "q00"), ("i05", "q00"), ("i02", "q01"), ("i00", "q99")]   # q99: not in the graph
+
+
+def test_link_index_extra_patents_come_last_without_links():
+    plain = LinkIndex.from_links(LINKS)
+    idx = LinkIndex.from_links(LINKS, EXTRA + ["p03", "q00"])   # p03 is linked: stays a linked patent, once
+    assert idx.patents == plain.patents + ["q00", "q01"] and idx.items == plain.items
+    np.testing.assert_array_equal(idx.pairs, plain.pairs)
+    assert idx.item_pos == plain.item_pos and idx.patent_pos == plain.patent_pos + [[], []]
+    assert idx.n_linked_patents == plain.n_linked_patents == N
+    assert not idx.pos_matrix(np.arange(N), np.array([12, 13])).any()
+    none = LinkIndex.from_links(LINKS, ())
+    assert none.patents == plain.patents and none.patent_pos == plain.patent_pos
+
+
+def test_negative_only_patents_never_take_a_linked_val_or_test_patent():
+    train = [("a", "P1"), ("b", "P2")]
+    held_out = [("v", "V1"), ("t", "T1"), ("x", "D1")]       # val, test, and a dataset link outside the split
+    neg = [("a", "Q2"), ("a", "Q1"), ("b", "Q1"), ("a", "P2"), ("a", "V1"), ("b", "T1"), ("a", "D1"),
+           ("v", "Q3"), ("zz", "Q4")]                          # Q3/Q4: rejected by a non-training item only
+    assert negative_only_patents(neg, train, held_out) == ["Q1", "Q2"]
+    assert negative_only_patents(neg, train) == ["D1", "Q1", "Q2", "T1", "V1"]   # nothing held out: all link-less
+    assert negative_only_patents([], train, held_out) == []
+
+
+def _setup_extra(batch_items=(0, 2), k: int = 3):
+    idx = LinkIndex.from_links(LINKS, EXTRA)
+    cfg = TrainConfig.from_dict({"negatives": {"source": "known", "per_epoch": [0, k], "exclusive": False}})
+    tokens = [np.ones((2, 4), dtype=np.float16) for _ in range(N)]
+    patents = TextPatents(cfg, idx, tokens, {p: tokens[0] for p in idx.patents}, {p: f"text {p}" for p in idx.patents})
+    g = torch.Generator().manual_seed(0)
+    bank = EmbeddingBank(torch.nn.functional.normalize(torch.randn(N, 4, generator=g), dim=1),
+                         torch.nn.functional.normalize(torch.randn(len(idx.patents), 4, generator=g), dim=1))
+    bi, bp = np.array(batch_items), BATCH_PATENTS
+    batch = Batch(bi, bank.item[bi].clone(), PatentBatch(bp, bank.patent[bp].clone()), step=0)
+    return cfg, idx, tokens, patents, bank, batch
+
+
+def test_link_less_patents_are_drawn_only_by_the_items_that_rejected_them():
+    cfg, idx, tokens, patents, bank, batch = _setup_extra()
+    q00, q01 = idx.patents.index("q00"), idx.patents.index("q01")
+    assert (q00, q01) == (12, 13) and len(patents.bank_tokens()) == 14
+    src = KnownNegatives(idx, cfg.curriculum, tokens, torch.Generator().manual_seed(3), negative_links=KNOWN_EXTRA,
+                         fallback="none", exclusive=False)
+    src.bank = bank
+    assert src.n_known == 3                                             # q99 is not in the graph
+    assert src.pools_patents[0] == [q00] and src.pools_patents[5] == [q00] and src.pools_patents[2] == [q01]
+    assert src.pools_items[q00] == [0, 5] and src.pools_items[q01] == [2]   # never queried: not in any batch
+    for _ in range(10):
+        neg = src.extra_negatives(batch, 1, None, patents)
+        d = {dr.side: dr for dr in neg.draws}
+        assert [set(r[r >= 0].tolist()) for r in d["patent"].sampled] == [{q00}, {q01}]
+        assert (d["item"].sampled == -1).all()      # the batch's patents have no known negative here
+        torch.testing.assert_close(neg.patent_embeddings, bank.patent[torch.as_tensor(neg.patents)])
+    # an item that rejected nothing draws nothing with fallback none ...
+    cfg, idx, tokens, patents, bank, batch = _setup_extra(batch_items=(1, 3))
+    src = KnownNegatives(idx, cfg.curriculum, tokens, torch.Generator().manual_seed(3), negative_links=KNOWN_EXTRA,
+                         fallback="none", exclusive=False)
+    src.bank = bank
+    assert (src.extra_negatives(batch, 1, None, patents).draws[1].sampled == -1).all()
+    # ... and with fallback random draws uniformly among every allowed patent, the link-less ones included
+    src = KnownNegatives(idx, cfg.curriculum, tokens, torch.Generator().manual_seed(3), negative_links=KNOWN_EXTRA,
+                         exclusive=False)
+    src.bank = bank
+    drawn = set()
+    for _ in range(40):
+        s = src.extra_negatives(batch, 1, None, patents).draws[1].sampled
+        drawn |= set(s[s >= 0].tolist())
+    assert {q00, q01} <= drawn and not drawn & {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("denominator", ["negatives", "all"])
+def test_link_less_patent_columns_give_a_finite_loss_and_gradient(denominator):
+    from patlink.losses.supcon import SupConLoss
+
+    cfg, idx, tokens, patents, bank, batch = _setup_extra()
+    src = KnownNegatives(idx, cfg.curriculum, tokens, torch.Generator().manual_seed(3), negative_links=KNOWN_EXTRA,
+                         fallback="none", exclusive=False)
+    src.bank = bank
+    neg = src.extra_negatives(batch, 1, None, patents)
+    assert set(neg.patents.tolist()) == {12, 13} and not len(neg.items)
+    P = batch.item_embeddings.clone().requires_grad_(True)
+    Q = torch.cat([batch.patents.embeddings, neg.patent_embeddings]).requires_grad_(True)
+    cols = np.concatenate([batch.patents.patents, neg.patents])
+    pos = idx.pos_matrix(batch.items, cols)
+    assert not pos[:, -2:].any()                                        # the link-less columns: no positive
+    terms = SupConLoss(0.05, denominator).terms(P, Q, pos)
+    assert terms["n_item_rows"] == 2 and terms["n_patent_cols"] == 3    # p00, p01, p02 (linked to i00 / i02) only
+    terms["loss"].backward()
+    assert torch.isfinite(terms["loss"]) and torch.isfinite(P.grad).all() and torch.isfinite(Q.grad).all()
+    assert Q.grad[-2:].abs().sum() > 0                                  # the rejected patents are pushed away
+
+
+def test_item_set_patents_refuse_link_less_patents():
+    from patlink.training.patents import MemberItemSets, PooledItemSets
+
+    cfg = TrainConfig.from_dict({"patents": {"representation": "item_set"}})
+    tokens = [np.ones((2, 4), dtype=np.float16) for _ in range(N)]
+    for cls in (MemberItemSets, PooledItemSets):
+        cls(cfg, LinkIndex.from_links(LINKS), tokens)
+        with pytest.raises(ValueError, match=r"2 patent\(s\) of the training graph have no training item"):
+            cls(cfg, LinkIndex.from_links(LINKS, EXTRA), tokens)
+
+
+def _with_rejected(n: int = 24, extra_links: int = 0):
+    """The fixture graph plus patents q0..q5 with text and qz without, which no item is linked to; training items
+    reject some of them, a validation item rejects q4, and the val/test patents are rejected too."""
+    ds = make_fixture_dataset(n, extra_links=extra_links)
+    split = fixture_split(ds, n_val=4)
+    split["test"], split["train"] = split["train"][:2], split["train"][2:]
+    T = sorted({i for i, _ in split["train"]})
+    linked = set(ds.links)
+    train_patent = next(p for _, p in split["train"] if (T[6], p) not in linked)
+    patents = {**ds.patents, **{f"q{k}": {"title": f"topic{k} w{k} w{k + 1} rejected"} for k in range(6)},
+               "qz": {"title": ""}}
+    neg = [(T[0], "q0"), (T[0], "q1"), (T[1], "q2"), (T[2], "q3"), (T[3], "q0"),   # link-less, by training items
+           (split["val"][0][0], "q4"),                                             # by a validation item only
+           (T[4], split["val"][1][1]), (T[4], split["test"][0][1]),               # val / test patents
+           (T[5], "qz"),                                                           # no text
+           (T[6], train_patent)]                                                   # an ordinary training patent
+    neg = [x for x in neg if x not in linked]
+    return dataclasses.replace(ds, patents=patents, negative_links=neg), split
+
+
+def _record_draws(monkeypatch):
+    seen, graphs = [], []
+    orig = KnownNegatives.extra_negatives
+
+    def record(self, batch, epoch, model, patents):
+        graphs.append(self.idx)
+        assert (batch.patents.patents < self.idx.n_linked_patents).all()   # a link-less patent is never a query
+        neg = orig(self, batch, epoch, model, patents)
+        if neg is not None:
+            for d, queries in zip(neg.draws, (batch.patents.patents, batch.items)):
+                for r, q in enumerate(queries):
+                    for a in d.sampled[r].tolist():
+                        if a >= 0:
+                            seen.append((self.idx.items[a], self.idx.patents[int(q)]) if d.side == "item"
+                                        else (self.idx.items[int(q)], self.idx.patents[a]))
+        return neg
+
+    monkeypatch.setattr(KnownNegatives, "extra_negatives", record)
+    return seen, graphs
+
+
+def test_training_draws_rejected_patents_without_links(tmp_path, monkeypatch):
+    ds, split = _with_rejected()
+    seen, graphs = _record_draws(monkeypatch)
+    cfg = tiny_config(epochs=2, hard_negatives=(0, 2), negatives={"source": "known", "known_fallback": "none"},
+                      eval_at_start=False, tune_fusion=False)
+    res = train_linker(ds, split, cfg, tmp_path / "run", store=FakeTokenStore())
+    idx = graphs[0]
+    train_patents = sorted({p for _, p in split["train"]})
+    assert idx.patents == train_patents + ["q0", "q1", "q2", "q3"]     # never q4 (val item), qz, val/test patents
+    assert seen and set(seen) <= set(ds.negative_links)
+    assert {p for _, p in seen} & {"q0", "q1", "q2", "q3"}               # the rejected patents are drawn
+    steps = json.loads((tmp_path / "run" / "metrics.json").read_text())["steps"]
+    assert all(np.isfinite(s["loss"]) for s in steps) and np.isfinite(res.history[-1]["train_loss"])
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["n_negative_only_patents"] == 4 and run["negative_only_patents_left_out"] == {"no_text": 1}
+    assert run["n_known_negatives"] == 6 and run["n_dataset_negative_links"] == len(ds.negative_links) == 10
+
+
+def test_only_rejected_link_less_patents_is_enough_to_train(tmp_path, monkeypatch):
+    ds, split = _with_rejected()
+    only = [x for x in ds.negative_links if x[1].startswith("q")]
+    ds = dataclasses.replace(ds, negative_links=only)
+    seen, _ = _record_draws(monkeypatch)
+    cfg = tiny_config(epochs=2, hard_negatives=(0, 2), negatives={"source": "known", "known_fallback": "none"},
+                      eval_at_start=False, tune_fusion=False, loss={"denominator": "all"})
+    train_linker(ds, split, cfg, tmp_path / "run", store=FakeTokenStore())
+    assert seen and {p for _, p in seen} <= {"q0", "q1", "q2", "q3"}
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["n_known_negatives"] == 5
+
+
+def test_item_set_leaves_link_less_patents_out_and_says_so(tmp_path, monkeypatch):
+    ds, split = _with_rejected(extra_links=30)
+    cfg = tiny_config(epochs=2, hard_negatives=(0, 2), negatives={"source": "known", "known_fallback": "none"},
+                      eval_at_start=False, tune_fusion=False,
+                      patents={"representation": "item_set", "scoring": "members"})
+    only = dataclasses.replace(ds, negative_links=[x for x in ds.negative_links if x[1].startswith("q")])
+    train_items = {i for i, _ in split["train"]}
+    n_link_less = len({p for i, p in only.negative_links if i in train_items})   # with extra links, q4's too
+    assert n_link_less >= 5
+    with pytest.raises(ValueError, match=rf"\({n_link_less} link-less patents among them, which "
+                                         "patent_repr='item_set' cannot represent"):
+        train_linker(only, split, cfg, tmp_path / "a", store=FakeTokenStore())
+    assert not (tmp_path / "a").exists()
+    seen, graphs = _record_draws(monkeypatch)
+    train_linker(ds, split, cfg, tmp_path / "b", store=FakeTokenStore())
+    assert graphs[0].n_linked_patents == len(graphs[0].patents)          # no link-less patent
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert run["n_negative_only_patents"] == 0 and run["negative_only_patents_left_out"] == {"item_set": n_link_less}
+    assert run["n_known_negatives"] >= 1 and set(seen) <= set(ds.negative_links)
+
+
+def test_other_sources_ignore_rejected_patents_bitwise(tmp_path):
+    """Only source='known' adds link-less patents: a random-negative run is the same with or without them."""
+    ds, split = _with_rejected()
+    cfg = tiny_config(epochs=2, hard_negatives=(0, 2), negatives="random", eval_at_start=False, tune_fusion=False)
+    runs = []
+    for name, d in (("with", ds), ("without", dataclasses.replace(ds, negative_links=[]))):
+        train_linker(d, split, cfg, tmp_path / name, store=FakeTokenStore())
+        runs.append(json.loads((tmp_path / name / "metrics.json").read_text()))
+        assert "n_negative_only_patents" not in json.loads((tmp_path / name / "run.json").read_text())
+    assert [s["loss"] for s in runs[0]["steps"]] == [s["loss"] for s in runs[1]["steps"]]
+    assert runs[0]["epochs"][-1]["val"] == runs[1]["epochs"][-1]["val"]

@@ -51,7 +51,7 @@ from patlink.models.linker import Linker
 from patlink.models.token_cache import pad_batch
 from patlink.training.config import TrainConfig
 from patlink.training.negatives import Batch, build_negatives
-from patlink.training.negatives.known import known_pools
+from patlink.training.negatives.known import known_pools, negative_only_patents
 from patlink.training.patents import patent_representation
 from patlink.training.sampler import LinkIndex, epoch_batches
 from patlink.training.validation import member_knn_scores, validation_scores
@@ -148,10 +148,18 @@ def _check_inputs(ds, split: dict, config: TrainConfig) -> None:
         if not known:
             raise ValueError(f"negatives.source='known' but dataset {ds.name!r} has no known negatives (qrels rows "
                              "with score 0, Dataset.negative_links); use --negatives bm25 or export reviewed decisions")
-        if known_pools(LinkIndex.from_links(sorted({tuple(x) for x in train})), known)[2] == 0:
+        added, left_out = _negative_only(ds, split, config)
+        if known_pools(LinkIndex.from_links(sorted({tuple(x) for x in train}), added), known)[2] == 0:
+            why = ""
+            if left_out.get("item_set"):
+                why = (f" ({left_out['item_set']} link-less patents among them, which patent_repr='item_set' "
+                       "cannot represent: a patent is known by its training items)")
+            elif left_out.get("no_text"):
+                why = (f" ({left_out['no_text']} link-less patents among them without text in view "
+                       f"{','.join(ds.patent_view)})")
             raise ValueError(f"negatives.source='known': none of the {len(known)} known negatives of {ds.name!r} "
-                             "pairs a training item with a training patent; use --negatives bm25 or review "
-                             "candidates of the training items")
+                             f"pairs a training item with a patent of the training graph{why}; use --negatives "
+                             "bm25 or review candidates of the training items")
     it = ds.item_texts(used_items)
     empty = sorted(i for i, t in it.items() if not t.strip())
     if empty:
@@ -176,6 +184,30 @@ def _check_inputs(ds, split: dict, config: TrainConfig) -> None:
             raise ValueError("extra negatives need more than 2 training items and patents")
 
 
+def _negative_only(ds, split: dict, config: TrainConfig) -> tuple[list[str], dict[str, int]]:
+    """The link-less patents the training graph gets: with ``negatives.source="known"`` only, the patents judged
+    non-relevant to a training item that are in no link of the split (train, val, test) nor of the dataset
+    (:func:`~patlink.training.negatives.known.negative_only_patents`), when they can be represented: with
+    ``patents.representation="text"`` those with text (they are embedded like every other patent); with
+    ``item_set`` none (a patent without linked items has nothing to be encoded from). Every other source gets none,
+    so its training graph and numbers are exactly those of the training links.
+
+    Returns:
+        ``(sorted patent ids added, {reason: count} of those left out)``: reasons ``item_set`` and ``no_text``.
+    """
+    if config.negatives.source != "known":
+        return [], {}
+    held_out = [tuple(x) for k, v in split.items() if k != "train" for x in v] + [tuple(x) for x in ds.links]
+    cands = negative_only_patents(getattr(ds, "negative_links", None) or [], split.get("train", []), held_out)
+    if not cands:
+        return [], {}
+    if config.patents.representation == "item_set":
+        return [], {"item_set": len(cands)}
+    texts = ds.patent_texts(cands)
+    added = [p for p in cands if texts.get(p, "").strip()]
+    return added, ({"no_text": len(cands) - len(added)} if len(added) < len(cands) else {})
+
+
 # ---------------------------------------------------------------------------------------------- trainer
 class _Trainer:
     """One training run: the parts the config selects (loss, patent representation, negative source) and the
@@ -190,7 +222,9 @@ class _Trainer:
         self.cfg, self.ds, self.split, self.out = config, ds, split, Path(out_dir)
         self.train_links = sorted({tuple(x) for x in split["train"]})
         self.val_links = sorted({tuple(x) for x in split["val"]})
-        self.idx = LinkIndex.from_links(self.train_links)
+        # known negatives: the patents known only as negatives join the graph as link-less patents (_negative_only)
+        self.negative_only, self.negative_only_left_out = _negative_only(ds, split, config)
+        self.idx = LinkIndex.from_links(self.train_links, self.negative_only)
         Representation = patent_representation(config)
         self.pairs = Representation.trainable_pairs(self.idx)
         self.n_batches = len(epoch_batches(len(self.pairs), config.batch_size, config.seed, 0))
@@ -282,7 +316,9 @@ class _Trainer:
             "n_trainable_links": len(self.pairs), "lexical_residual": self.cfg.loss.lexical_residual,
             "max_chunks": self.cfg.encoder.max_chunks,
             **({"n_known_negatives": self.negatives.n_known,   # usable: both ids in the training graph
-                "n_dataset_negative_links": len(self.ds.negative_links)}
+                "n_dataset_negative_links": len(self.ds.negative_links),
+                "n_negative_only_patents": len(self.negative_only),   # link-less patents added to the graph
+                "negative_only_patents_left_out": self.negative_only_left_out}
                if hasattr(self.negatives, "n_known") else {})})
 
     def _state(self) -> dict:
@@ -549,6 +585,11 @@ def train_linker(ds, split, config: TrainConfig | None = None, out_dir: str | Pa
         store: token-embedding provider (default: :class:`~patlink.models.token_cache.TokenEmbeddingStore` of the
             configured backbone).
         resume: continue from ``out_dir/checkpoint.pt`` if it exists (same config and split expected).
+
+    With ``negatives.source="known"`` the training graph also holds, as link-less patents, the patents judged
+    non-relevant to a training item that are in no link of the split or the dataset (text representation, with
+    text; never with ``item_set``): ``run.json`` records ``n_negative_only_patents`` and
+    ``negative_only_patents_left_out``. Every other source trains on the training links' graph alone.
 
     Returns:
         :class:`TrainResult` (best epoch, best validation metric, per-epoch history).
