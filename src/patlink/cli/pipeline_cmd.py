@@ -67,8 +67,13 @@ def run_cmd(
     chunk_tokens: Annotated[int, typer.Option("--chunk-tokens", help="Tokens per chunk.")] = 512,
     chunk_overlap: Annotated[int, typer.Option("--chunk-overlap", help="Tokens shared by neighbouring chunks.")]
     = 64,
-    timeout: Annotated[float, typer.Option("--timeout", help="HTTP timeout per request, seconds.")] = 20.0,
-    retries: Annotated[int, typer.Option("--retries", help="Retries after transient HTTP failures.")] = 2,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Deadline of one attempt at a page, seconds: connecting plus reading the whole body "
+                          "(however slowly the server sends it); also the search engine's request timeout.")]
+    = 20.0,
+    retries: Annotated[int, typer.Option(
+        "--retries", help="Retries after transient HTTP failures (timeouts, exceeded deadlines, 429, 5xx); a page "
+                          "takes at most (retries + 1) x --timeout plus back-off.")] = 2,
     max_bytes: Annotated[int, typer.Option("--max-bytes", help="Largest page fetched, bytes.")] = 10 * 1024 * 1024,
     ignore_robots: Annotated[bool, typer.Option("--ignore-robots", help="Do not check robots.txt.")] = False,
     until: Annotated[str, typer.Option(
@@ -162,7 +167,11 @@ def fetch_cmd(
     url: Annotated[str, typer.Argument(help="An http(s) URL to fetch and extract (nothing is stored).")],
     chunk_tokens: Annotated[int, typer.Option("--chunk-tokens")] = 512,
     chunk_overlap: Annotated[int, typer.Option("--chunk-overlap")] = 64,
-    timeout: Annotated[float, typer.Option("--timeout")] = 20.0,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Deadline of one attempt at the page, seconds: connecting plus reading the whole body.")]
+    = 20.0,
+    retries: Annotated[int, typer.Option(
+        "--retries", help="Retries after transient HTTP failures (timeouts, exceeded deadlines, 429, 5xx).")] = 2,
     json_out: JsonOpt = False,
 ) -> None:
     """Fetch one page (robots.txt, limits) and show its extracted text and chunking — for debugging a source."""
@@ -170,20 +179,20 @@ def fetch_cmd(
     from patlink.pipeline.extract import chunk_text, extract_text
     from patlink.pipeline.fetch import FetchError, Fetcher
 
-    with Fetcher(FetchConfig(timeout_s=timeout, connect_timeout_s=min(timeout, 10.0))) as f:
+    with Fetcher(FetchConfig(timeout_s=timeout, connect_timeout_s=min(timeout, 10.0), retries=retries)) as f:
         try:
-            res = f.fetch(url)
-        except FetchError as e:
+            res = f.fetch(url, extractable_only=True)
+            text = extract_text(res.body, res.content_type, res.final_url)
+        except (FetchError, ValueError) as e:
             raise PatlinkError(str(e)) from None
-    text = extract_text(res.body, res.content_type, res.final_url)
     chunks = chunk_text(text, chunk_tokens, chunk_overlap)
     if json_out:
         print_json({"url": url, "final_url": res.final_url, "content_type": res.content_type,
                     "n_bytes": len(res.body), "text": text, "chunks": chunks})
         return
     console.print(f"{res.final_url} ({res.content_type}, {len(res.body)} bytes): {len(text.split())} words, "
-                  f"{len(chunks)} chunks", highlight=False)
-    console.print(text[:2000], highlight=False)
+                  f"{len(chunks)} chunks", highlight=False, markup=False)
+    console.print(text[:2000], highlight=False, markup=False)
 
 
 @app.command("status")
@@ -195,11 +204,17 @@ def status_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Per-stage counts of finished and failed units, products, links, reviewed edits."""
+    from rich.markup import escape
+
+    from patlink.http import redact
+
     with _store(db, must_exist=True) as store:
         counts = store.counts()
         fails = store.failures(stage, limit) if (failures or json_out) else []
         info = {"products": len(store.products()), "links": len(store.links()),
                 "patents_with_text": len(store.patent_texts()), "edits": len(store.edits())}
+    for f in fails:  # rows written before errors were redacted at the source may still hold credentials
+        f["error"] = redact(f["error"] or "")
     if json_out:
         print_json({"db": str(db), "stages": counts, **info, "failures": fails})
         return
@@ -213,8 +228,9 @@ def status_cmd(
         t.add_row(s, str(c["done"]), f"[red]{c['failed']}[/red]" if c["failed"] else "0")
     console.print(t)
     console.print(", ".join(f"{k}: {v}" for k, v in info.items()))
-    for f in fails:
-        console.print(f"[red]{f['stage']}[/red] {f['key']!r} (x{f['attempts']}): {f['error']}", highlight=False)
+    for f in fails:  # errors and keys are text, not rich markup
+        console.print(f"[red]{f['stage']}[/red] {escape(repr(f['key']))} (x{f['attempts']}): {escape(f['error'])}",
+                      highlight=False)
 
 
 @app.command("export-review")

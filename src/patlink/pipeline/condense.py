@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from patlink.http import redact
 from patlink.pipeline.config import SummaryConfig
 from patlink.pipeline.llm import ChatClient, ExtractiveSummarizer, truncate_words
 
@@ -155,4 +156,4 @@ class Condenser:
             return True
         if ans.startswith("no"):
             return False
-        raise ValueError(f"LLM judge answered neither YES nor NO: {ans[:60]!r}")
+        raise ValueError(f"LLM judge answered neither YES nor NO: {redact(ans, (self.llm.config.api_key(),))[:60]!r}")

@@ -76,9 +76,11 @@ class FetchConfig:
     """HTTP fetching (stage ``fetch``, §2.2.3).
 
     Attributes:
-        timeout_s: read/write/pool timeout per request, seconds.
+        timeout_s: deadline of one attempt at a page, seconds: connecting plus reading the whole body (redirects
+            included), however slowly the server sends it; also the longest wait for the next bytes.
         connect_timeout_s: connect timeout, seconds.
-        retries: extra attempts after a transient failure (timeout, connection error, HTTP 429/5xx).
+        retries: extra attempts after a transient failure (timeout, exceeded deadline, connection error, HTTP
+            429/5xx); a page takes at most ``(retries + 1) * timeout_s`` plus the back-off delays.
         backoff_s: first back-off delay; doubles at every retry.
         max_bytes: bodies larger than this are refused (``Content-Length``) or cut off while streaming: failure.
         max_redirects: more redirects than this is a failure (catches redirect loops).

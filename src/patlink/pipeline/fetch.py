@@ -1,10 +1,15 @@
-"""Polite HTTP fetching (§2.2.3): timeouts, retries with exponential back-off, a size limit, robots.txt, http(s) only.
+"""Polite HTTP fetching (§2.2.3): a deadline per page, retries with exponential back-off, a size limit, robots.txt,
+http(s) only, extractable content types only.
 
-:class:`Fetcher` wraps patlink's one HTTP client (:class:`patlink.http.HttpClient`). A transient failure
-(timeout, connection error, HTTP 429 or 5xx) is retried ``FetchConfig.retries`` times with delays ``backoff_s, 2*backoff_s, ...`` (``Retry-After`` honoured up to
-30 s); anything else raises :class:`FetchError` at once: other 4xx statuses, more than ``max_redirects``
-redirects (redirect loops), a body over ``max_bytes``, a scheme other than http/https, a path robots.txt
-disallows for our user agent.
+:class:`Fetcher` wraps patlink's one HTTP client (:class:`patlink.http.HttpClient`). ``FetchConfig.timeout_s`` is
+the deadline of one attempt at a page: connecting plus reading the whole body (redirects included) must finish
+within it, however slowly the server drips its bytes. A transient failure (timeout, exceeded deadline,
+connection error, HTTP 429 or 5xx) is retried ``FetchConfig.retries`` times with delays ``backoff_s,
+2*backoff_s, ...`` (``Retry-After`` honoured up to 30 s), so a page takes at most ``(retries + 1) * timeout_s``
+plus those delays; anything else raises :class:`FetchError` at once: other 4xx statuses, more than
+``max_redirects`` redirects (redirect loops), a redirect to a non-HTTP URL (``file:``, ``ftp:``), a body over
+``max_bytes``, a scheme other than http/https, a path robots.txt disallows for our user agent, and (for pages to
+extract) a content type other than HTML, XHTML, plain text or PDF. Messages are one line, secrets redacted.
 """
 
 from __future__ import annotations
@@ -76,8 +81,9 @@ class Fetcher:
 
         self.config = c = config or FetchConfig()
         self.http = HttpClient(HttpConfig(timeout_s=c.timeout_s, connect_timeout_s=c.connect_timeout_s,
-                                          max_retries=c.retries, backoff_base_s=c.backoff_s, backoff_max_s=30.0,
-                                          jitter=0.0, max_redirects=c.max_redirects, user_agent=c.user_agent),
+                                          deadline_s=c.timeout_s, max_retries=c.retries, backoff_base_s=c.backoff_s,
+                                          backoff_max_s=30.0, jitter=0.0, max_redirects=c.max_redirects,
+                                          user_agent=c.user_agent),
                                sleep=sleep)
         self.client = self.http.client
         self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
@@ -96,17 +102,19 @@ class Fetcher:
         p = urlsplit(url)
         root = f"{p.scheme}://{p.netloc}"
         if root not in self._robots:
+            from patlink.http import HttpError
+
             rp: urllib.robotparser.RobotFileParser | None = urllib.robotparser.RobotFileParser(root + "/robots.txt")
-            try:
-                r = self.client.get(root + "/robots.txt", follow_redirects=True)
-                if r.status_code in (401, 403):
+            try:  # one attempt, under the same deadline as a page
+                r = self.http.get_limited(root + "/robots.txt", 500_000, max_retries=0)
+                rp.parse(r.body.decode("utf-8", "replace").splitlines())
+            except HttpError as e:
+                if e.status in (401, 403):
                     rp.disallow_all = True
-                elif r.status_code >= 400:
-                    rp = None  # no robots.txt: everything allowed
                 else:
-                    rp.parse(r.text[:500_000].splitlines())
+                    rp = None  # no robots.txt, or unreachable: allowed (the page fetch itself reports an outage)
             except httpx.HTTPError:
-                rp = None  # unreachable robots.txt: allowed (the page fetch itself reports the outage)
+                rp = None
             self._robots[root] = rp
         return self._robots[root]
 
@@ -118,30 +126,50 @@ class Fetcher:
         return True if rp is None else rp.can_fetch(self.config.user_agent, url)
 
     # -- fetching --------------------------------------------------------------------------------------------
-    def fetch(self, url: str) -> FetchResult:
+    def fetch(self, url: str, *, extractable_only: bool = False) -> FetchResult:
         """GET ``url`` under the configured rules.
 
+        Args:
+            url: an http(s) URL.
+            extractable_only: refuse bodies that cannot be extracted (see
+                :func:`patlink.pipeline.extract.content_kind`): a declared type other than HTML, XHTML, plain text
+                or PDF is refused before the body is downloaded; an ``application/octet-stream`` (or untyped) body
+                is kept only when its bytes are a PDF (or, untyped, text).
+
         Raises:
-            FetchError: with a one-line reason (scheme, robots.txt, HTTP status, redirects, size, timeout after
-                retries, connection failure after retries).
+            FetchError: with a one-line reason (scheme, robots.txt, HTTP status, redirects, a redirect to a
+                non-HTTP URL, size, content type, deadline or timeout after retries, connection failure after
+                retries). Secrets (``token=`` parameters, passwords in URLs …) are redacted.
         """
-        from patlink.http import HttpError
+        from patlink.http import HttpError, redact
+        from patlink.pipeline.extract import UnsupportedContentType, accepts_content_type, content_kind
 
         c = self.config
         url = check_url(url, c.allowed_schemes)
+        shown = redact(url)
         if not self.allowed(url):
-            raise FetchError(f"disallowed by robots.txt: {url}")
+            raise FetchError(f"disallowed by robots.txt: {shown}")
         try:
-            res = self.http.get_limited(url, c.max_bytes)
+            res = self.http.get_limited(url, c.max_bytes, accept_type=accepts_content_type if extractable_only
+                                        else None)
         except HttpError as e:
             tries = f" (after {e.attempts} attempts)" if e.attempts > 1 else ""
-            reason = {"status": f"HTTP {e.status}: {url}",
-                      "timeout": f"timed out after {c.timeout_s:g} s: {url}",
-                      "transport": f"connection failed: {url}",
-                      "redirects": f"more than {c.max_redirects} redirects (loop?): {url}"}.get(e.kind, str(e))
-            raise FetchError(reason + tries) from None
-        except httpx.HTTPError as e:  # invalid URL, decoding errors ...
-            raise FetchError(f"{type(e).__name__}: {e}: {url}") from None
-        if urlsplit(res.final_url).scheme not in c.allowed_schemes:  # pragma: no cover - httpx refuses
-            raise FetchError(f"redirected to a non-http(s) URL: {res.final_url}")
+            reason = {"status": f"HTTP {e.status}",
+                      "timeout": f"timed out after {c.timeout_s:g} s",
+                      "deadline": f"deadline of {c.timeout_s:g} s exceeded",
+                      "transport": "connection failed",
+                      "redirects": f"more than {c.max_redirects} redirects (loop?)",
+                      "content_type": f"{e.reason} (only HTML, XHTML, plain text and PDF are extracted)",
+                      }.get(e.kind, e.reason)
+            raise FetchError(f"{reason}: {shown}{tries}") from None
+        except httpx.HTTPError as e:  # invalid URL ...
+            raise FetchError(redact(f"{type(e).__name__}: {e}: {url}")) from None
+        if urlsplit(res.final_url).scheme not in c.allowed_schemes:
+            raise FetchError(f"redirect to {redact(res.final_url)} refused (only {', '.join(c.allowed_schemes)}): "
+                             f"{shown}")
+        if extractable_only:
+            try:
+                content_kind(res.body, res.content_type, res.final_url)
+            except UnsupportedContentType as e:
+                raise FetchError(f"{e}: {shown}") from None
         return FetchResult(res.url, res.final_url, res.status_code, res.content_type, res.body)

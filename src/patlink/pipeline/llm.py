@@ -3,7 +3,8 @@
 :class:`ChatClient` talks to any server implementing ``POST {base_url}/chat/completions`` (vLLM, Ollama,
 llama.cpp server, LM Studio, hosted OpenAI-compatible APIs). The API key is read from the environment variable
 named in :class:`~patlink.pipeline.config.LLMConfig` at request time; it is never stored, printed, put in
-``repr`` or in error messages.
+``repr`` or in error messages: a server's error body (which may echo the request's ``Authorization`` header) goes
+through :func:`patlink.http.redact` with the key before it is cut to length and put in the message.
 
 :class:`ExtractiveSummarizer` is the offline default (no endpoint configured): sentences are ranked by their
 centrality in the cosine-similarity graph of their embeddings (continuous LexRank, Erkan & Radev 2004, power
@@ -20,6 +21,7 @@ from typing import Sequence
 import httpx
 import numpy as np
 
+from patlink.http import redact
 from patlink.pipeline.config import LLMConfig
 
 __all__ = ["ChatClient", "LLMError", "ExtractiveSummarizer", "split_sentences", "truncate_words"]
@@ -87,21 +89,22 @@ class ChatClient:
             except httpx.TimeoutException:
                 last = f"LLM endpoint timed out after {c.timeout_s:g} s"
             except httpx.HTTPError as e:
-                last = f"LLM endpoint unreachable ({type(e).__name__}) at {self.url}"
+                last = redact(f"LLM endpoint unreachable ({type(e).__name__}) at {self.url}", (key,))
             else:
                 if r.status_code == 200:
                     try:
                         text = r.json()["choices"][0]["message"]["content"]
                     except (ValueError, KeyError, IndexError, TypeError):
-                        raise LLMError(f"malformed chat-completions answer from {self.url}") from None
+                        raise LLMError(redact(f"malformed chat-completions answer from {self.url}", (key,))) from None
                     if not isinstance(text, str):
-                        raise LLMError(f"malformed chat-completions answer from {self.url}")
+                        raise LLMError(redact(f"malformed chat-completions answer from {self.url}", (key,)))
                     return text.strip()
                 last = f"LLM endpoint answered HTTP {r.status_code}"
                 if r.status_code in (401, 403):
                     raise LLMError(f"{last}: check the API key in ${c.api_key_env}")
                 if r.status_code != 429 and r.status_code < 500:
-                    raise LLMError(f"{last}: {r.text[:200]}")
+                    body = " ".join(redact(r.text, (key,)).split())[:200]  # redacted BEFORE it is cut
+                    raise LLMError(f"{last}: {body}")
             if attempt < c.retries:
                 self._sleep(c.backoff_s * (2 ** attempt))
         raise LLMError(f"{last} (after {c.retries + 1} attempts)")

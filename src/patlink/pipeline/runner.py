@@ -4,7 +4,8 @@ Order: ``vpm`` (sources → products, links) → ``search`` (per product and que
 ``judge`` (optional, per product and URL) → ``fetch`` (per URL) → ``extract`` (per fetched body: text and
 chunks) → ``bullets`` (per product and chunk) → ``condense`` (per product) → ``patent_summary`` (per patent).
 Every unit goes through :meth:`PipelineStore.run_cached`: done work is skipped, failures are recorded and the
-run goes on, and an interrupted run (Ctrl-C, crash) resumes from the last finished unit.
+run goes on, and an interrupted run (Ctrl-C, crash) resumes from the last finished unit. A failure's message is
+passed through :func:`patlink.http.redact` (with the LLM key) before it is stored, whichever stage raised it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,29 @@ from typing import Any, Iterable
 
 from patlink.data.numbers import normalize_publication_number
 from patlink.data.vpm import normalize_product_name
+from patlink.http import redact
 from patlink.pipeline.config import PipelineConfig
 from patlink.pipeline.store import PipelineStore, input_hash
 
 __all__ = ["run_pipeline", "read_products_file", "read_patents_file", "ingest_vpm", "RUN_STAGES", "PipelineRun"]
 
 RUN_STAGES = ("vpm", "search", "filter", "fetch", "extract", "condense", "patents")
+
+
+def _redacting(fn, secrets: tuple[str, ...] = ()):
+    """``fn`` whose exceptions carry no secret: a message :func:`redact` changes is re-raised as an exception of
+    the same class name (what the store records) with the redacted message."""
+    def run():
+        try:
+            return fn()
+        except Exception as e:
+            text = str(e)
+            clean = redact(text, secrets)
+            if clean == text:
+                raise
+            raise type(type(e).__name__, (Exception,), {"__module__": __name__})(clean) from None
+
+    return run
 
 
 def _read_text(path: Path) -> str:
@@ -159,7 +177,7 @@ def ingest_vpm(store: PipelineStore, source: str, fetcher=None, *, refresh: bool
                 "anomalies": [list(a) for a in page.anomalies]}
 
     ihash = input_hash("vpm", source, Path(source).stat().st_mtime if Path(source).is_file() else None)
-    return store.run_cached("vpm", source, ihash, work, retry_failed=refresh)
+    return store.run_cached("vpm", source, ihash, _redacting(work), retry_failed=refresh)
 
 
 class PipelineRun:
@@ -180,6 +198,7 @@ class PipelineRun:
         self.fetcher = Fetcher(cfg.fetch, sleep=sleep)
         self.llm = ChatClient(cfg.llm, sleep=sleep) if cfg.llm.enabled else None
         self.condenser = Condenser(self.llm, cfg.summary)
+        self._secrets = tuple(k for k in (cfg.llm.api_key(),) if k)
 
     def close(self) -> None:
         self.fetcher.close()
@@ -187,7 +206,8 @@ class PipelineRun:
             self.llm.close()
 
     def _do(self, stage: str, key: str, ihash: str, fn) -> tuple[str, Any]:
-        status, out = self.store.run_cached(stage, key, ihash, fn, retry_failed=self.retry_failed)
+        status, out = self.store.run_cached(stage, key, ihash, _redacting(fn, self._secrets),
+                                            retry_failed=self.retry_failed)
         self.report.setdefault(stage, Counter())[status] += 1
         return status, out
 
@@ -254,7 +274,7 @@ class PipelineRun:
         fhash = input_hash("fetch", fc.max_bytes, fc.respect_robots, fc.allowed_schemes)
 
         def fetch(url):
-            res = self.fetcher.fetch(url)
+            res = self.fetcher.fetch(url, extractable_only=True)
             sha = self.store.put_page(url, res.final_url, res.status_code, res.content_type, res.body)
             return {"final_url": res.final_url, "status_code": res.status_code, "content_type": res.content_type,
                     "n_bytes": len(res.body), "sha1": sha}

@@ -23,6 +23,7 @@ from typing import Protocol
 import httpx
 
 from patlink.data.vpm import normalize_product_name
+from patlink.http import redact
 from patlink.pipeline.config import SearchConfig
 
 __all__ = ["SearchResult", "SearchProvider", "SearXNGProvider", "URLListProvider", "SearchError", "make_provider",
@@ -99,7 +100,7 @@ class SearXNGProvider:
         try:
             r = self.client.get(self.base_url + "/search", params=params)
         except httpx.HTTPError as e:
-            raise SearchError(f"SearXNG unreachable at {self.base_url}: {type(e).__name__}") from None
+            raise SearchError(redact(f"SearXNG unreachable at {self.base_url}: {type(e).__name__}")) from None
         if r.status_code == 403:
             raise SearchError("SearXNG refused format=json (HTTP 403): add 'json' to search.formats in its "
                               "settings.yml")
