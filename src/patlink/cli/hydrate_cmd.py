@@ -46,6 +46,7 @@ def hydrate_command(
     (e.g. `patlink data stats honeywell-vpm --texts STORE`), or in Python
     `load_dataset("honeywell-vpm", texts=patlink.hydrate.open_texts(STORE))`.
     """
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from patlink.hydrate.config import SOURCES, HydrateConfig, default_db_path
@@ -57,6 +58,13 @@ def hydrate_command(
         raise PatlinkError("give exactly one of a dataset name (honeywell-vpm) or --numbers FILE")
     if source == "bulk" and bulk_dir is None:
         raise PatlinkError("--source bulk needs --bulk-dir DIR (PatentsView g_*.tsv and/or USPTO ipg*.xml)")
+    if source == "bigquery":  # once, before the run, not one failure per number
+        from patlink.hydrate.bigquery import require_client_library
+
+        try:
+            require_client_library()
+        except RuntimeError as e:
+            raise PatlinkError(str(e)) from None  # cli.main prints it as text: "[bigquery]" is kept
     cfg = HydrateConfig(source=source, db_path=db if db is not None else default_db_path(), batch_size=batch_size,
                         retry_failed=retry_failed, limit=limit)
     cfg.bulk.bulk_dir = bulk_dir
@@ -73,7 +81,8 @@ def hydrate_command(
     else:
         wanted, invalid = normalize_numbers((f"item {i}", n) for i, n in enumerate(dataset_numbers(dataset)))
     for where, text, _ in invalid[:20]:
-        err_console.print(f"[yellow]skipped[/yellow] {where}: {text!r} is not a publication number", highlight=False)
+        err_console.print(f"[yellow]skipped[/yellow] {escape(f'{where}: {text!r}')} is not a publication number",
+                          highlight=False)
     if not wanted:
         raise PatlinkError("no valid publication numbers to hydrate")
 
@@ -115,7 +124,7 @@ def hydrate_command(
         ft.add_column("error")
         ft.add_column("count", justify="right")
         for e, c in sorted(errs.items(), key=lambda x: -x[1])[:10]:
-            ft.add_row(e, str(c))
+            ft.add_row(escape(e), str(c))  # the text of an error, not rich markup
         console.print(ft)
 
 

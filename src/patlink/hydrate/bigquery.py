@@ -20,7 +20,24 @@ from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date
 from patlink.hydrate.config import BigQueryConfig
 from patlink.hydrate.records import PatentRecord, clean_text
 
-__all__ = ["BigQuerySource", "build_query", "row_to_record"]
+__all__ = ["BigQuerySource", "build_query", "require_client_library", "row_to_record"]
+
+#: What to install when the client library is missing (shown verbatim in the error).
+INSTALL_HINT = 'pip install "patlink[bigquery]"'
+
+
+def require_client_library():
+    """The ``google.cloud.bigquery`` module; check it once before a run, not per batch.
+
+    Raises:
+        RuntimeError: ``the bigquery source needs google-cloud-bigquery: pip install "patlink[bigquery]"`` when
+            the optional library is not installed.
+    """
+    try:
+        from google.cloud import bigquery
+    except ImportError as e:
+        raise RuntimeError(f"the bigquery source needs google-cloud-bigquery: {INSTALL_HINT}") from e
+    return bigquery
 
 _TABLE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -120,7 +137,8 @@ class BigQuerySource:
             job whose ``result()`` iterates rows). ``None``: one is created from the environment.
 
     Raises:
-        RuntimeError: (on first fetch) when ``google-cloud-bigquery`` is not installed.
+        RuntimeError: (on first fetch) when ``google-cloud-bigquery`` is not installed; call
+            :func:`require_client_library` to check before a run (:func:`patlink.hydrate.runner.make_source` does).
     """
 
     name = "bigquery"
@@ -131,11 +149,7 @@ class BigQuerySource:
 
     @staticmethod
     def _bq():
-        try:
-            from google.cloud import bigquery
-        except ImportError as e:
-            raise RuntimeError('the bigquery source needs google-cloud-bigquery: pip install "patlink[bigquery]"') from e
-        return bigquery
+        return require_client_library()
 
     @property
     def client(self):

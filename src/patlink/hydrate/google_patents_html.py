@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from patlink.data.numbers import normalize_publication_number, parse_publication_number
-from patlink.http import HttpClient, HttpError
+from patlink.http import HttpClient, HttpError, redact
 from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date
 from patlink.hydrate.config import GooglePatentsConfig, HttpConfig
 from patlink.hydrate.records import PatentRecord, clean_text, flat_text
@@ -226,5 +226,5 @@ class GooglePatentsSource:
             except HttpError as e:
                 errors[n] = NOT_FOUND if e.status == 404 else str(e)
             except (ValueError, OSError) as e:
-                errors[n] = f"{type(e).__name__}: {e}"
+                errors[n] = redact(f"{type(e).__name__}: {e}")
         return records, errors

@@ -4,7 +4,8 @@ Per batch of numbers: ``POST /api/v1/patent/`` (title, abstract, dates, kind, cu
 ``/api/v1/g_claim/`` (claims) and ``/api/v1/g_detail_desc_text/`` (description). Each request body is
 ``{"q": {"patent_id": [ids]}, "f": [fields], "s": [{"patent_id": "asc"}, ...], "o": {"size": n, "after": ...}}``;
 pages are followed with ``o.after`` (the sort values of the last record) until a page is shorter than ``size``.
-The API key is read from ``$PATENTSVIEW_API_KEY`` (configurable) and sent as ``X-Api-Key``; it is never logged.
+The API key is read from ``$PATENTSVIEW_API_KEY`` (configurable) and sent as ``X-Api-Key``; it is never logged
+nor put in an error (the API's error bodies and messages go through :func:`patlink.http.redact` with the key).
 The API allows 45 requests/minute per key: the client waits ``60/45`` s between requests by default, and
 backs off on HTTP 429 (honouring ``Retry-After``).
 """
@@ -45,6 +46,10 @@ class PatentsViewSource:
         api_key: the key (``None``: read ``os.environ[config.api_key_env]``).
         client: an :class:`HttpClient` to use instead of building one (tests).
 
+    Attributes:
+        secrets: the values every message of this source is redacted of (the API key), also used by
+            :func:`patlink.hydrate.runner.hydrate` on what the source raises.
+
     Raises:
         ValueError: when no API key is given nor set in the environment.
     """
@@ -58,6 +63,7 @@ class PatentsViewSource:
         if not key:
             raise ValueError(f"the patentsview source needs an API key in ${self.config.api_key_env} "
                              "(request one at https://patentsview-support.atlassian.net/servicedesk)")
+        self.secrets: tuple[str, ...] = (key,)
         http = http or HttpConfig()
         if client is None:
             cfg = HttpConfig(**{**http.__dict__, "min_interval_s": max(http.min_interval_s, self.config.min_interval_s)})
@@ -87,10 +93,13 @@ class PatentsViewSource:
             resp = self.http.post(url, json=body)
             try:
                 payload = resp.json()
-            except ValueError as e:
-                raise HttpError(f"{endpoint}: response is not JSON") from e
+            except ValueError:
+                raise HttpError(f"{endpoint}: response is not JSON") from None
+            if not isinstance(payload, dict):
+                raise HttpError(f"{endpoint}: response is not a JSON object")
             if payload.get("error"):
-                raise HttpError(f"{endpoint}: API error: {str(payload.get('message') or payload)[:300]}")
+                msg = self.http.redact(str(payload.get("message") or payload), self.secrets)[:300]  # redact, then cut
+                raise HttpError(f"{endpoint}: API error: {' '.join(msg.split())}")
             page = _records_of(payload)
             out.extend(page)
             if len(page) < size:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from patlink.data.numbers import normalize_publication_number
 from patlink.data.registry import load_dataset
+from patlink.http import redact
 from patlink.hydrate.base import Source
 from patlink.hydrate.config import HydrateConfig, default_db_path
 from patlink.hydrate.store import HydrationStore
@@ -109,10 +110,16 @@ def dataset_numbers(name: str) -> list[str]:
 
 
 def make_source(config: HydrateConfig) -> Source:
-    """Build the source named by ``config.source``. Raises ``ValueError``/``FileNotFoundError`` on bad settings."""
-    if config.source == "bigquery":
-        from patlink.hydrate.bigquery import BigQuerySource
+    """Build the source named by ``config.source``.
 
+    Raises:
+        ValueError, FileNotFoundError: bad settings. RuntimeError: the bigquery source without its optional client
+            library (checked here, once, not per batch).
+    """
+    if config.source == "bigquery":
+        from patlink.hydrate.bigquery import BigQuerySource, require_client_library
+
+        require_client_library()
         return BigQuerySource(config.bigquery)
     if config.source == "patentsview":
         from patlink.hydrate.patentsview_api import PatentsViewSource
@@ -135,7 +142,8 @@ def hydrate(numbers: Sequence[str], config: HydrateConfig, source: Source | None
     (default: ``config.batch_size``, else the source's own default, :data:`DEFAULT_BATCH`),
     and each batch is written in one transaction with its failures (number → error) — an interrupted run resumes
     where it stopped. A source-wide exception (credentials, network) is recorded as the error of every number of
-    that batch and the run continues with the next batch.
+    that batch and the run continues with the next batch. Every error is passed through
+    :func:`patlink.http.redact` (with the source's ``secrets``, e.g. its API key) before it is logged or stored.
 
     Args:
         numbers: publication numbers in any spelling; invalid ones are reported in ``summary.invalid``.
@@ -167,6 +175,7 @@ def hydrate(numbers: Sequence[str], config: HydrateConfig, source: Source | None
         src = source if source is not None else make_source(config)
         if batch_size is None:
             batch_size = config.batch_size or getattr(src, "batch_size", None) or DEFAULT_BATCH.get(config.source, 100)
+        secrets = tuple(str(s) for s in (getattr(src, "secrets", None) or ()) if s)
         try:
             done = 0
             for start in range(0, len(todo), batch_size):
@@ -174,10 +183,11 @@ def hydrate(numbers: Sequence[str], config: HydrateConfig, source: Source | None
                 try:
                     records, errors = src.fetch(batch)
                 except Exception as e:  # noqa: BLE001 - recorded per number, run continues
-                    log.warning("batch of %d failed: %s", len(batch), e)
-                    records, errors = {}, {n: f"{type(e).__name__}: {e}" for n in batch}
+                    msg = f"{type(e).__name__}: {redact(str(e), secrets)}"
+                    log.warning("batch of %d failed: %s", len(batch), msg)
+                    records, errors = {}, {n: msg for n in batch}
                 records = {n: r for n, r in records.items() if n in set(batch)}
-                errors = {n: e for n, e in errors.items() if n not in records}
+                errors = {n: redact(str(e), secrets) for n, e in errors.items() if n not in records}
                 for n in batch:  # a source that forgets a number must not lose it
                     if n not in records and n not in errors:
                         errors[n] = "source returned nothing for this number"
