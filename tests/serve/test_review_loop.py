@@ -76,21 +76,21 @@ def test_serve_review_export_train_serve(tmp_path, pap2pat, monkeypatch):
     assert len(ds.items) == 24 and len(ds.patents) == 48
     qrels = (beir / "qrels" / "reviewed.tsv").read_text().splitlines()
     assert sum(line.endswith("\t0") for line in qrels) == 24
-    if hasattr(ds, "negative_links"):
-        assert sorted(ds.negative_links) == sorted(rejected)
+    assert sorted(ds.negative_links) == sorted(rejected)         # rejected pairs: known negatives
     assert ds.patent_texts()[accepted[0][1]].strip()      # patents carry the index's texts
     # a table export for people
     assert main(["review", "export", "--db", str(db), "--out", str(tmp_path / "d.csv")]) == 0
     assert len((tmp_path / "d.csv").read_text().splitlines()) == 49
 
-    # train a (tiny) linker on the reviewed links
+    # train a (tiny) linker on the reviewed links, the rejected ones as hard negatives
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"encoder": {"hidden": 32, "out_dim": 16, "max_length": 32}, "batch_size": 8,
                                "progress": False, "full_val_metrics": False}))
     run = tmp_path / "run"
     assert main(["train", "--beir", str(beir), "--out", str(run), "--config", str(cfg), "--epochs", "1",
-                 "--no-plots", "--device", "cpu"]) == 0
+                 "--negatives", "known", "--no-plots", "--device", "cpu"]) == 0
     assert (run / "best" / "linker.json").exists()
+    assert json.loads((run / "run.json").read_text()).get("n_known_negatives", 0) > 0
 
     # serve the new model: an index of the reviewed patents ranked by the trained linker fused with BM25
     idx = tmp_path / "idx"
