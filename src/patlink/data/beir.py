@@ -62,15 +62,16 @@ def _read_jsonl(path: Path) -> Iterable[tuple[int, str, dict]]:
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}:{line_no}: malformed JSON ({e.msg} at column {e.colno})") from None
         except (ValueError, RecursionError) as e:   # e.g. an integer of > 4300 digits, arrays nested too deep
-            raise ValueError(f"{path}:{line_no}: unreadable JSON ({str(e).splitlines()[0][:120]})") from None
+            why = str(e).splitlines()[0].split(': ')[0][:120]
+            raise ValueError(f"{path}:{line_no}: unreadable JSON ({why})") from None
         if not isinstance(rec, dict):
-            raise ValueError(f"{path}:{line_no}: a JSON {_JSON_KIND.get(type(rec), type(rec).__name__)}, not an "
+            raise ValueError(f"{path}:{line_no}: a JSON {_JSON_KIND.get(type(rec), type(rec).__name__)}, not an "  # noqa: TRY004
                              'object; each line must be one JSON object, e.g. {"_id": "d1", "text": "..."}')
         if "_id" not in rec:
             raise ValueError(f"{path}:{line_no}: record has no '_id'")
         rid = rec["_id"]
         if isinstance(rid, bool) or not isinstance(rid, (str, int)):
-            raise ValueError(f"{path}:{line_no}: '_id' must be a string or an integer, got "
+            raise ValueError(f"{path}:{line_no}: '_id' must be a string or an integer, got "  # noqa: TRY004
                              f"{_JSON_KIND.get(type(rid), type(rid).__name__)} {json.dumps(rid)[:60]}")
         rid = str(rid)
         if not rid.strip():

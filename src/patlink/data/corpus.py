@@ -239,6 +239,14 @@ def _decode_error(path: Path, exc: Exception) -> CorpusError:
                        "'CSV UTF-8')")
 
 
+def _json_problem(exc: BaseException) -> str:
+    """What the json module could not read, besides malformed text: an integer too long to convert, or values
+    nested deeper than the interpreter's recursion limit."""
+    if isinstance(exc, RecursionError):
+        return "values nested too deeply"
+    return str(exc).splitlines()[0].split(": ")[0][:120]
+
+
 def _read_jsonl(path: Path, keep: set[str] | None) -> _Table:
     columns: dict[str, None] = {}
     rows: list[tuple[int, dict]] = []
@@ -252,6 +260,9 @@ def _read_jsonl(path: Path, keep: set[str] | None) -> _Table:
                 except json.JSONDecodeError as e:
                     raise CorpusError(f"{path}:{line_no}: malformed JSON ({e.msg} at column {e.colno}); each line "
                                       "must be one JSON object, e.g. {\"id\": \"A1\", \"text\": \"...\"}") from None
+                except (ValueError, RecursionError) as e:   # an integer of > 4300 digits, nesting too deep
+                    raise CorpusError(f"{path}:{line_no}: unreadable JSON ({_json_problem(e)}); each line must be "
+                                      "one JSON object, e.g. {\"id\": \"A1\", \"text\": \"...\"}") from None
                 if not isinstance(rec, dict):
                     raise CorpusError(f"{path}:{line_no}: a JSON {type(rec).__name__}, not an object; each line "
                                       "must be one JSON object, e.g. {\"id\": \"A1\", \"text\": \"...\"}")
@@ -299,6 +310,9 @@ def _read_json(path: Path, keep: set[str] | None) -> _Table:
         except json.JSONDecodeError as e:
             raise CorpusError(f"{path}:{e.lineno}: malformed JSON ({e.msg} at column {e.colno}); fix the file "
                               "(a list of objects: [{\"id\": \"A1\", \"text\": \"...\"}, ...])") from None
+        except (ValueError, RecursionError) as e:   # an integer of > 4300 digits, nesting too deep
+            raise CorpusError(f"{path}:{line_of(i)}: unreadable JSON ({_json_problem(e)}); fix the file (a list "
+                              "of objects: [{\"id\": \"A1\", \"text\": \"...\"}, ...])") from None
         start = line_of(i)
         if not isinstance(rec, dict):
             raise CorpusError(f"{path}:{start}: a JSON {type(rec).__name__} in the list, not an object; every "

@@ -16,6 +16,7 @@ import csv
 import io
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from patlink.data.numbers import normalize_publication_number
@@ -35,10 +36,10 @@ class Anomaly:
     """One repaired or rejected irregularity of the raw table.
 
     Attributes:
-        line: 1-based line number in the source file (the header is line 1).
+        line: 1-based line number in the source file where the row starts (the header is line 1).
         kind: one of ``nbsp_separator``, ``colon_separator``, ``space_separator``, ``duplicate_number_in_row``,
             ``duplicate_product_row`` (merged), ``invalid_number`` (token rejected), ``short_number`` (accepted,
-            fewer than 7 digits), ``empty_patent_cell``, ``empty_product_name``, ``bad_column_count``,
+            fewer than 7 digits), ``empty_patent_cell`` (blank, or separators only), ``empty_product_name``, ``bad_column_count``,
             ``whitespace_in_name`` (stripped).
         product: product name as written (may be empty).
         detail: human-readable detail (the offending text).
@@ -76,6 +77,21 @@ class VPMTable:
         return dict(Counter(a.kind for a in self.anomalies))
 
 
+def _rows(reader) -> Iterator[tuple[int, list[str]]]:
+    """``(line where the row starts, fields)`` of a csv reader; an unreadable row (an unclosed quote that runs past
+    the csv module's field limit) is a ``ValueError`` naming that line."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise ValueError(f"line {start}: unreadable VPM row ({e}); check the quotes on this line (a field that "
+                             "opens a quote runs until the next one)") from None
+        yield start, row
+
+
 def parse_vpm_table(text: str, *, delimiter: str = "\t", min_digits: int = 7) -> VPMTable:
     """Parse the text of a raw VPM table (TSV by default).
 
@@ -89,28 +105,33 @@ def parse_vpm_table(text: str, *, delimiter: str = "\t", min_digits: int = 7) ->
         A :class:`VPMTable`.
 
     Raises:
-        ValueError: if the header lacks a product or patent column.
+        ValueError: one line: the table is empty; the header lacks a product or a patent column (a column that
+            says both, e.g. ``Patented Product``, is the product column when another column says ``patent``); or
+            ``line N: unreadable VPM row ...`` for a row the csv module cannot read (an unclosed quote running
+            past its field-size limit). The caller adds the file name.
     """
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = _rows(reader)
     try:
-        header = [h.strip() for h in next(reader)]
+        header = [h.strip() for h in next(rows)[1]]
     except StopIteration:
         raise ValueError("empty VPM table") from None
     lower = [h.lower() for h in header]
-    try:
-        i_prod = next(i for i, h in enumerate(lower) if "product" in h)
-        i_pat = next(i for i, h in enumerate(lower) if "patent" in h)
-    except StopIteration:
-        raise ValueError(f"VPM header must name a product and a patent column, got {header}") from None
-    i_tab = next((i for i, h in enumerate(lower) if "table" in h), None)
+    # "Patented Product" names the product column: the patent column is one that does not also say "product"
+    prod_cols = [i for i, h in enumerate(lower) if "product" in h]
+    pat_cols = [i for i, h in enumerate(lower) if "patent" in h]
+    i_pat = next((i for i in pat_cols if i not in prod_cols), pat_cols[0] if pat_cols else None)
+    i_prod = next((i for i in prod_cols if i != i_pat), None)
+    if i_prod is None or i_pat is None:
+        raise ValueError(f"VPM header must name a product and a patent column, got {header}")
+    i_tab = next((i for i, h in enumerate(lower) if "table" in h and i not in (i_prod, i_pat)), None)
 
     anomalies: list[Anomaly] = []
     seen_products: dict[str, int] = {}
     links: set[tuple[str, str]] = set()
     tables: dict[str, set[str]] = {}
     n_rows = 0
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows:
         if not row or all(not c.strip() for c in row):
             continue
         n_rows += 1
@@ -134,8 +155,9 @@ def parse_vpm_table(text: str, *, delimiter: str = "\t", min_digits: int = 7) ->
         if i_tab is not None and i_tab < len(row) and row[i_tab].strip():
             tables.setdefault(name, set()).add(row[i_tab].strip())
         cell = row[i_pat]
-        if not cell.strip():
-            anomalies.append(Anomaly(line, "empty_patent_cell", name, ""))
+        tokens = [t for t in _SEPARATORS.split(cell) if t]
+        if not tokens:   # blank, or separators only (";", " : ")
+            anomalies.append(Anomaly(line, "empty_patent_cell", name, repr(cell[:80]) if cell.strip() else ""))
             continue
         # Separator irregularities: report each kind once per row.
         if "\xa0" in cell:
@@ -147,9 +169,7 @@ def parse_vpm_table(text: str, *, delimiter: str = "\t", min_digits: int = 7) ->
                 anomalies.append(Anomaly(line, "space_separator", name, repr(part.strip())))
                 break
         row_numbers: list[str] = []
-        for token in _SEPARATORS.split(cell):
-            if not token:
-                continue
+        for token in tokens:
             try:
                 number = normalize_publication_number(token)
             except ValueError:

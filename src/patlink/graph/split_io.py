@@ -42,10 +42,23 @@ def write_split(split: Split, out_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
+def _read_utf8(path: Path) -> str:
+    """The text of ``path`` (UTF-8; a leading byte-order mark is skipped); bytes that are not UTF-8 are a
+    ``ValueError`` naming the file and the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        line = data.count(b"\n", 0, e.start + bom) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start + bom]:02x}); save the file as "
+                         "UTF-8") from None
+
+
 def _read_tsv(path: Path) -> list[Link]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: split file not found (expected train.tsv, val.tsv, test.tsv)")
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = _read_utf8(path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     if not lines or lines[0].rstrip("\r") != _HEADER:
@@ -70,8 +83,9 @@ def read_split(split_dir: str | Path) -> Split:
 
     Raises:
         FileNotFoundError: a TSV is missing (path named).
-        ValueError: bad header or malformed line, as ``file:line: message``; ``split.json`` not a JSON object or
-            with a bad ``config``.
+        ValueError: bad header, malformed line or bytes that are not UTF-8, as ``file:line: message``;
+            ``split.json`` not UTF-8, not a JSON object, with a ``protocol`` that is not a string, a ``seed`` that
+            is not an integer, or a bad ``config``. A UTF-8 byte-order mark is skipped.
     """
     d = Path(split_dir)
     parts = {name: _read_tsv(d / f"{name}.tsv") for name in SPLIT_NAMES}
@@ -80,12 +94,22 @@ def read_split(split_dir: str | Path) -> Split:
     meta_path = d / "split.json"
     if not meta_path.is_file():
         return Split(parts["train"], parts["val"], parts["test"], parts.get("dropped", []), "unknown", None, None)
+    text = _read_utf8(meta_path)
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{meta_path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    except (ValueError, RecursionError) as e:   # an integer of > 4300 digits, arrays nested too deep
+        why = str(e).splitlines()[0].split(': ')[0][:120]
+        raise ValueError(f"{meta_path}: unreadable JSON ({why})") from None
     if not isinstance(meta, dict):
-        raise ValueError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}")
+        raise ValueError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}")  # noqa: TRY004
+    for key in ("protocol", "method"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise ValueError(f"{meta_path}: {key!r} must be a string, got {json.dumps(meta[key])[:60]}")
+    seed = meta.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"{meta_path}: 'seed' must be an integer or null, got {json.dumps(seed)[:60]}")
     try:
         return Split.from_json(meta, parts)
     except (TypeError, ValueError) as e:
