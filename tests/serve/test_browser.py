@@ -151,6 +151,7 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(15_000)
+    expect.set_options(timeout=15_000)      # assertions wait as long as actions (a loaded CI machine is slow)
     pg.log = PageLog(pg)
     yield pg
     context.close()
