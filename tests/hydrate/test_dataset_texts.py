@@ -73,7 +73,7 @@ def test_loaded_datasets_are_independent_copies():
 def test_corrupt_store_is_a_clear_error_when_opened_for_a_dataset(tmp_path):
     junk = tmp_path / "junk.duckdb"
     junk.write_bytes(b"\0not duckdb" * 500)
-    with pytest.raises(ValueError, match=r"junk\.duckdb is not a DuckDB hydration store"):
+    with pytest.raises(ValueError, match=r"junk\.duckdb is not a patlink hydration store \(not a DuckDB database file\)"):
         load_dataset("honeywell-vpm", texts=open_texts(junk))
 
 

@@ -79,9 +79,9 @@ def test_missing_store_is_an_error_naming_the_file_and_creates_nothing(tmp_path)
 def test_corrupt_store_is_an_error_not_an_empty_answer(tmp_path):
     junk = tmp_path / "junk.duckdb"
     junk.write_bytes(b"this is not a duckdb file" * 100)
-    with pytest.raises(ValueError, match=r"junk\.duckdb is not a DuckDB hydration store"):
+    with pytest.raises(ValueError, match=r"junk\.duckdb is not a patlink hydration store \(not a DuckDB database file\)"):
         hydrated_texts(["US7852519"], junk)
-    with pytest.raises(ValueError, match="not a DuckDB hydration store"):
+    with pytest.raises(ValueError, match="not a patlink hydration store"):
         HydrationStore(junk)  # writing into it is refused the same way
 
 

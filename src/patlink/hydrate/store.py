@@ -18,6 +18,8 @@ Datasets never look for a store by themselves: a store is passed explicitly, e.g
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -51,6 +53,21 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 
+def _not_a_store(path: Path, why: str) -> ValueError:
+    return ValueError(f"{path} is not a patlink hydration store ({why}): delete it and hydrate again, or give the "
+                      "file that `patlink hydrate --db` wrote")
+
+
+def _duckdb_problem(path: Path, exc: Exception) -> str:
+    """DuckDB's message, first line, without the file's path (the caller's message names it)."""
+    return str(exc).splitlines()[0].replace(f'"{path.resolve()}"', "the file").replace(f'"{path}"', "the file")
+
+
+def _storage_error(path: Path, exc: Exception) -> ValueError:
+    """The error for a DuckDB failure on an open store: its blocks cannot be read (cut short) or are damaged."""
+    return _not_a_store(path, f"the file is truncated or corrupt: {_duckdb_problem(path, exc)[:160]}")
+
+
 def _connect(path: Path, read_only: bool):
     """Open ``path`` with DuckDB; every failure becomes one ``ValueError`` naming the file and the fix."""
     import duckdb
@@ -64,15 +81,57 @@ def _connect(path: Path, read_only: bool):
     try:
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as e:
-        msg = str(e)
-        if "lock" in msg.lower():
-            raise ValueError(f"hydration store {path} is locked by another process (a `patlink hydrate` run still "
-                             "writing it?): wait until it finishes, or use a copy of the file") from None
-        if "not a valid duckdb" in msg.lower() or "database file" in msg.lower():
-            raise ValueError(f"{path} is not a DuckDB hydration store (the file is corrupt or of another kind): "
-                             "give the file written by `patlink hydrate --db`, or delete it and hydrate "
-                             "again") from None
-        raise ValueError(f"cannot open hydration store {path}: {msg.splitlines()[0]}") from None
+        msg = _duckdb_problem(path, e)
+        low = msg.lower()
+        if "could not set lock" in low or "conflicting lock" in low:
+            pid = re.search(r"\(PID (\d+)\)", msg)
+            raise ValueError(f"{path} is locked by another process ({f'PID {pid.group(1)}; ' if pid else ''}a running "
+                             "patlink hydrate?): wait for it or use another --db") from None
+        if "not a valid duckdb" in low:
+            raise _not_a_store(path, "not a DuckDB database file") from None
+        if "could not read" in low or "corrupt" in low or "checksum" in low or "serializ" in low:
+            raise _storage_error(path, e) from None
+        raise ValueError(f"cannot open hydration store {path}: {msg}") from None
+
+
+def _check_tables(con, path: Path) -> None:
+    """Refuse a DuckDB file that holds another program's tables (nothing is added to it); an empty file or a
+    store is accepted."""
+    import duckdb
+
+    try:
+        tables = sorted(r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall())
+        columns = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+            "AND table_name = 'patents'").fetchall()}
+    except duckdb.Error as e:
+        con.close()
+        raise _storage_error(path, e) from None
+    if "patents" not in tables and tables:
+        con.close()
+        shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+        raise _not_a_store(path, f"a DuckDB file of another kind: no 'patents' table, it has {shown}; it was left "
+                                 "as it was")
+    if "patents" in tables and "number" not in columns:
+        con.close()
+        raise _not_a_store(path, "its 'patents' table has no 'number' column; it was left as it was")
+
+
+def _storage_errors(method):
+    """Turn a DuckDB failure while using an open store (a file cut short or damaged after its header) into one
+    ``ValueError`` naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        import duckdb
+
+        try:
+            return method(self, *args, **kwargs)
+        except duckdb.Error as e:
+            raise _storage_error(self.path, e) from None
+
+    return wrapper
 
 
 class HydrationStore:
@@ -85,9 +144,13 @@ class HydrationStore:
             processes may read one store at once, but none while a writer holds it.
 
     Raises:
-        ValueError: with the file's path and what to do, when the file does not exist (``read_only``), is a
-            folder, is not a DuckDB database (corrupt), is locked by another process (DuckDB's single-writer
-            lock, e.g. a ``patlink hydrate`` still running), or (``read_only``) has no ``patents`` table.
+        ValueError: one line with the file's path and what to do, when the file does not exist (``read_only``),
+            is a folder, is not a patlink hydration store (not a DuckDB database; a DuckDB file with another
+            program's tables and no ``patents`` table, which is left as it was; or, read-only, an empty one), is
+            locked by another process (DuckDB's single-writer lock, e.g. a ``patlink hydrate`` still running:
+            ``... is locked by another process (PID n; a running patlink hydrate?): wait for it or use another
+            --db``), or is truncated or corrupt — found when it is opened or when a method reads blocks that are
+            cut off or damaged (every method raises this ``ValueError`` then, not DuckDB's exception).
     """
 
     def __init__(self, db_path: str | Path, read_only: bool = False) -> None:
@@ -98,15 +161,19 @@ class HydrationStore:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = _connect(self.path, read_only)
-        if not read_only:
-            self.con.execute(_SCHEMA)
-            return
+        _check_tables(self.con, self.path)
         try:
-            self.con.execute("SELECT number FROM patents LIMIT 0")
-        except duckdb.Error:
+            if not read_only:
+                self.con.execute(_SCHEMA)
+                return
+            try:
+                self.con.execute("SELECT number FROM patents LIMIT 0")
+            except duckdb.CatalogException:
+                self.con.close()
+                raise _not_a_store(self.path, "a DuckDB file without a 'patents' table") from None
+        except duckdb.Error as e:
             self.con.close()
-            raise ValueError(f"{self.path} is a DuckDB file but not a hydration store (no 'patents' table): give "
-                             "the file written by `patlink hydrate --db`") from None
+            raise _storage_error(self.path, e) from None
 
     def __repr__(self) -> str:
         return f"HydrationStore({str(self.path)!r}, read_only={self.read_only})"
@@ -130,10 +197,12 @@ class HydrationStore:
         ).fetchall()
         return {r[0] for r in rows}
 
+    @_storage_errors
     def fetched(self, numbers: Sequence[str]) -> set[str]:
         """The subset of canonical ``numbers`` already stored in ``patents``."""
         return self._numbers_in("patents", numbers)
 
+    @_storage_errors
     def failed(self, numbers: Sequence[str] | None = None) -> dict[str, str]:
         """Recorded failures: number → error message (all of them when ``numbers`` is ``None``)."""
         if numbers is None:
@@ -145,6 +214,7 @@ class HydrationStore:
             ).fetchall()
         return {n: e for n, e in rows}
 
+    @_storage_errors
     def missing(self, numbers: Sequence[str], retry_failed: bool = True) -> list[str]:
         """``numbers`` (order kept, duplicates dropped) not yet stored; failed ones dropped unless ``retry_failed``."""
         have = self.fetched(numbers)
@@ -158,6 +228,7 @@ class HydrationStore:
                 out.append(n)
         return out
 
+    @_storage_errors
     def get(self, numbers: Iterable[str]) -> dict[str, PatentRecord]:
         """Stored records of ``numbers`` (absent ones are left out)."""
         nums = list(numbers)
@@ -175,6 +246,7 @@ class HydrationStore:
             out[rec["number"]] = PatentRecord(**rec)
         return out
 
+    @_storage_errors
     def count(self) -> tuple[int, int]:
         """``(n_patents, n_failures)`` stored."""
         p = self.con.execute("SELECT count(*) FROM patents").fetchone()[0]
@@ -182,12 +254,14 @@ class HydrationStore:
         return int(p), int(f)
 
     # ----------------------------------------------------------------------------------------------- writes
+    @_storage_errors
     def write_batch(self, records: Sequence[PatentRecord], failures: dict[str, str] | None = None,
                     source: str = "") -> None:
         """Store ``records`` and ``failures`` (number → error) in ONE transaction (all or nothing).
 
         A stored record clears that number's failure; a failure increments ``attempts``.
         """
+        import duckdb
         import pyarrow as pa
 
         failures = failures or {}
@@ -215,10 +289,14 @@ class HydrationStore:
                     [source, nums, [str(failures[n])[:2000] for n in nums]])
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            try:
+                self.con.execute("ROLLBACK")
+            except duckdb.Error:   # the transaction is already gone (e.g. the failed COMMIT ended it)
+                pass
             raise
 
 
+    @_storage_errors
     def texts_for(self, numbers: Iterable[str]) -> dict[str, dict[str, str]]:
         """Texts of the stored patents among ``numbers``: the :class:`patlink.data.dataset.PatentTextSource`
         contract that :meth:`patlink.data.Dataset.with_patent_texts` reads.
