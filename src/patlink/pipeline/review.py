@@ -8,8 +8,15 @@ time, file)`` in the ``edits`` table, the new value in ``overrides``. Nothing el
 context columns may be left as they are. Evaluation can then exclude or flag edited products
 (:func:`final_descriptions` returns ``edited`` and ``edited_fields``).
 
-The import is all-or-nothing: a malformed file (unknown product, bad ``exclude`` value, missing column) raises
-``ValueError`` naming every bad line, and nothing is recorded.
+The import is all-or-nothing: a malformed file (unknown product, bad ``exclude`` value, missing column, bytes
+that are not UTF-8) raises ``ValueError`` naming every bad line, and nothing is recorded.
+
+CSV and TSV files are opened by spreadsheets, which run a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return as a formula (CSV injection): every such cell is written with a leading ``'``
+(:func:`patlink.io.spreadsheet_safe`), and a cell that already is ``'`` before one of those characters gets one
+more ``'``. The import removes exactly one ``'`` from such cells, so a file exported and imported unchanged
+records no edit, and a reviewer may type ``=x`` or ``'=x`` alike for the value ``=x``. JSONL files are written
+and read as they are.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from patlink.data.vpm import normalize_product_name
-from patlink.pipeline.store import PipelineStore
 from patlink.io import atomic_write_text as _atomic_write
+from patlink.io import spreadsheet_safe
+from patlink.pipeline.store import PipelineStore
 
 __all__ = ["EDITABLE", "COLUMNS", "export_review", "import_review", "final_descriptions", "export_dataset"]
 
@@ -77,6 +85,29 @@ def final_descriptions(store: PipelineStore) -> dict[str, dict[str, Any]]:
     return res
 
 
+def _escaped(value: str) -> bool:
+    """``value`` is a cell :func:`_to_cell` escaped: one or more ``'`` before a character that starts a formula."""
+    rest = value.lstrip("'")
+    return rest != value and spreadsheet_safe(rest) != rest
+
+
+def _to_cell(value: Any) -> Any:
+    """A CSV/TSV cell a spreadsheet shows as text (:func:`patlink.io.spreadsheet_safe`: ``'`` before a leading
+    ``=``, ``+``, ``-``, ``@``, tab or carriage return). A value that already looks escaped (``'=x``) gets one
+    more ``'``, so that :func:`_from_cell` gives back every value exactly."""
+    if isinstance(value, str) and _escaped(value):
+        return "'" + value
+    return spreadsheet_safe(value)
+
+
+def _from_cell(value: Any) -> Any:
+    """Inverse of :func:`_to_cell`: one ``'`` off a cell that is ``'`` before a formula character (``'=x`` →
+    ``=x``, ``''=x`` → ``'=x``); any other cell as it is."""
+    if isinstance(value, str) and _escaped(value):
+        return value[1:]
+    return value
+
+
 def _fmt(path: Path) -> str:
     s = path.suffix.lower()
     if s in (".csv", ".tsv"):
@@ -113,15 +144,24 @@ def export_review(store: PipelineStore, path: str | Path, *, only: str = "all") 
         w = csv.DictWriter(buf, fieldnames=COLUMNS, delimiter="\t" if fmt == "tsv" else ",")
         w.writeheader()
         for r in rows:
-            w.writerow({**r, "urls": " ".join(r["urls"]), "patents": ";".join(r["patents"])})
+            row = {**r, "urls": " ".join(r["urls"]), "patents": ";".join(r["patents"])}
+            w.writerow({k: _to_cell(v) for k, v in row.items()})
         text = buf.getvalue()
     _atomic_write(path, text)
     return len(rows)
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """``(line, row)`` of a review file; CSV/TSV cells with their spreadsheet escaping undone."""
     fmt = _fmt(path)
-    text = path.read_text(encoding="utf-8-sig")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")   # newlines inside quoted cells kept as written (csv wants newline="")
+    except UnicodeDecodeError as e:
+        bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        line = data.count(b"\n", 0, e.start + bom) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text; save the review file as UTF-8 (e.g. from a "
+                         "spreadsheet: 'CSV UTF-8')") from None
     rows: list[tuple[int, dict[str, Any]]] = []
     if fmt == "jsonl":
         for i, line in enumerate(text.splitlines(), 1):
@@ -141,7 +181,7 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     for row in reader:
         if None in row:
             raise ValueError(f"{path}:{reader.line_num}: more fields than the header has")
-        rows.append((reader.line_num, row))
+        rows.append((reader.line_num, {k: _from_cell(v) for k, v in row.items()}))
     return rows
 
 
@@ -169,10 +209,12 @@ def import_review(store: PipelineStore, path: str | Path, reviewer: str, *, when
     if not path.is_file():
         raise FileNotFoundError(f"review file not found: {path}")
     current = final_descriptions(store)
+    by_key = {normalize_product_name(p): p for p in current}
     problems: list[str] = []
     changes: list[tuple[str, str, Any, str]] = []
     for line, row in _read_rows(path):
-        prod = normalize_product_name(str(row.get("product") or ""))
+        given = str(row.get("product") or "")
+        prod = given if given in current else by_key.get(normalize_product_name(given), normalize_product_name(given))
         if not prod:
             problems.append(f"line {line}: empty product")
             continue
