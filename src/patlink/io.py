@@ -2,10 +2,13 @@
 
 A write goes to a temporary file in the destination folder and is moved into place with ``os.replace``, so a
 crash or Ctrl-C never leaves a half-written file behind (readers see the old file or the new one), and the
-target is untouched when the writing code raises. :func:`atomic_writer` is the one primitive (a file object for
-any writer: ``torch.save``, ``np.save``, ``np.savez``, bytes from ``safetensors``); :func:`atomic_path` lends a
-temporary *path* to writers that insist on a file name; :func:`atomic_directory` does the same for a folder
-(e.g. a saved model). The rest are conveniences on top.
+target is untouched when the writing code raises. A Ctrl-C (SIGINT) that arrives while a finished write is being
+moved into place is held until the move is done and then raised (``KeyboardInterrupt``), so the new file is
+complete; one that arrives while the body is still writing interrupts it at once and leaves the old file.
+:func:`atomic_writer` is the one primitive (a file object for any writer: ``torch.save``, ``np.save``,
+``np.savez``, bytes from ``safetensors``); :func:`atomic_path` lends a temporary *path* to writers that insist on
+a file name; :func:`atomic_directory` does the same for a folder (e.g. a saved model). The rest are conveniences
+on top.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +35,32 @@ __all__ = [
     "json_default",
     "spreadsheet_safe",
 ]
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT held for the block (the moves that publish a finished write), then delivered to the handler that was
+    in place (Python's raises ``KeyboardInterrupt``). Only the main thread receives signals; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    except (ValueError, OSError):   # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+        if held:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous == signal.SIG_DFL:
+                signal.raise_signal(signal.SIGINT)
+            elif previous is None:   # a handler set outside Python: Python's own stands in for it
+                raise KeyboardInterrupt
 
 
 @contextmanager
@@ -55,8 +86,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         yield tmp
         if not tmp.is_file():
             raise FileNotFoundError(f"{tmp}: the writer did not create the temporary file for {path}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        with _interrupts_held():
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -103,15 +135,19 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     old = None
     try:
         yield tmp
-        os.chmod(tmp, 0o755)
-        if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
-            os.replace(path, old)   # onto the empty folder just made
-        os.replace(tmp, path)
+        with _interrupts_held():
+            os.chmod(tmp, 0o755)
+            if path.exists():
+                old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+                os.replace(path, old)   # onto the empty folder just made
+            os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            if not path.exists() and old.is_dir():   # the swap failed between its two moves: the old folder returns
+                os.replace(old, path)
+            else:
+                shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write_lines(path: str | os.PathLike, lines: Iterable[str]) -> Path:

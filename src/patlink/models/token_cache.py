@@ -149,8 +149,11 @@ class TokenEmbeddingStore:
         name = hashlib.sha1("".join(keys).encode()).hexdigest()[:20]
         flat = np.concatenate(arrays, axis=0).astype(np.float16, copy=False)
         tmp = self.path / f".{name}.{os.getpid()}.tmp.npy"
-        np.save(tmp, flat)
-        os.replace(tmp, self.path / f"{name}.npy")
+        try:   # an error or Ctrl-C while saving leaves no partial temporary file behind
+            np.save(tmp, flat)
+            os.replace(tmp, self.path / f"{name}.npy")
+        finally:
+            tmp.unlink(missing_ok=True)
         rows, start = [], 0
         for k, a in zip(keys, arrays):
             rows.append((k, name, start, int(a.shape[0])))
