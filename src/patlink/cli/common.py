@@ -4,6 +4,7 @@ compute device, errors."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -13,7 +14,7 @@ from rich.console import Console
 
 __all__ = [
     "console", "err_console", "DatasetOpt", "BeirOpt", "DeviceOpt", "ItemViewOpt", "PatentViewOpt", "JsonOpt",
-    "TextsOpt", "check_device", "load_input", "print_json", "PatlinkError",
+    "TextsOpt", "check_device", "check_out_folder", "load_input", "print_json", "PatlinkError",
 ]
 
 console = Console(width=None if Console().is_terminal else 160)
@@ -65,6 +66,31 @@ DeviceOpt = Annotated[str, typer.Option(
     help="Where the neural networks run (sentence embeddings, the trained linker, training): auto (a CUDA GPU "
          "when PyTorch sees one, else Apple's MPS, else the CPU), cpu, cuda (or cuda:N) or mps. Results on a GPU "
          "agree with the CPU's to float rounding (training: mixed precision on CUDA). BM25 ignores it.")]
+
+
+def check_out_folder(path: Path | None, option: str = "--out") -> None:
+    """Refuse, before any work is done, an output folder that cannot become one: an existing file, a path under a
+    file, or a folder that cannot be written (or created) for lack of permission. ``None``: nothing to check.
+
+    Raises:
+        PatlinkError: one line naming ``option`` and the path.
+    """
+    if path is None:
+        return
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise PatlinkError(f"{option} {path} is a file; give a folder (a new one, or a folder of an earlier run)")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PatlinkError(f"{option} {path}: no permission to write in this folder")
+        return
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise PatlinkError(f"{option} {path}: {parent} is a file, so the folder cannot be created")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise PatlinkError(f"{option} {path}: no permission to create it in {parent}")
 
 
 def load_input(dataset: str | None, beir: Path | None, item_view: str | None = None,

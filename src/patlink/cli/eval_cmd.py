@@ -17,6 +17,7 @@ from patlink.cli.common import (
     PatentViewOpt,
     PatlinkError,
     TextsOpt,
+    check_out_folder,
     console,
     err_console,
     load_input,
@@ -141,11 +142,10 @@ def register(app: typer.Typer) -> None:
         if repeats != 1 and (repeats < 1 or not folds or out is None):
             raise PatlinkError("--repeats R needs R >= 1, --folds K and --out DIR (one report per partition, "
                                "then their comparison)")
+        check_out_folder(out)   # before any work: the report is written after the evaluation
         from patlink.methods import resolve_views
 
         methods = parse_methods(method, device=device)
-        if out is not None and out.exists() and not out.is_dir():
-            raise PatlinkError(f"--out {out} is a file; give a folder")
         # a trained linker reads the views it was trained on unless others are asked (then with a warning)
         ds = load_input(dataset, beir, *resolve_views(methods.values(), item_view, patent_view), texts=texts)
         if not ds.links:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from patlink.cli.common import (
-    BeirOpt, DatasetOpt, DeviceOpt, ItemViewOpt, PatentViewOpt, PatlinkError, TextsOpt, console,
+    BeirOpt, DatasetOpt, DeviceOpt, ItemViewOpt, PatentViewOpt, PatlinkError, TextsOpt, check_out_folder, console,
 )
 
 
@@ -58,17 +58,20 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train the linker; the checkpoint with the best validation MRR is kept in OUT/best.
 
-        Split: a BEIR folder's qrels/train.tsv + dev.tsv (or val.tsv) when present, else
-        patlink.graph.split_dataset(ds, seed=seed) (random for one-to-one data such as pap2pat, graph-aware
-        otherwise). Token embeddings of the frozen backbone are cached on disk; an interrupted run resumes with
+        Split: the rule of `patlink eval` (patlink.resolve_splits): a BEIR folder's qrels/test.tsv is the test
+        split, never trained on; train.tsv trains and dev.tsv (or val.tsv) validates, else validation is carved
+        from the training links. Without qrels splits: patlink.graph.split_dataset(ds, seed=seed) (random for
+        one-to-one data such as pap2pat, graph-aware otherwise). Token embeddings of the frozen backbone are cached on disk; an interrupted run resumes with
         --resume.
         """
         import dataclasses
 
         from patlink.cli.common import load_input
         from patlink.training.config import TrainConfig
+        from patlink.training.runs import check_run
 
-        cfg = TrainConfig.from_json(config) if config else TrainConfig()
+        check_out_folder(out)
+        cfg = _read_config(config) if config else TrainConfig()
         changes = {k: v for k, v in (("epochs", epochs), ("negatives", negatives), ("seed", seed), ("lr", lr),
                                      ("patent_repr", patent_repr)) if v is not None}
         cfg = cfg.replace(**changes)   # flat option names map onto the nested config
@@ -77,7 +80,9 @@ def register(app: typer.Typer) -> None:
         cfg = dataclasses.replace(cfg, device=resolve_device(device))   # the device used is what config.json records
         if max_chunks is not None:
             cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, max_chunks=max_chunks))
-        cfg.validate()
+        # the config, and the encoder against the backbone's width, before any data is read or file written (a
+        # resumed run's checkpoint is compared with the config by train_run, before it writes anything)
+        check_run(cfg, out)
         ds = load_input(dataset, beir, item_view, patent_view, texts=texts)
         protocol = protocol or ("new-product" if cfg.patents.representation == "item_set" else "graph")
         if protocol not in ("graph", "new-product"):
@@ -112,6 +117,21 @@ def register(app: typer.Typer) -> None:
             console.print(f"BM25 fusion weight tuned on validation: alpha={res.fusion['alpha']} "
                           f"(item→patent {res.fusion['alpha_item2patent']}, patent→item "
                           f"{res.fusion['alpha_patent2item']}) → {out / 'fusion.json'}")
+
+
+def _read_config(path: Path):
+    """``--config FILE`` as a TrainConfig; every problem is one line naming the file."""
+    from patlink.training.config import TrainConfig
+
+    if not path.is_file():
+        raise PatlinkError(f"--config {path}: no such file" if not path.exists() else f"--config {path} is not a file")
+    try:
+        cfg = TrainConfig.from_json(path)
+        cfg.check_types()   # a wrongly typed value is the file's error, even where an option replaces it
+        return cfg
+    except ValueError as e:
+        msg = str(e)
+        raise PatlinkError(msg if msg.startswith(str(path)) else f"--config {path}: {msg}") from None
 
 
 def _split_for(ds, seed: int, protocol: str = "graph") -> dict:

@@ -312,10 +312,16 @@ class TrainConfig:
         return self.curriculum.at(epoch)
 
     # ------------------------------------------------------------------ validation
+    def check_types(self) -> None:
+        """Raise ``ValueError`` with one line naming the field (and its flat name in earlier configs) whose value
+        has the wrong type: ``{"epochs": "3"}``, ``{"hard_negatives": 5}`` … The first part of :meth:`validate`,
+        usable on a config read from a file before command-line changes are applied to it."""
+        _check_types(self, "")
+
     def validate(self) -> None:
         """Raise ``ValueError`` with one line naming the field for a wrong type, a value out of range or an
         impossible combination (called before training, before any embedding is computed)."""
-        _check_types(self, "")
+        self.check_types()
         e, o, lo, n, p, v = self.encoder, self.optim, self.loss, self.negatives, self.patents, self.validation
         sets, members = p.representation == "item_set", p.scoring == "members"
         checks = [

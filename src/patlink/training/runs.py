@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["is_finished", "train_folds", "train_repeated", "train_run"]
+__all__ = ["check_run", "is_finished", "train_folds", "train_repeated", "train_run"]
 
 Log = Callable[[str], None]
 
@@ -28,18 +28,61 @@ def is_finished(run_dir: str | Path) -> bool:
         return False
 
 
+def check_run(cfg, out: str | Path, *, resume: bool = False) -> None:
+    """The checks of a run that need no data, made before anything is embedded or written: ``cfg.validate()``, the
+    encoder against the backbone's token width (read from the model folder's ``config.json``, nothing loaded;
+    skipped when the folder does not say), and, with ``resume`` and an ``out/checkpoint.pt``, that the checkpoint
+    was written with the same config (up to the settings a resumed run may change: epochs, patience …).
+
+    Raises:
+        ValueError: one line: an invalid config, ``encoder.n_heads`` not dividing the backbone's width, a
+            checkpoint of another config or one that cannot be read.
+    """
+    from patlink.training.trainer import _resume_key, token_width
+
+    cfg.validate()
+    width = token_width(None, cfg.encoder.backbone)
+    if width is not None:
+        cfg.check_token_width(width)
+    ckpt = Path(out) / "checkpoint.pt"
+    if not (resume and ckpt.is_file()):
+        return
+    import torch
+
+    from patlink.training.config import TrainConfig
+
+    try:
+        stored = json.loads(torch.load(ckpt, weights_only=True, map_location="cpu", mmap=True).get("config_json")
+                            or "{}")
+    except Exception as e:  # noqa: BLE001 — torch raises RuntimeError, pickle errors, EOFError … for a bad file
+        raise ValueError(f"cannot resume {ckpt}: not a readable checkpoint ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}); remove it or use a new --out folder") from None
+    if stored:   # the nested config, or the flat one of a checkpoint written before it
+        old, new = _resume_key(TrainConfig.from_dict(stored)), _resume_key(cfg)
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        if diff:
+            raise ValueError(f"cannot resume {ckpt}: the config differs in {diff}; use the same config "
+                             "(only epochs/patience may change) or a new --out folder")
+
+
 def train_run(ds, cfg, out: str | Path, split: dict, *, protocol: str = "graph", resume: bool = False,
               plots: bool = True, log: Log = _quiet):
     """Train one linker on ``split`` (``{"train", "val", "test"}`` links) into ``out``: ``config.json``, the
     trainer's files (:func:`patlink.training.trainer.train_linker`) and, with ``plots``, ``training.png``.
 
+    :func:`check_run` runs first: a refused config or ``resume`` leaves every file of ``out`` as it was.
+
     Returns:
         :class:`patlink.training.trainer.TrainResult`.
+
+    Raises:
+        ValueError: as :func:`check_run`, or as :func:`~patlink.training.trainer.train_linker`.
     """
     from patlink.io import atomic_write_json
     from patlink.training.trainer import train_linker
 
     out = Path(out)
+    check_run(cfg, out, resume=resume)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", cfg.to_dict())
     log(f"training on {ds.name} ({protocol} split): {len(split['train'])} train / {len(split['val'])} val links, "
