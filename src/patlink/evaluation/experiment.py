@@ -56,37 +56,26 @@ def resolve_splits(ds, *, seed: int = 0, protocol: str = "graph", split_dir: str
     """The train/val/test links used by ``patlink eval`` AND ``patlink train`` (one rule for both).
 
     1. ``split_dir``: a folder written by ``patlink split``.
-    2. Graph protocol, a dataset with its own split (a BEIR folder's ``qrels/test.tsv``, or train + dev): its test
-       split; training links from its train split (or every other link), validation from its ``dev``/``val``
-       split, else carved from the training links at random (15%, ``seed``) — never from the test links.
+    2. A dataset with its own split (a BEIR folder's ``qrels/test.tsv``, or train + dev), in both protocols: its
+       test split, as given; training links from its train split (or every other link), without any link of the
+       test or validation split; validation from its ``dev``/``val`` split, else carved from the training links
+       only, never from the test links (``seed``): 15% of the training links at random (graph protocol), or all
+       links of 15% of the training items (``protocol="new-product"``, so validation products are unseen too).
+       Fewer than 7 training links (graph) or items (new-product): no validation links.
     3. Otherwise :func:`patlink.graph.split.split_dataset` (random for one-to-one data such as pap2pat,
        graph-aware otherwise; ``protocol="new-product"`` holds out products).
 
     Raises:
-        ValueError: ``need_val`` and the result has no validation links.
+        ValueError: ``need_val`` and the result has no validation links; ``protocol="new-product"`` on a dataset
+            whose own test or validation items also have training links (its split does not hold out products).
     """
     if split_dir is not None:
         from patlink.graph import read_split
 
         parts = read_split(split_dir).parts()
         out = {k: list(parts.get(k) or []) for k in ("train", "val", "test")}
-    elif protocol == "graph" and _own_split(ds.link_splits or {}):
-        ls = ds.link_splits
-        test = list(ls.get("test") or [])
-        val_key = next((k for k in ("val", "dev", "validation") if ls.get(k)), None)
-        held = set(test) | set(ls.get(val_key, []) if val_key else [])
-        train = list(ls["train"]) if ls.get("train") else [x for x in ds.links if x not in held]
-        if val_key:
-            val = list(ls[val_key])
-        else:
-            import numpy as np
-
-            order = np.random.default_rng(seed).permutation(len(train))
-            n_val = int(round(0.15 * len(train))) if len(train) >= 7 else 0
-            val = [train[i] for i in sorted(order[:n_val])]
-            chosen = set(val)
-            train = [x for x in train if x not in chosen]
-        out = {"train": train, "val": val, "test": test}
+    elif _own_split(ds.link_splits or {}):
+        out = _own_parts(ds, seed, protocol)
     else:
         from patlink.graph import split_dataset
 
@@ -99,6 +88,42 @@ def resolve_splits(ds, *, seed: int = 0, protocol: str = "graph", split_dir: str
 
 def _own_split(ls: Mapping[str, list]) -> bool:
     return bool(ls.get("test")) or (bool(ls.get("train")) and any(ls.get(k) for k in ("val", "dev", "validation")))
+
+
+def _own_parts(ds, seed: int, protocol: str) -> dict[str, Links]:
+    """Rule 2 of :func:`resolve_splits`: the dataset's own test (and validation) links; validation carved from the
+    training links when it has none."""
+    import numpy as np
+
+    ls = ds.link_splits
+    test = list(ls.get("test") or [])
+    val_key = next((k for k in ("val", "dev", "validation") if ls.get(k)), None)
+    val = list(ls[val_key]) if val_key else []
+    held = set(test) | set(val)
+    # a pair listed in train AND test (or dev) is held out: the test links are never trained on
+    train = [x for x in (ls["train"] if ls.get("train") else ds.links) if x not in held]
+    rng = np.random.default_rng(seed)
+    if not val_key and protocol == "new-product":   # unseen validation products: whole items leave training
+        items = sorted({i for i, _ in train})
+        n_val = round(0.15 * len(items)) if len(items) >= 7 else 0
+        chosen_items = {items[k] for k in rng.permutation(len(items))[:n_val]}
+        val = [x for x in train if x[0] in chosen_items]
+        train = [x for x in train if x[0] not in chosen_items]
+    elif not val_key:
+        order = rng.permutation(len(train))
+        n_val = round(0.15 * len(train)) if len(train) >= 7 else 0
+        val = [train[i] for i in sorted(order[:n_val])]
+        chosen = set(val)
+        train = [x for x in train if x not in chosen]
+    if protocol == "new-product":
+        seen = {i for i, _ in train}
+        leaked = sorted({i for i, _ in test + val if i in seen})
+        if leaked:
+            raise ValueError(
+                f"{ds.name}: protocol new-product holds out products, but {len(leaked)} item(s) of its own "
+                f"{'test/' + val_key if val_key else 'test'} split also have training links (e.g. {leaked[:3]}); "
+                "use --protocol graph for this dataset, or give each item's links to one split only")
+    return {"train": train, "val": val, "test": test}
 
 
 def _config(ds, protocol: str, pool: str | None, directions, depth: int, n_bootstrap: int, seed: int,
