@@ -85,12 +85,15 @@ def test_serve_review_export_train_serve(tmp_path, pap2pat, monkeypatch):
     # train a (tiny) linker on the reviewed links, the rejected ones as hard negatives
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"encoder": {"hidden": 32, "out_dim": 16, "max_length": 32}, "batch_size": 8,
-                               "progress": False, "full_val_metrics": False}))
+                               "progress": False, "full_val_metrics": False,
+                               "negatives": {"per_epoch": [2], "known_fallback": "none"}}))
     run = tmp_path / "run"
     assert main(["train", "--beir", str(beir), "--out", str(run), "--config", str(cfg), "--epochs", "1",
                  "--negatives", "known", "--no-plots", "--device", "cpu"]) == 0
     assert (run / "best" / "linker.json").exists()
     assert json.loads((run / "run.json").read_text()).get("n_known_negatives", 0) > 0
+    epochs = json.loads((run / "metrics.json").read_text())["epochs"]
+    assert epochs[0]["hard_negatives"] == 2                      # drawn from the rejected patents only
 
     # serve the new model: an index of the reviewed patents ranked by the trained linker fused with BM25
     idx = tmp_path / "idx"
