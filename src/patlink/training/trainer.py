@@ -341,7 +341,14 @@ class _Trainer:
             torch.save(self._state(), f)
 
     def _load_checkpoint(self) -> None:
-        st = torch.load(self.ckpt, weights_only=True, map_location="cpu")   # tensors move to the device below
+        try:   # tensors move to the device below
+            st = torch.load(self.ckpt, weights_only=True, map_location="cpu")
+        except PermissionError:
+            raise
+        except Exception:  # noqa: BLE001 - a cut-off file gives OSError, RuntimeError, EOFError, UnpicklingError ...
+            st = None
+        if not isinstance(st, dict) or not {"model", "opt", "epoch"} <= set(st):
+            raise ValueError(f"{self.ckpt} is truncated or corrupt: delete it or train without --resume")
         stored = json.loads(st.get("config_json", "{}"))
         if stored:   # the nested config, or the flat one of a checkpoint written before it
             old, new = _resume_key(TrainConfig.from_dict(stored)), _resume_key(self.cfg)
