@@ -29,7 +29,7 @@ from patlink.graph.split import Split
 from patlink.graph.split_io import write_split
 from patlink.training.config import TrainConfig
 
-SETTINGS = settings(max_examples=60, deadline=None,
+SETTINGS = settings(max_examples=50, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -81,7 +81,7 @@ def beir_folders(draw):
     docs = draw(st.lists(_id, min_size=1, max_size=8, unique=True))
     queries = draw(st.lists(_id, min_size=1, max_size=6, unique=True))
     as_int = draw(st.booleans())
-    corpus = [json.dumps({"_id": int(d) if as_int and d.isdigit() and d == str(int(d)) else d,
+    corpus = [json.dumps({"_id": int(d) if as_int and d.isascii() and d.isdigit() and d == str(int(d)) else d,
                           "title": draw(_text), "text": draw(_text)}).encode() for d in docs]
     qlines = [json.dumps({"_id": q, "text": draw(_text)}).encode() for q in queries]
     links = draw(st.lists(st.tuples(st.sampled_from(queries), st.sampled_from(docs)), min_size=1, max_size=10,
