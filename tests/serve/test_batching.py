@@ -92,3 +92,14 @@ def test_empty_text_and_bad_top_k_fail_before_ranking(service):
     with pytest.raises(ValueError, match="top_k"):
         service.link_texts({"q": "x"}, 0)
     assert service.index.calls == []
+
+
+def test_broken_json_body_is_one_clear_line(service):
+    from fastapi.testclient import TestClient
+
+    from patlink.serve import create_app
+
+    r = TestClient(create_app(service)).post("/api/link", content=b'{"queries": {"a": "x"',
+                                             headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json() == {"detail": "the body is not valid JSON at character 21 (Expecting ',' delimiter)"}

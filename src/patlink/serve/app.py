@@ -205,6 +205,12 @@ def create_app(service: ReviewService, *, token: str | None = None, limits: Serv
     async def _invalid(request: Request, exc: RequestValidationError):
         errs = exc.errors()
         first = errs[0] if errs else {}
+        if first.get("type") == "json_invalid":
+            loc = first.get("loc", ())
+            at = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+            why = (first.get("ctx") or {}).get("error", "")
+            return JSONResponse({"detail": f"the body is not valid JSON{at}" + (f" ({why})" if why else "")},
+                                status_code=422)
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or "body"
         more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
         return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}{more}"}, status_code=422)
