@@ -423,11 +423,19 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> TrainConfig:
-        """:meth:`from_dict` of a JSON file. Raises ``ValueError`` (naming the file) for invalid JSON."""
+        """:meth:`from_dict` of a JSON file. Raises ``ValueError`` (naming the file) for invalid JSON, bytes that
+        are not UTF-8, numbers too long to read or nesting too deep to read."""
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
+            data = json.loads(Path(path).read_bytes().decode("utf-8"))
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from e
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: not UTF-8 text (byte {e.start}); save the config as UTF-8 JSON") from None
+        except RecursionError:
+            raise ValueError(f"{path}: JSON nested too deeply to be a training config") from None
+        except ValueError as e:         # e.g. an integer of thousands of digits
+            raise ValueError(f"{path}: unreadable JSON value ({str(e).splitlines()[0][:120]})") from None
+        return cls.from_dict(data)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
