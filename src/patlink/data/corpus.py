@@ -434,7 +434,9 @@ def _connect_store(path: Path):
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as e:
         msg = str(e)
-        if "lock" in msg.lower():
+        # DuckDB's lock message ("Could not set lock on file ... Conflicting lock is held"): matched on the message
+        # without the path, so a store whose path contains "lock" is not reported as locked
+        if "conflicting lock" in msg.replace(str(path), "").lower():
             raise CorpusError(f"{path}: the hydration store is locked by another process (a `patlink hydrate` run "
                               "still writing it?); wait until it finishes, or use a copy of the file") from None
         raise CorpusError(f"{path}: not a DuckDB hydration store ({msg.splitlines()[0]}); give the file written "
