@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
     command = typer.main.get_command(app)
+    rc = EXIT_OK
     try:
         with command.make_context("patlink", args) as ctx:
             command.invoke(ctx)
@@ -140,8 +141,22 @@ def main(argv: list[str] | None = None) -> int:
         raise
     except BaseException as e:  # noqa: BLE001 — the one place every error becomes an exit code
         with _interrupts_ignored():   # a second Ctrl-C while reporting the first must not print a traceback
-            return _report(e, debug, _command_path(command, args))
-    return EXIT_OK
+            rc = _report(e, debug, _command_path(command, args))
+    if argv is None:
+        # the process's own command line (the console script, python -m): the exit code is decided and every
+        # file is written, so a Ctrl-C during the interpreter's shutdown (joining threads, atexit) changes
+        # nothing — without this it printed "Exception ignored … KeyboardInterrupt" and exited 0, or died by
+        # the signal (-2) after a finished command
+        _ignore_interrupts()
+    return rc
+
+
+def _ignore_interrupts() -> None:
+    if threading.current_thread() is threading.main_thread():
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
 
 
 def _command_path(command, args: list[str]) -> str:
