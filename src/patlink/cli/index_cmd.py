@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
         """
         import time
 
-        from patlink.index import CorpusIndex, InvalidIndexError, build_index
+        from patlink.index import InvalidIndexError, build_index
 
         side = "items" if reverse else "patents"
         direction = "patent2item" if reverse else "item2patent"
@@ -120,10 +120,8 @@ def register(app: typer.Typer) -> None:
         command = ["patlink", *sys.argv[1:]] if sys.argv and sys.argv[0].endswith("patlink") else list(sys.argv)
         try:
             if add:
-                try:
-                    idx = CorpusIndex.open(out, method=_parse(method, device) if method else None, device=device)
-                except InvalidIndexError as e:
-                    raise PatlinkError(f"--add: {e}") from None
+                idx = open_index(out, method=_parse(method, device) if method else None, device=device,
+                                 prefix="--add: ")
                 if idx.direction != direction:
                     raise PatlinkError(f"--add: {out} indexes {idx.document_side}s: "
                                        + ("drop --reverse" if reverse else "add --reverse"))
@@ -152,12 +150,7 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Show what an index holds (method, parts, ANN settings, sizes, how it was built) and verify its files."""
-        from patlink.index import CorpusIndex, InvalidIndexError
-
-        try:
-            idx = CorpusIndex.open(index, verify=verify)
-        except InvalidIndexError as e:
-            raise PatlinkError(str(e)) from None
+        idx = open_index(index, verify=verify)
         s = _summary(idx)
         if json_out:
             print_json(s | {"manifest": idx.manifest.__dict__})
@@ -180,6 +173,18 @@ def _fields_for(method, text_fields: str | None, reverse: bool) -> str | None:
     asked = (text_fields, None) if reverse else (None, text_fields)
     view = resolve_views([method], *asked)[0 if reverse else 1]
     return text_fields if text_fields is not None else (",".join(view) if view else None)
+
+
+def open_index(path, *, method=None, device: str = "cpu", verify: str = "quick", prefix: str = ""):
+    """:meth:`patlink.index.CorpusIndex.open` for a command: a missing, partial, corrupt or mismatched index (or one
+    not built for ``method``, a parsed :class:`~patlink.methods.Method`) is a one-line CLI error, prefixed with
+    ``prefix`` (e.g. ``"--add: "``)."""
+    from patlink.index import CorpusIndex, InvalidIndexError
+
+    try:
+        return CorpusIndex.open(path, method=method, device=device, verify=verify)
+    except InvalidIndexError as e:
+        raise PatlinkError(f"{prefix}{e}") from None
 
 
 def _parse(method: str, device: str):

@@ -121,13 +121,9 @@ def register(app: typer.Typer) -> None:
             queries, side=side, id_field=id_field, text_fields=text_fields, title_field=title_field,
             fmt=fmt).as_dict()
         if index is not None:
-            from patlink.index import CorpusIndex, InvalidIndexError
+            from patlink.cli.index_cmd import open_index
 
-            try:
-                idx = CorpusIndex.open(index, method=parse_method(method, device=device) if method else None,
-                                       device=device)
-            except InvalidIndexError as e:
-                raise PatlinkError(str(e)) from None
+            idx = open_index(index, method=parse_method(method, device=device) if method else None, device=device)
             if reverse != (idx.direction == "patent2item"):
                 raise PatlinkError(f"{index} indexes {idx.document_side}s" + (
                     " for item queries: drop --reverse, or build an index of items with `patlink index ITEMS "

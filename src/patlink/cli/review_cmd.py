@@ -97,12 +97,9 @@ def export_cmd(
 
         idx = None
         if index is not None:
-            from patlink.index import CorpusIndex, InvalidIndexError
+            from patlink.cli.index_cmd import open_index
 
-            try:
-                idx = CorpusIndex.open(index, verify="quick")
-            except InvalidIndexError as e:
-                raise PatlinkError(str(e)) from None
+            idx = open_index(index)
         ds, extra_items, extra_links = known_data(idx, dataset, beir, items_file, links_file, texts)
         patents: dict = {}
         items: dict = {}

@@ -119,13 +119,9 @@ def register(app: typer.Typer) -> None:
             raise PatlinkError("--token must be at least 8 characters")
         store = DecisionStore(db)
         if index is not None:
-            from patlink.index import CorpusIndex, InvalidIndexError
+            from patlink.cli.index_cmd import open_index
 
-            try:
-                idx = CorpusIndex.open(index, method=parse_method(method, device=device) if method else None,
-                                       device=device)
-            except InvalidIndexError as e:
-                raise PatlinkError(str(e)) from None
+            idx = open_index(index, method=parse_method(method, device=device) if method else None, device=device)
             if idx.direction != "item2patent":
                 raise PatlinkError(f"{index} indexes items (built with --reverse): serve an index of patents")
             ds, extra_items, extra_links = known_data(idx, dataset, beir, items, links, texts)
