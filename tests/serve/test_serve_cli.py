@@ -104,3 +104,22 @@ def test_review_list_and_export(tmp_path, capsys):
     assert "needs the patents' texts" in capsys.readouterr().err
     assert main(["review", "export", "--db", str(tmp_path / "none.sqlite"), "--out", str(tmp_path / "x.csv")]) == 2
     assert main(["review", "export", "--db", str(db), "--out", str(tmp_path / "x.xlsx")]) == 2
+
+
+def test_serve_items_and_links_files_replace_the_datasets(tmp_path, monkeypatch):
+    """--items / --links replace the known items and links of the dataset the index was built from."""
+    import uvicorn
+
+    idx = tmp_path / "idx"
+    assert main(["index", "dataset:pap2pat", "--method", "bm25", "--out", str(idx)]) == 0
+    (tmp_path / "items.csv").write_text("id,name,description\np1,Solar panel,an etched multicrystalline solar cell\n")
+    (tmp_path / "links.csv").write_text("item_id,patent_id\np1,US20110277824\n")
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+    assert main(["serve", "--index", str(idx), "--db", str(tmp_path / "d.sqlite"), "--items",
+                 str(tmp_path / "items.csv"), "--links", str(tmp_path / "links.csv"), "--port", "8123"]) == 0
+    svc = served["app"].state.service
+    assert served["port"] == 8123 and served["host"] == "127.0.0.1"
+    assert list(svc.items) == ["p1"] and svc.items["p1"]["name"] == "Solar panel"
+    assert svc.links == [("p1", "US20110277824")]
+    assert svc.patent_metadata["US20110277824"]["date"]          # metadata still from the dataset

@@ -118,23 +118,21 @@ def register(app: typer.Typer) -> None:
         if token is not None and len(token) < 8:
             raise PatlinkError("--token must be at least 8 characters")
         store = DecisionStore(db)
+        idx = None
         if index is not None:
             from patlink.cli.index_cmd import open_index
 
             idx = open_index(index, method=parse_method(method, device=device) if method else None, device=device)
             if idx.direction != "item2patent":
                 raise PatlinkError(f"{index} indexes items (built with --reverse): serve an index of patents")
-            ds, extra_items, extra_links = known_data(idx, dataset, beir, items, links, texts)
-            service = ReviewService.for_index(idx, store, dataset=ds)
+        ds, extra_items, extra_links = known_data(idx, dataset, beir, items, links, texts)
+        given = {k: v for k, v in (("items", extra_items), ("links", extra_links)) if v is not None}
+        if idx is not None:
+            service = ReviewService.for_index(idx, store, dataset=ds, **given)
         else:
-            ds, extra_items, extra_links = known_data(None, dataset, beir, items, links, texts)
             err_console.print(f"indexing {ds.name} in memory…", highlight=False)
-            service = ReviewService.for_dataset(ds, parse_method(method or "bm25", device=device), store, seed=seed)
-        if extra_items is not None or extra_links is not None:
-            service = type(service)(service.index, store,
-                                    items=extra_items if extra_items is not None else service.items,
-                                    links=extra_links if extra_links is not None else service.links,
-                                    patent_metadata=service.patent_metadata)
+            service = ReviewService.for_dataset(ds, parse_method(method or "bm25", device=device), store, seed=seed,
+                                                **given)
         warm = next((str(it.get("text") or "") for it in service.items.values() if it.get("text")), "") or "patent"
         err_console.print("warming up the ranker…", highlight=False)
         service.link_texts({"warm-up": warm[:2000]}, 1)      # builds lazy state (profiles, models) before requests

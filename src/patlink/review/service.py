@@ -122,20 +122,22 @@ class ReviewService:
     @classmethod
     def for_dataset(cls, ds, method, store: DecisionStore, *, seed: int = 0, **kw) -> ReviewService:
         """Serve a dataset in memory: its patents ranked by ``method`` (tuned as ``patlink eval`` tunes it;
-        patents without text are represented by their linked products), its items and links as the known ones.
+        patents without text are represented by their linked products), its items and links as the known ones
+        (``items=``, ``links=``, ``patent_metadata=`` given in ``kw`` replace the dataset's).
 
         Raises:
             ValueError: what :class:`patlink.linking.DatasetIndex` raises (no text, no links).
         """
         from patlink.linking import DatasetIndex
 
-        return cls(DatasetIndex(ds, method, seed=seed), store, **kw, **_known(ds))
+        return cls(DatasetIndex(ds, method, seed=seed), store, **{**_known(ds), **kw})
 
     @classmethod
     def for_index(cls, index, store: DecisionStore, *, dataset=None, **kw) -> ReviewService:
         """Serve a saved :class:`patlink.index.CorpusIndex`; ``dataset`` (a :class:`patlink.data.Dataset`, e.g. the
-        one the index was built from) gives the known items and links."""
-        return cls(index, store, **kw, **(_known(dataset) if dataset is not None else {}))
+        one the index was built from) gives the known items and links (``items=``, ``links=``,
+        ``patent_metadata=`` given in ``kw`` replace the dataset's)."""
+        return cls(index, store, **{**(_known(dataset) if dataset is not None else {}), **kw})
 
     # ------------------------------------------------------------------ facts
     @property
