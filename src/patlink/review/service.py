@@ -103,6 +103,7 @@ class ReviewService:
         self.items = {str(k): dict(v) for k, v in (items or {}).items()}
         self.links = sorted({(str(i), str(p)) for i, p in links})
         self.patent_metadata = {str(k): dict(v) for k, v in (patent_metadata or {}).items()}
+        self._texts_of_items = {i: t for i, it in self.items.items() if (t := str(it.get("text") or "")).strip()}
         self.max_supporting = max_supporting
         self._patents_of: dict[str, list[str]] = {}
         self._items_of: dict[str, list[str]] = {}
@@ -149,14 +150,12 @@ class ReviewService:
         """What is served: method, counts of documents, known items and links, decisions by kind."""
         return {"method": self.method, "documents": len(self.index), "document_side": "patent",
                 "known_items": len(self.items), "known_links": len(self.links),
-                "decisions": self.store.counts(), "reverse_ranking": bool(self._item_texts())}
+                "decisions": self.store.counts(), "reverse_ranking": bool(self._texts_of_items)}
 
     def _name(self, item_id: str) -> str:
         it = self.items.get(item_id) or {}
         return str(it.get("name") or item_id)
 
-    def _item_texts(self) -> dict[str, str]:
-        return {i: t for i, it in self.items.items() if (t := str(it.get("text") or "")).strip()}
 
     def _known_patent(self, patent_id: str) -> bool:
         return patent_id in self.index or patent_id in self._items_of
@@ -351,13 +350,13 @@ class ReviewService:
         pat = self.patent(patent_id)
         text = (pat["title"] + "\n" + pat["text"]).strip()
         cands: list[dict] = []
-        if text and self._item_texts():
+        if text and self._texts_of_items:
             with self._lock:
                 if self._reverse is None:
                     from patlink.methods import BM25
 
                     m = BM25().for_direction("patent2item")
-                    m.index(self._item_texts())
+                    m.index(self._texts_of_items)
                     self._reverse = m
                 answer = rank_with_evidence(self._reverse, {patent_id: text}, top_k, self._name)[patent_id]
             current = {d.item_id: d for d in self.store.decisions(patent_id=patent_id)}

@@ -286,8 +286,8 @@ def create_app(service: ReviewService, *, token: str | None = None, limits: Serv
         """Current decisions (``history=true``: every recorded row), oldest first, with the total."""
         kw = {"item_id": item_id, "patent_id": patent_id, "decision": decision, "reviewer": reviewer,
               "latest": not history}
-        total = len(service.store.decisions(**kw))
-        return {"total": total, "decisions": service.decisions(**kw, limit=limit, offset=offset)}
+        rows = service.decisions(**kw)
+        return {"total": len(rows), "decisions": rows[offset: offset + limit]}
 
     @app.get("/api/decisions/export", dependencies=api, tags=["decisions"])
     def export(format: Literal["csv", "tsv", "jsonl", "parquet"] = "csv", history: bool = False) -> Response:
