@@ -69,7 +69,8 @@ def test_chat_client_sends_key_but_never_shows_it(llm, monkeypatch):
     c = ChatClient(LLMConfig(base_url=llm, model="m1", api_key_env="MY_KEY", retries=0))
     assert c.chat([{"role": "system", "content": "Answer YES or NO."},
                    {"role": "user", "content": "Product: X\nURL: http://x"}]) == "YES"
-    assert llm.requests[-1]["headers"]["Authorization"] == "Bearer sk-secret-123"
+    headers = {k.lower(): v for k, v in llm.requests[-1]["headers"].items()}  # header names: any case
+    assert headers["authorization"] == "Bearer sk-secret-123"
     assert llm.requests[-1]["body"]["model"] == "m1"
     assert "sk-secret" not in repr(c) and "sk-secret" not in c.fingerprint
     bad = ChatClient(LLMConfig(base_url=llm + "/nope", model="m1", api_key_env="MY_KEY", retries=0))

@@ -1,15 +1,16 @@
 """Language models of the pipeline: an OpenAI-compatible chat client and the offline extractive summariser.
 
 :class:`ChatClient` talks to any server implementing ``POST {base_url}/chat/completions`` (vLLM, Ollama,
-llama.cpp server, LM Studio, hosted OpenAI-compatible APIs). The API key is read from the environment variable
-named in :class:`~patlink.pipeline.config.LLMConfig` at request time; it is never stored, printed, put in
-``repr`` or in error messages: a server's error body (which may echo the request's ``Authorization`` header) goes
-through :func:`patlink.http.redact` with the key before it is cut to length and put in the message.
+llama.cpp server, LM Studio, hosted OpenAI-compatible APIs) through the official ``openai`` Python client. The API
+key is read from the environment variable named in :class:`~patlink.pipeline.config.LLMConfig` at request time;
+it is never stored, printed, put in ``repr`` or in error messages: a server's error body (which may echo the
+request's ``Authorization`` header) goes through :func:`patlink.http.redact` with the key before it is cut to
+length and put in the message.
 
-:class:`ExtractiveSummarizer` is the offline default (no endpoint configured): sentences are ranked by their
-centrality in the cosine-similarity graph of their embeddings (continuous LexRank, Erkan & Radev 2004, power
-iteration with damping 0.85) computed with the bundled ``minilm`` model via
-:func:`patlink.retrieval.embed.encode_texts`, and the best are kept in their original order within a word budget.
+:class:`ExtractiveSummarizer` is the offline method: sentences are ranked by their centrality in the
+cosine-similarity graph of their embeddings (continuous LexRank, Erkan & Radev 2004, power iteration with damping
+0.85) computed with the bundled ``minilm`` model via :func:`patlink.retrieval.embed.encode_texts`, and the best
+are kept in their original order within a word budget.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import re
 import time
 from typing import Sequence
 
-import httpx
 import numpy as np
 
 from patlink.http import redact
@@ -26,31 +26,58 @@ from patlink.pipeline.config import LLMConfig
 
 __all__ = ["ChatClient", "LLMError", "ExtractiveSummarizer", "split_sentences", "truncate_words"]
 
+#: Sent as the bearer token when the key variable is unset: local servers (vLLM, Ollama, llama.cpp) need no key,
+#: and the ``openai`` client would otherwise fall back to ``$OPENAI_API_KEY``, sending a key meant for another
+#: service to this endpoint.
+NO_KEY = "no-key"
+
 
 class LLMError(Exception):
-    """The chat endpoint failed or answered something unusable (no secret in the message)."""
+    """The chat endpoint failed or answered something unusable (no secret in the message).
+
+    Attributes:
+        fatal: ``True`` when every further request would fail the same way (HTTP 401/403: a wrong or missing
+            key), so a batch job stops instead of recording one failure per item.
+    """
+
+    def __init__(self, message: str, *, fatal: bool = False):
+        super().__init__(message)
+        self.fatal = fatal
 
 
 class ChatClient:
-    """Minimal OpenAI-compatible chat-completions client over ``httpx``.
+    """OpenAI-compatible chat-completions client over the official ``openai`` Python client.
+
+    The ``openai`` client is built with ``base_url``, the key (a callable reading ``config.api_key_env`` at each
+    request; :data:`NO_KEY` when the variable is unset), ``timeout=config.timeout_s`` and ``max_retries=0``:
+    retries are done here, not by the ``openai`` client, so that the back-off is exactly ``config.backoff_s``
+    doubling through the ``sleep`` function given (tests pass a recorder), every attempt is counted in
+    :attr:`n_calls`, and the final message says how many attempts were made.
 
     Args:
         config: base URL, model, key variable, sampling and retry settings.
         sleep: delay function for back-off (tests pass a no-op).
+
+    Attributes:
+        n_calls: HTTP requests sent so far (retries included).
 
     Raises:
         ValueError: if ``config.base_url`` or ``config.model`` is missing or the URL is not http(s).
     """
 
     def __init__(self, config: LLMConfig, sleep=time.sleep):
+        import openai
+
         if not config.base_url or not config.model:
             raise ValueError("an LLM endpoint needs both --llm-base-url and --llm-model")
         if not config.base_url.startswith(("http://", "https://")):
             raise ValueError(f"--llm-base-url must be an http(s) URL, got {config.base_url!r}")
         self.config = config
-        self.url = config.base_url.rstrip("/") + "/chat/completions"
+        self.base_url = config.base_url.rstrip("/")
+        self.url = self.base_url + "/chat/completions"
         self._sleep = sleep
-        self._client = httpx.Client(timeout=config.timeout_s)
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=lambda: config.api_key() or NO_KEY,
+                                     timeout=config.timeout_s, max_retries=0)
         self.n_calls = 0
 
     def __repr__(self) -> str:
@@ -66,45 +93,53 @@ class ChatClient:
 
     def chat(self, messages: Sequence[dict], *, max_tokens: int | None = None) -> str:
         """Send ``messages`` (``[{"role": "system"|"user"|"assistant", "content": str}]``) and return the
-        assistant's text.
+        assistant's text (stripped).
 
         Transient failures (timeouts, connection errors, HTTP 429/5xx) are retried ``config.retries`` times with
-        exponential back-off.
+        exponential back-off (``backoff_s``, doubling).
 
         Raises:
-            LLMError: other HTTP errors, malformed answers, or retries exhausted.
+            LLMError: other HTTP errors (401/403: ``fatal``, naming the key variable), malformed answers, or
+                retries exhausted; the message never contains the key.
         """
+        import openai
+
         c = self.config
-        headers = {"Content-Type": "application/json"}
         key = c.api_key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        payload = {"model": c.model, "messages": list(messages), "temperature": c.temperature,
-                   "max_tokens": max_tokens or c.max_tokens, "stream": False}
+        secrets = (key,) if key else ()
         last = ""
         for attempt in range(c.retries + 1):
             try:
                 self.n_calls += 1
-                r = self._client.post(self.url, json=payload, headers=headers)
-            except httpx.TimeoutException:
+                resp = self._client.chat.completions.create(
+                    model=c.model, messages=list(messages), temperature=c.temperature,
+                    max_tokens=max_tokens or c.max_tokens)
+            except openai.APITimeoutError:
                 last = f"LLM endpoint timed out after {c.timeout_s:g} s"
-            except httpx.HTTPError as e:
-                last = redact(f"LLM endpoint unreachable ({type(e).__name__}) at {self.url}", (key,))
-            else:
-                if r.status_code == 200:
+            except openai.APIConnectionError as e:
+                cause = type(e.__cause__).__name__ if e.__cause__ is not None else type(e).__name__
+                last = redact(f"LLM endpoint unreachable ({cause}) at {self.url}", secrets)
+            except openai.APIStatusError as e:
+                last = f"LLM endpoint answered HTTP {e.status_code}"
+                if e.status_code in (401, 403):
+                    raise LLMError(f"{last}: check the API key in ${c.api_key_env}", fatal=True) from None
+                if e.status_code != 429 and e.status_code < 500:
                     try:
-                        text = r.json()["choices"][0]["message"]["content"]
-                    except (ValueError, KeyError, IndexError, TypeError):
-                        raise LLMError(redact(f"malformed chat-completions answer from {self.url}", (key,))) from None
-                    if not isinstance(text, str):
-                        raise LLMError(redact(f"malformed chat-completions answer from {self.url}", (key,)))
-                    return text.strip()
-                last = f"LLM endpoint answered HTTP {r.status_code}"
-                if r.status_code in (401, 403):
-                    raise LLMError(f"{last}: check the API key in ${c.api_key_env}")
-                if r.status_code != 429 and r.status_code < 500:
-                    body = " ".join(redact(r.text, (key,)).split())[:200]  # redacted BEFORE it is cut
-                    raise LLMError(f"{last}: {body}")
+                        text = e.response.text
+                    except Exception:  # noqa: BLE001 - a body that cannot be decoded is no reason to hide the code
+                        text = ""
+                    body = " ".join(redact(text, secrets).split())[:200]  # redacted BEFORE it is cut
+                    raise LLMError(f"{last}: {body}") from None
+            except (openai.APIResponseValidationError, ValueError):   # not JSON, or not a completion
+                raise LLMError(redact(f"malformed chat-completions answer from {self.url}", secrets)) from None
+            else:
+                try:
+                    text = resp.choices[0].message.content
+                except (AttributeError, IndexError, KeyError, TypeError):
+                    text = None
+                if not isinstance(text, str):
+                    raise LLMError(redact(f"malformed chat-completions answer from {self.url}", secrets))
+                return text.strip()
             if attempt < c.retries:
                 self._sleep(c.backoff_s * (2 ** attempt))
         raise LLMError(f"{last} (after {c.retries + 1} attempts)")
