@@ -31,14 +31,31 @@ class SearchConfig:
     """Web gathering (stage ``search``).
 
     Attributes:
-        provider: ``"searxng"`` (SearXNG JSON API at ``searxng_url``), ``"urls"`` (a user-supplied product → URL
-            list in ``urls_file``) or ``"none"`` (skip web gathering).
+        provider: ``"google"`` (Google Programmable Search, the Custom Search JSON API), ``"brave"`` (Brave Search
+            API), ``"serpapi"`` (SerpAPI's Google results, the closest to the paper's Google searches),
+            ``"searxng"`` (a SearXNG JSON API at ``searxng_url``), ``"urls"`` (a user-supplied product → URL list in
+            ``urls_file``) or ``"none"`` (skip web gathering).
         searxng_url: base URL of a SearXNG instance whose settings enable the ``json`` output format.
         urls_file: CSV/TSV (``product``, ``url`` columns) or JSONL (``{"product", "url"}``) for ``provider="urls"``.
-        templates: query templates; ``{company}`` and ``{product}`` are substituted.
-        top_k: results kept per query (the paper keeps the top-ranked one).
-        timeout_s: per-request timeout of the search engine, seconds.
-        extra_params: extra query parameters sent to SearXNG (e.g. ``{"language": "en"}``).
+        templates: query templates; ``{company}`` and ``{product}`` are substituted (``{product}`` is required).
+        top_k: results kept per query (the paper keeps the top-ranked one); providers page through results when
+            it exceeds one answer (Google 10 a call, up to 100; Brave 20 a call, up to 200; SerpAPI one Google
+            page a call, up to 100).
+        timeout_s: deadline of one attempt at the search engine, seconds (connecting plus reading the answer).
+        retries: extra attempts after a transient failure (timeout, connection error, HTTP 429/5xx).
+        backoff_s: first back-off delay, seconds; doubles at every retry (a ``Retry-After`` header wins).
+        min_interval_s: least time between the starts of two search requests, seconds (0 = no limit; Brave's
+            free plan allows one request a second).
+        api_key_env: name of the environment variable holding the API key of ``google``/``brave``/``serpapi``;
+            ``None`` = the provider's own: ``GOOGLE_CSE_API_KEY``, ``BRAVE_SEARCH_API_KEY``, ``SERPAPI_API_KEY``.
+            The key itself is read when the provider is made and is never stored, logged, put in a cache key or
+            in an error message.
+        google_cx: the Programmable Search Engine ID (``cx``); ``None`` = the ``GOOGLE_CSE_ID`` variable.
+        api_base_url: endpoint of the commercial API instead of the official one (a proxy, a test server), e.g.
+            ``http://localhost:9000`` (the API's path is appended); ``None`` = the official endpoint.
+        extra_params: extra query parameters sent to the engine (e.g. ``{"language": "en"}`` for SearXNG,
+            ``{"gl": "us", "hl": "en"}`` for Google/SerpAPI, ``{"country": "US"}`` for Brave); they never replace
+            the query, count, paging or key parameters.
     """
 
     provider: str = "none"
@@ -47,6 +64,12 @@ class SearchConfig:
     templates: tuple[str, ...] = DEFAULT_QUERY_TEMPLATES
     top_k: int = 1
     timeout_s: float = 20.0
+    retries: int = 2
+    backoff_s: float = 1.0
+    min_interval_s: float = 0.0
+    api_key_env: str | None = None
+    google_cx: str | None = None
+    api_base_url: str | None = None
     extra_params: dict[str, str] = field(default_factory=dict)
 
 
@@ -163,7 +186,16 @@ class SummaryConfig:
             encoder window (about 1.3 model tokens per English word).
         dedup_threshold: bullets whose embedding cosine similarity exceeds this are near-duplicates (offline).
         patent_fields: patent fields concatenated into the full text, in order.
-        patent_max_input_words: the full text is cut to this many words before summarisation.
+        chunk_tokens: the text one model call may read, tokens of ``tokenizer``: a patent's full text is cut into
+            chunks of this size (map), and notes are merged in groups of at most this size (reduce, in rounds),
+            so nothing of a long patent is dropped. With the default whitespace tokens (about 1.3 model tokens a
+            word) 1,500 fits a 4,096-token context with the prompt and a 512-token answer; raise it for
+            long-context servers (fewer calls).
+        chunk_overlap: tokens shared by consecutive chunks (``0 <= chunk_overlap < chunk_tokens``).
+        tokenizer: how ``chunk_tokens`` are counted: ``"whitespace"`` or a Hugging Face tokenizer name loaded
+            offline (see :func:`patlink.data.chunking.token_spans`).
+        note_max_words: length budget of a chunk's notes (map) and of an intermediate merge (reduce round),
+            words; at most half of ``chunk_tokens`` so that any two notes fit one merge call.
     """
 
     embed_model: str = "minilm"
@@ -172,7 +204,10 @@ class SummaryConfig:
     patent_max_words: int = 180
     dedup_threshold: float = 0.92
     patent_fields: tuple[str, ...] = ("title", "abstract", "claims", "description")
-    patent_max_input_words: int = 6000
+    chunk_tokens: int = 1500
+    chunk_overlap: int = 100
+    tokenizer: str = "whitespace"
+    note_max_words: int = 150
 
 
 @dataclass

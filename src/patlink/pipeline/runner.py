@@ -46,6 +46,27 @@ def _redacting(fn, secrets: tuple[str, ...] = ()):
     return run
 
 
+class _FatalSearch(BaseException):
+    """Carries a fatal :class:`~patlink.pipeline.search.SearchError` (key rejected, quota exhausted) past
+    :meth:`PipelineStore.run_cached`, which then records nothing for the query (internal)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _search_unit(provider, query: str | None, product: str, top_k: int) -> list[dict]:
+    """One search unit: the provider's results as dicts; a fatal search error becomes :class:`_FatalSearch`."""
+    from patlink.pipeline.search import SearchError
+
+    try:
+        return [r.to_dict() for r in provider.search(query, product, top_k)]
+    except SearchError as e:
+        if e.fatal:
+            raise _FatalSearch(e) from None
+        raise
+
+
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
     if path.suffix == ".gz":
@@ -195,6 +216,7 @@ class PipelineRun:
         self.retry_failed = retry_failed
         self.report: dict[str, Counter] = {}
         sleep = sleep or time.sleep
+        self._sleep = sleep
         self.fetcher = Fetcher(cfg.fetch, sleep=sleep)
         self.llm = ChatClient(cfg.llm, sleep=sleep) if cfg.llm.enabled else None
         self.condenser = Condenser(self.llm, cfg.summary)
@@ -219,10 +241,15 @@ class PipelineRun:
 
     # -- stages ----------------------------------------------------------------------------------------------
     def search(self, products: list[str]) -> dict[str, list[str]]:
-        """Candidate URLs per product (query order, rank order)."""
+        """Candidate URLs per product (query order, rank order).
+
+        Raises:
+            SearchError: a fatal one (key rejected, quota exhausted): the stage stops, nothing is recorded for
+                that query, and a re-run resumes from it.
+        """
         from patlink.pipeline.search import build_queries, make_provider
 
-        provider = make_provider(self.cfg.search)
+        provider = make_provider(self.cfg.search, sleep=self._sleep)
         cands: dict[str, list[str]] = {p: [] for p in products}
         if provider is None:
             return cands
@@ -233,17 +260,25 @@ class PipelineRun:
                 jobs += [(prod, q) for q in build_queries(self.cfg.company, prod, sc.templates)]
             else:
                 jobs.append((prod, None))
-        for prod, q in self._bar(jobs, "search"):
-            if provider.uses_queries:
-                key = f"{provider.name}|{q}|top{sc.top_k}"
-                ihash = input_hash(provider.name, getattr(provider, "base_url", None), q, sc.top_k, sc.extra_params)
-            else:
-                key = f"{provider.name}|{prod}"
-                ihash = input_hash(provider.name, provider.search(None, prod, 10**6))
-            status, out = self._do("search", key, ihash,
-                                   lambda: [r.to_dict() for r in provider.search(q, prod, sc.top_k)])
-            for r in out or []:
-                cands[prod].append(r["url"])
+        # what the results depend on besides the query (endpoint, engine ID; never a key)
+        source = getattr(provider, "cache_id", getattr(provider, "base_url", None))
+        try:
+            for prod, q in self._bar(jobs, "search"):
+                if provider.uses_queries:
+                    key = f"{provider.name}|{q}|top{sc.top_k}"
+                    ihash = input_hash(provider.name, source, q, sc.top_k, sc.extra_params)
+                else:
+                    key = f"{provider.name}|{prod}"
+                    ihash = input_hash(provider.name, provider.search(None, prod, 10**6))
+                status, out = self._do("search", key, ihash, lambda: _search_unit(provider, q, prod, sc.top_k))
+                for r in out or []:
+                    cands[prod].append(r["url"])
+        except _FatalSearch as stop:
+            raise stop.error from None
+        finally:
+            close = getattr(provider, "close", None)
+            if callable(close):
+                close()
         return cands
 
     def filter(self, cands: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -347,7 +382,9 @@ def run_pipeline(cfg: PipelineConfig, store: PipelineStore, *, products_file: st
         ``{stage: {"done": n, "cached": n, "failed": n, "gave_up": n}}`` for this run.
 
     Raises:
-        ValueError: unknown stage, bad input files, no products.
+        ValueError: unknown stage, bad input files, no products, a search provider that cannot be made (unset key
+            variable, named).
+        SearchError: a fatal search failure (key rejected, quota exhausted), see :meth:`PipelineRun.search`.
     """
     if until not in RUN_STAGES:
         raise ValueError(f"unknown stage {until!r}; choose from {', '.join(RUN_STAGES)}")
