@@ -7,6 +7,9 @@ Tables (one DuckDB file; ``patlink hydrate`` writes ``CACHE/hydrate.duckdb`` unl
   ``cpc`` and ``citations`` as ``VARCHAR[]``, ``fetched_at`` timestamp). Re-fetching replaces the row.
 * ``failures`` — numbers a source could not deliver: ``number, source, error, attempts, failed_at``. A later
   success deletes the failure row.
+* ``summaries`` and ``summary_cache`` — patent summaries (``patlink summarise``) and the cache of their map/reduce
+  outputs, created on the first summary written (:mod:`patlink.hydrate.summaries`; :attr:`HydrationStore.summaries`).
+  A summary may exist for a number without a ``patents`` row (a dataset with bundled texts).
 
 Each batch is written in one transaction, so an interrupted run loses at most the batch in flight and the next
 run skips what is already stored (:meth:`HydrationStore.missing`).
@@ -26,6 +29,7 @@ from pathlib import Path
 
 from patlink.data.numbers import normalize_publication_number
 from patlink.hydrate.records import STRING_FIELDS, PatentRecord
+from patlink.hydrate.summaries import SUMMARY_TABLES, StoreSummaries
 
 __all__ = ["HydrationStore", "hydrated_texts", "open_texts"]
 
@@ -108,7 +112,7 @@ def _check_tables(con, path: Path) -> None:
     except duckdb.Error as e:
         con.close()
         raise _storage_error(path, e) from None
-    if "patents" not in tables and tables:
+    if "patents" not in tables and set(tables) - {"failures", *SUMMARY_TABLES}:
         con.close()
         shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
         raise _not_a_store(path, f"a DuckDB file of another kind: no 'patents' table, it has {shown}; it was left "
@@ -177,6 +181,11 @@ class HydrationStore:
 
     def __repr__(self) -> str:
         return f"HydrationStore({str(self.path)!r}, read_only={self.read_only})"
+
+    @functools.cached_property
+    def summaries(self) -> StoreSummaries:
+        """The store's patent summaries and their map/reduce cache (:mod:`patlink.hydrate.summaries`)."""
+        return StoreSummaries(self)
 
     # -------------------------------------------------------------------------------------------- lifecycle
     def close(self) -> None:
@@ -310,28 +319,37 @@ class HydrationStore:
             number as given → {field: text} for the numbers present in the store, with the non-empty fields
             among ``title, abstract, claims, description`` and the metadata ``cpc`` (``"; "``-joined),
             ``publication_date``, ``filing_date``, ``priority_date``, ``grant_date``, ``family_id``, ``kind``,
-            ``publication_number``, ``citations`` (``"; "``-joined), ``source``. Numbers absent from the store
-            are absent from the result.
+            ``publication_number``, ``citations`` (``"; "``-joined), ``source``; and ``summary`` for the
+            numbers that have one in ``summaries`` (:mod:`patlink.hydrate.summaries`), also numbers without a
+            ``patents`` row and ids that are not publication numbers (a summary is stored under the id as
+            given then). Numbers absent from the store are absent from the result.
         """
         canon: dict[str, str] = {}
+        raw: list[str] = []
         for n in numbers:
             try:
                 canon[str(n)] = normalize_publication_number(str(n))
             except ValueError:
-                continue
+                raw.append(str(n))
         records = self.get(sorted(set(canon.values())))
+        summaries = self.summaries.texts([*canon.values(), *raw])
         out: dict[str, dict[str, str]] = {}
         for given, number in canon.items():
             rec = records.get(number)
-            if rec is None:
-                continue
             fields_: dict[str, str] = {}
-            for name in STRING_FIELDS:
-                value = getattr(rec, name)
-                text = "; ".join(value) if isinstance(value, list) else (value or "")
-                if text.strip():
-                    fields_[name] = text
-            out[given] = fields_
+            if rec is not None:
+                for name in STRING_FIELDS:
+                    value = getattr(rec, name)
+                    text = "; ".join(value) if isinstance(value, list) else (value or "")
+                    if text.strip():
+                        fields_[name] = text
+            if (summaries.get(number) or "").strip():
+                fields_["summary"] = summaries[number]
+            if rec is not None or fields_:
+                out[given] = fields_
+        for given in raw:
+            if (summaries.get(given) or "").strip():
+                out[given] = {"summary": summaries[given]}
         return out
 
 
