@@ -311,18 +311,20 @@ class HttpClient:
         headers: default headers sent with every request.
         secret_headers: names of headers whose values are secrets (redacted from logs and errors), besides
             :data:`SECRET_HEADERS` (``Authorization``, ``X-Api-Key`` …, always secret).
+        secrets: further values to redact from this client's errors and log records, e.g. an API key the caller
+            sends as a query parameter (a server may echo it bare in an error body).
         sleep: the sleep function (injectable so tests do not wait).
         transport: optional :class:`httpx.BaseTransport` (tests).
     """
 
     def __init__(self, config: HttpConfig | None = None, headers: Mapping[str, str] | None = None,
                  secret_headers: tuple[str, ...] = (), sleep: Callable[[float], None] = time.sleep,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, secrets: Iterable[str] = ()) -> None:
         self.config = c = config or HttpConfig()
         hdrs = {"User-Agent": c.user_agent}
         hdrs.update(headers or {})
         self._secret_names = {s.lower() for s in (*SECRET_HEADERS, *secret_headers)}
-        self._secrets = self._secret_values(hdrs)
+        self._secrets = (*self._secret_values(hdrs), *(str(s) for s in secrets if s))
         self._sleep = sleep
         self._lock = threading.Lock()
         self._last_start = 0.0

@@ -2,6 +2,7 @@
 linkage prediction*, §2), resumable and cached.
 
     patlink pipeline run --company Honeywell --products products.txt --search searxng --searxng-url URL
+    patlink pipeline run --company Honeywell --products products.txt --search brave    # key in $BRAVE_SEARCH_API_KEY
     patlink pipeline vpm PAGE_URL_OR_FILE
     patlink pipeline status
     patlink pipeline export-review --out review.csv ; patlink pipeline import-review review.csv --reviewer NAME
@@ -45,12 +46,27 @@ def run_cmd(
         "--patents", help="Patent full texts to summarise: JSONL with id + title/abstract/claims/description.")]
     = None,
     db: DbOpt = _DEFAULT_DB,
-    search: Annotated[str, typer.Option("--search", help="Search provider: searxng, urls or none.")] = "",
+    search: Annotated[str, typer.Option(
+        "--search", help="Search provider: google (Programmable Search JSON API), brave (Brave Search API), serpapi "
+                         "(SerpAPI's Google results), searxng, urls or none.")] = "",
     searxng_url: Annotated[Optional[str], typer.Option("--searxng-url", help="SearXNG instance root URL.")] = None,
     urls: Annotated[Optional[Path], typer.Option(
         "--urls", help="Your own product → URL list (CSV/TSV product,url or JSONL); implies --search urls.")]
     = None,
-    top_k: Annotated[int, typer.Option("--top-k", help="Results kept per query.")] = 1,
+    top_k: Annotated[int, typer.Option(
+        "--top-k", "--search-top-k", help="Results kept per query (the paper keeps 1).")] = 1,
+    query_template: Annotated[Optional[list[str]], typer.Option(
+        "--query-template", help="Query template with {company} and {product} (repeatable; replaces the paper's "
+                                 "four: '{company} {product}', + datasheet, + technical specifications, "
+                                 "+ user manual).")] = None,
+    search_key_env: Annotated[Optional[str], typer.Option(
+        "--search-key-env", help="Environment variable holding the search API key (default GOOGLE_CSE_API_KEY, "
+                                 "BRAVE_SEARCH_API_KEY or SERPAPI_API_KEY; never stored or printed).")] = None,
+    google_cx: Annotated[Optional[str], typer.Option(
+        "--google-cx", help="Programmable Search Engine ID for --search google (default: $GOOGLE_CSE_ID).")] = None,
+    search_base_url: Annotated[Optional[str], typer.Option(
+        "--search-base-url", help="Endpoint of the google/brave/serpapi API instead of the official one (a proxy, "
+                                  "a test server).")] = None,
     block_domain: Annotated[Optional[list[str]], typer.Option(
         "--block-domain", help="Never fetch this domain or its sub-domains (repeatable).")] = None,
     no_name_filter: Annotated[bool, typer.Option(
@@ -69,11 +85,11 @@ def run_cmd(
     = 64,
     timeout: Annotated[float, typer.Option(
         "--timeout", help="Deadline of one attempt at a page, seconds: connecting plus reading the whole body "
-                          "(however slowly the server sends it); also the search engine's request timeout.")]
+                          "(however slowly the server sends it); also the search engine's deadline.")]
     = 20.0,
     retries: Annotated[int, typer.Option(
-        "--retries", help="Retries after transient HTTP failures (timeouts, exceeded deadlines, 429, 5xx); a page "
-                          "takes at most (retries + 1) x --timeout plus back-off.")] = 2,
+        "--retries", help="Retries after transient HTTP failures (timeouts, exceeded deadlines, 429, 5xx) of pages "
+                          "and searches; a page takes at most (retries + 1) x --timeout plus back-off.")] = 2,
     max_bytes: Annotated[int, typer.Option("--max-bytes", help="Largest page fetched, bytes.")] = 10 * 1024 * 1024,
     ignore_robots: Annotated[bool, typer.Option("--ignore-robots", help="Do not check robots.txt.")] = False,
     until: Annotated[str, typer.Option(
@@ -87,7 +103,9 @@ def run_cmd(
     from patlink.pipeline.config import (
         ChunkConfig, FetchConfig, FilterConfig, LLMConfig, PipelineConfig, SearchConfig,
     )
+    from patlink.pipeline.config import DEFAULT_QUERY_TEMPLATES
     from patlink.pipeline.runner import run_pipeline
+    from patlink.pipeline.search import SearchError, make_provider
 
     provider = search or ("urls" if urls else ("searxng" if searxng_url else "none"))
     if (llm_base_url is None) != (llm_model is None):
@@ -97,7 +115,9 @@ def run_cmd(
     cfg = PipelineConfig(
         company=company, db_path=db, show_progress=not no_progress,
         search=SearchConfig(provider=provider, searxng_url=searxng_url, urls_file=urls, top_k=top_k,
-                            timeout_s=timeout),
+                            timeout_s=timeout, retries=retries, api_key_env=search_key_env, google_cx=google_cx,
+                            api_base_url=search_base_url,
+                            templates=tuple(query_template) if query_template else DEFAULT_QUERY_TEMPLATES),
         filter=FilterConfig(blocked_domains=tuple(block_domain or ()), require_name_in_url=not no_name_filter,
                             llm_judge=llm_judge),
         fetch=FetchConfig(timeout_s=timeout, connect_timeout_s=min(timeout, 10.0), retries=retries,
@@ -105,11 +125,22 @@ def run_cmd(
         chunk=ChunkConfig(max_tokens=chunk_tokens, overlap=chunk_overlap),
         llm=LLMConfig(base_url=llm_base_url, model=llm_model, api_key_env=llm_key_env),
     )
-    if provider == "searxng" and not company:
+    try:  # the provider's settings (key variable, engine ID, templates) are checked before anything runs
+        checked = make_provider(cfg.search)
+    except ValueError as e:
+        raise PatlinkError(str(e)) from None
+    close = getattr(checked, "close", None)
+    if callable(close):
+        close()
+    if (checked is not None and checked.uses_queries and not company
+            and any("{company}" in t for t in cfg.search.templates)):
         raise PatlinkError("--company is required with a search engine (it is part of every query)")
     with _store(db) as store:
-        report = run_pipeline(cfg, store, products_file=products, vpm_sources=vpm or (), patents_file=patents,
-                              until=until, retry_failed=retry_failed)
+        try:
+            report = run_pipeline(cfg, store, products_file=products, vpm_sources=vpm or (), patents_file=patents,
+                                  until=until, retry_failed=retry_failed)
+        except SearchError as e:  # fatal: key rejected, quota exhausted (finished queries stay cached)
+            raise PatlinkError(str(e)) from None
         counts = store.counts()
     if json_out:
         print_json({"run": report, "totals": counts, "db": str(db)})

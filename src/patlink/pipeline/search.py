@@ -169,7 +169,7 @@ def _check_http_url(url: str, option: str) -> str:
 
 def _http_client(timeout_s: float, retries: int, backoff_s: float, min_interval_s: float,
                  headers: dict[str, str] | None, secret_headers: tuple[str, ...],
-                 sleep: Callable[[float], None]) -> HttpClient:
+                 sleep: Callable[[float], None], secrets: tuple[str, ...] = ()) -> HttpClient:
     if timeout_s <= 0:
         raise ValueError(f"the search timeout must be > 0 seconds, got {timeout_s}")
     if retries < 0:
@@ -177,7 +177,7 @@ def _http_client(timeout_s: float, retries: int, backoff_s: float, min_interval_
     cfg = HttpConfig(timeout_s=timeout_s, connect_timeout_s=min(timeout_s, 10.0), deadline_s=timeout_s,
                      max_retries=retries, backoff_base_s=backoff_s, backoff_max_s=max(60.0, backoff_s),
                      min_interval_s=max(0.0, min_interval_s), user_agent=FetchConfig().user_agent, max_redirects=5)
-    return HttpClient(cfg, headers=headers, secret_headers=secret_headers, sleep=sleep)
+    return HttpClient(cfg, headers=headers, secret_headers=secret_headers, sleep=sleep, secrets=secrets)
 
 
 _MESSAGE_FIELD = re.compile(r'"(?:message|detail|error)"\s*:\s*"((?:\\.|[^"\\])*)')
@@ -231,8 +231,9 @@ class _APIProvider:
         self._key = key
         self.base_url = _check_http_url(base_url or self.default_base_url, "--search-base-url")
         self.extra_params = {str(k): str(v) for k, v in (extra_params or {}).items()}
+        # the client knows the key too: its retry log lines and errors are redacted with it
         self.http = _http_client(timeout_s, retries, backoff_s, min_interval_s, self._headers(key),
-                                 self._secret_headers, sleep)
+                                 self._secret_headers, sleep, secrets=(key,))
 
     _secret_headers: tuple[str, ...] = ()
 
