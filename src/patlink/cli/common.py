@@ -14,7 +14,7 @@ from rich.console import Console
 
 __all__ = [
     "console", "err_console", "DatasetOpt", "BeirOpt", "DeviceOpt", "ItemViewOpt", "PatentViewOpt", "JsonOpt",
-    "TextsOpt", "check_device", "check_out_folder", "load_input", "print_json", "PatlinkError",
+    "TextsOpt", "MissingTextOpt", "check_device", "check_out_folder", "load_input", "print_json", "PatlinkError",
 ]
 
 console = Console(width=None if Console().is_terminal else 160)
@@ -32,13 +32,19 @@ BeirOpt = Annotated[Optional[Path], typer.Option(
 ItemViewOpt = Annotated[Optional[str], typer.Option(
     "--item-view", help="Item text fields, e.g. 'title,abstract' (papers) or 'name,description' (products).")]
 PatentViewOpt = Annotated[Optional[str], typer.Option(
-    "--patent-view", help="Patent text fields: title, abstract, claims, description, e.g. 'title,abstract,claims'.")]
+    "--patent-view", help="Patent text fields: title, abstract, claims, description, summary (written by `patlink "
+                          "summarise`), e.g. 'title,abstract,claims'.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 TextsOpt = Annotated[Optional[Path], typer.Option(
     "--texts", metavar="STORE",
     help="Patent texts from a hydration store (the DuckDB file `patlink hydrate` wrote, by default "
          "$PATLINK_CACHE/hydrate.duckdb). Without it, datasets have their bundled texts only (honeywell-vpm "
-         "patents: none).")]
+         "patents: none). Summaries written by `patlink summarise` into the store are the 'summary' field "
+         "(--patent-view summary).")]
+MissingTextOpt = Annotated[str, typer.Option(
+    "--missing-text", help="When only SOME patents have text in the patent view (a partly hydrated or summarised "
+                           "store): error (refuse to mix them), drop (leave out the patents without text and their "
+                           "links, reported) or keep (rank them as empty documents).")]
 
 
 def check_device(value: str | None) -> str:
@@ -94,7 +100,7 @@ def check_out_folder(path: Path | None, option: str = "--out") -> None:
 
 
 def load_input(dataset: str | None, beir: Path | None, item_view: str | None = None,
-               patent_view: str | None = None, *, texts: Path | None = None):
+               patent_view: str | None = None, *, texts: Path | None = None, missing_text: str = "error"):
     """Load ``--dataset`` or ``--beir`` (exactly one), add the patent texts of ``--texts``, apply the text views.
 
     Args:
@@ -103,6 +109,9 @@ def load_input(dataset: str | None, beir: Path | None, item_view: str | None = N
         texts: a hydration store (DuckDB file) whose texts fill the dataset's patents
             (:meth:`patlink.data.Dataset.with_patent_texts`); ``None``: none. The store is opened read-only
             and closed before returning.
+        missing_text: ``drop`` removes the patents without text in the patent view and their links
+            (:meth:`patlink.data.Dataset.without_textless_patents`, reported on stderr); ``error`` and ``keep``
+            leave the dataset as it is (the evaluation applies them).
 
     Returns:
         the :class:`patlink.data.Dataset`; ``metadata["hydrated_patents"]`` says how many patents got texts from
@@ -126,7 +135,19 @@ def load_input(dataset: str | None, beir: Path | None, item_view: str | None = N
                 ds = ds.with_patent_texts(store)
         except ValueError as e:
             raise PatlinkError(f"--texts: {e}") from None
-    return ds.with_views(item_view, patent_view)
+    if missing_text not in ("error", "drop", "keep"):
+        raise PatlinkError(f"unknown --missing-text {missing_text!r}; use error, drop or keep")
+    try:
+        ds = ds.with_views(item_view, patent_view)
+        if missing_text == "drop":
+            ds = ds.without_textless_patents()
+    except ValueError as e:
+        raise PatlinkError(str(e)) from None
+    if missing_text == "drop" and ds.metadata.get("textless_patents_dropped"):
+        err_console.print(f"--missing-text drop: left out {ds.metadata['textless_patents_dropped']} patents without "
+                          f"text in view {','.join(ds.patent_view)} and their {ds.metadata['textless_links_dropped']} "
+                          f"links; {len(ds.patents)} patents and {len(ds.links)} links remain", highlight=False)
+    return ds
 
 
 def _default(o: Any):

@@ -14,6 +14,7 @@ from patlink.cli.common import (
     DeviceOpt,
     ItemViewOpt,
     JsonOpt,
+    MissingTextOpt,
     PatentViewOpt,
     PatlinkError,
     TextsOpt,
@@ -103,6 +104,7 @@ def register(app: typer.Typer) -> None:
         item_view: ItemViewOpt = None,
         patent_view: PatentViewOpt = None,
         texts: TextsOpt = None,
+        missing_text: MissingTextOpt = "error",
         seed: Annotated[int, typer.Option(help="Split seed (when no --split-dir).")] = 0,
         folds: Annotated[int, typer.Option(
             "--folds", help="K-fold cross-validation (K >= 2): every link is tested once (many-to-many graph "
@@ -147,11 +149,13 @@ def register(app: typer.Typer) -> None:
 
         methods = parse_methods(method, device=device)
         # a trained linker reads the views it was trained on unless others are asked (then with a warning)
-        ds = load_input(dataset, beir, *resolve_views(methods.values(), item_view, patent_view), texts=texts)
+        ds = load_input(dataset, beir, *resolve_views(methods.values(), item_view, patent_view), texts=texts,
+                        missing_text=missing_text)
         if not ds.links:
             raise PatlinkError(f"{ds.name} has no links to evaluate")
         kw = dict(split=split, protocol=protocol, pool=pool, directions=directions, depth=depth,
-                  distractor_patents=_distractor_texts(ds, distractors), log=_log)
+                  distractor_patents=_distractor_texts(ds, distractors),
+                  missing_text="keep" if missing_text == "keep" else "error", log=_log)
         if repeats != 1:
             ref = reference or next(iter(methods))
             if ref not in methods:

@@ -24,6 +24,11 @@ def register(app: typer.Typer) -> None:
         item_view: ItemViewOpt = None,
         patent_view: PatentViewOpt = None,
         texts: TextsOpt = None,
+        missing_text: Annotated[str, typer.Option(
+            "--missing-text", help="When only some patents have text in the patent view (a partly hydrated or "
+                                   "summarised store): error (refuse) or drop (train and validate without the "
+                                   "patents lacking text and their links; give `patlink eval` the same option so "
+                                   "that it makes the same split).")] = "error",
         config: Annotated[Path | None, typer.Option(
             "--config", help="TrainConfig as JSON (partial: missing keys keep their defaults).")] = None,
         epochs: Annotated[int | None, typer.Option("--epochs", help="Maximum epochs.")] = None,
@@ -83,7 +88,10 @@ def register(app: typer.Typer) -> None:
         # the config, and the encoder against the backbone's width, before any data is read or file written (a
         # resumed run's checkpoint is compared with the config by train_run, before it writes anything)
         check_run(cfg, out)
-        ds = load_input(dataset, beir, item_view, patent_view, texts=texts)
+        if missing_text not in ("error", "drop"):
+            raise PatlinkError(f"unknown --missing-text {missing_text!r} for training; use error or drop (every "
+                               "training patent needs text, unless --patent-repr item_set)")
+        ds = load_input(dataset, beir, item_view, patent_view, texts=texts, missing_text=missing_text)
         protocol = protocol or ("new-product" if cfg.patents.representation == "item_set" else "graph")
         if protocol not in ("graph", "new-product"):
             raise PatlinkError(f"unknown protocol {protocol!r}; use graph or new-product")

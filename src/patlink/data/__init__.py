@@ -5,12 +5,13 @@ The lowest layer of patlink after :mod:`patlink.config`: it imports no other sub
 """
 
 from patlink.data.corpus import Corpus, CorpusError, read_corpus
-from patlink.data.dataset import Dataset, PatentTextSource, parse_view
+from patlink.data.dataset import PATENT_TEXT_FIELDS, Dataset, PatentTextSource, parse_view
 from patlink.data.numbers import find_publication_numbers, normalize_publication_number, parse_publication_number
 from patlink.data.registry import DATASETS, load_dataset
 
 __all__ = [
     "Dataset",
+    "PATENT_TEXT_FIELDS",
     "PatentTextSource",
     "parse_view",
     "DATASETS",

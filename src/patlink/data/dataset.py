@@ -24,10 +24,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, runtime_checkable
 
-__all__ = ["Dataset", "TextView", "parse_view", "Direction", "PatentTextSource"]
+__all__ = ["Dataset", "TextView", "parse_view", "Direction", "PatentTextSource", "PATENT_TEXT_FIELDS"]
 
 Direction = Literal["item2patent", "patent2item"]
 TextView = tuple[str, ...]
+
+#: The text fields a patent may have, in reading order: the four texts of the patent document (El Bouari & de
+#: Rassenfosse, "Product-Patent linkage prediction", §2.1: title, abstract, claims, description) and ``summary``, the
+#: dense summary of them that the paper encodes (written by ``patlink summarise`` into a hydration store).
+PATENT_TEXT_FIELDS = ("title", "abstract", "claims", "description", "summary")
 
 
 def parse_view(spec: str | Sequence[str] | None, available: Sequence[str], default: Sequence[str]) -> TextView:
@@ -103,7 +108,7 @@ class Dataset:
     patents: dict[str, dict[str, str]]
     links: list[tuple[str, str]]
     item_fields: tuple[str, ...] = ("text",)
-    patent_fields: tuple[str, ...] = ("title", "abstract", "claims", "description")
+    patent_fields: tuple[str, ...] = PATENT_TEXT_FIELDS
     item_view: TextView = ("text",)
     patent_view: TextView = ("title", "abstract")
     labels: dict[str, dict[str, list[str]]] = field(default_factory=dict)
@@ -155,7 +160,9 @@ class Dataset:
         Returns:
             A new :class:`Dataset` (``self`` is unchanged). For each patent found, the source's non-empty string
             fields fill the fields the patent lacks or has empty; the dataset's own texts are kept (bundled texts
-            win). Fields outside :attr:`patent_fields` (``cpc``, dates ...) are kept as metadata fields.
+            win). A text field of :data:`PATENT_TEXT_FIELDS` the source brings (``summary``, or ``claims`` for a
+            BEIR corpus) is added to :attr:`patent_fields`, so it can be chosen as a view; other fields (``cpc``,
+            dates ...) are kept as metadata fields.
             ``metadata`` records ``hydrated_patents`` (patents that received at least one field) and
             ``patent_texts_from`` (the source's ``path`` when it has one, else its type name).
 
@@ -174,6 +181,11 @@ class Dataset:
         else:
             raise TypeError(f"texts must be a mapping or have a texts_for(numbers) method, got {type(source).__name__}")
         out = self.copy()
+        brought = {k for fields_ in found.values() for k, v in fields_.items()
+                   if k in PATENT_TEXT_FIELDS and isinstance(v, str) and v.strip()}
+        extra = tuple(f for f in PATENT_TEXT_FIELDS if f in brought and f not in out.patent_fields)
+        if extra:   # e.g. a BEIR corpus (title, text) given claims or summaries by a hydration store
+            out.patent_fields = tuple(out.patent_fields) + extra
         n = 0
         for pid, fields_ in found.items():
             if pid not in out.patents:
@@ -191,6 +203,41 @@ class Dataset:
     def patents_with_text(self, view: str | Sequence[str] | None = None) -> int:
         """Number of patents whose text in ``view`` (default: the dataset's patent view) is not empty."""
         return sum(1 for t in self.patent_texts(view=view).values() if t)
+
+    def patents_without_text(self, view: str | Sequence[str] | None = None) -> list[str]:
+        """Sorted ids of the patents whose text in ``view`` (default: the dataset's patent view) is empty."""
+        return sorted(p for p, t in self.patent_texts(view=view).items() if not t)
+
+    def without_textless_patents(self, view: str | Sequence[str] | None = None) -> "Dataset":
+        """Copy of the dataset without the patents whose text in ``view`` is empty, and without every link,
+        negative link, link split entry, document split entry and label that names them.
+
+        For a partly hydrated (or partly summarised) dataset, so that an evaluation ranks only patents that have
+        text instead of mixing them with empty documents. Items are kept (an item left without links is simply
+        not a query). ``metadata["textless_patents_dropped"]`` and ``["textless_links_dropped"]`` say how many
+        were removed; ``self`` is unchanged.
+
+        Raises:
+            ValueError: ``view`` names an unknown field, or no patent has text in it.
+        """
+        gone = set(self.patents_without_text(view))
+        if len(gone) == len(self.patents) and gone:
+            raise ValueError(f"none of the {len(gone)} patents of {self.name} has text in view "
+                             f"{','.join(parse_view(view, self.patent_fields, self.patent_view))}")
+        out = self.copy()
+        if not gone:
+            out.metadata.update(textless_patents_dropped=0, textless_links_dropped=0)
+            return out
+        keep = lambda pairs: [x for x in pairs if x[1] not in gone]  # noqa: E731
+        out.patents = {p: d for p, d in out.patents.items() if p not in gone}
+        n_links = len(out.links)
+        out.links = keep(out.links)
+        out.negative_links = keep(out.negative_links)
+        out.link_splits = {k: keep(v) for k, v in out.link_splits.items()}
+        out.doc_splits = {k: [p for p in v if p not in gone] for k, v in out.doc_splits.items()}
+        out.labels = {k: {d: v for d, v in lab.items() if d not in gone} for k, lab in out.labels.items()}
+        out.metadata.update(textless_patents_dropped=len(gone), textless_links_dropped=n_links - len(out.links))
+        return out
 
     # ------------------------------------------------------------------ views
     def with_views(self, item_view: str | Sequence[str] | None = None,

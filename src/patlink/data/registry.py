@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from patlink.data.dataset import Dataset, PatentTextSource
+from patlink.data.dataset import PATENT_TEXT_FIELDS, Dataset, PatentTextSource
 from patlink.data.numbers import normalize_publication_number
 from patlink.data.vpm import VPMTable, normalize_product_name, parse_vpm_table
 
@@ -100,7 +100,7 @@ def _honeywell() -> Dataset:
         links=links,
         item_fields=("name", "description", "bulletpoints"),
         item_view=("name", "description"),
-        patent_fields=("title", "abstract", "claims", "description"),
+        patent_fields=PATENT_TEXT_FIELDS,
         patent_view=("title", "abstract"),
         item_kind="product",
         metadata={
@@ -153,7 +153,7 @@ def _pap2pat() -> Dataset:
         links=links,
         item_fields=("title", "abstract", "body"),
         item_view=("title", "abstract"),
-        patent_fields=("title", "abstract", "claims", "description"),
+        patent_fields=PATENT_TEXT_FIELDS,
         patent_view=("title", "abstract"),
         one_to_one=True,
         item_kind="paper",

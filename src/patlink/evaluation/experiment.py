@@ -127,14 +127,15 @@ def _own_parts(ds, seed: int, protocol: str) -> dict[str, Links]:
 
 
 def _config(ds, protocol: str, pool: str | None, directions, depth: int, n_bootstrap: int, seed: int,
-            distractor_patents: dict[str, str] | None) -> LinkageEvalConfig:
+            distractor_patents: dict[str, str] | None, missing_text: str = "error") -> LinkageEvalConfig:
     if protocol not in ("graph", "new-product"):
         raise ValueError(f"unknown protocol {protocol!r}; use graph or new-product")
     pool = pool or default_pool(ds, protocol)
     if pool not in ("split", "all"):
         raise ValueError(f"unknown pool {pool!r}; use 'split' or 'all'")
     return LinkageEvalConfig(directions=tuple(directions), pool=pool, depth=depth, n_bootstrap=n_bootstrap,
-                             seed=seed, distractor_patents=dict(distractor_patents or {}))
+                             seed=seed, distractor_patents=dict(distractor_patents or {}),
+                             missing_text=missing_text)
 
 
 def _context(ds, split: str, protocol: str, cfg: LinkageEvalConfig, seed: int, folds: int = 0,
@@ -143,6 +144,11 @@ def _context(ds, split: str, protocol: str, cfg: LinkageEvalConfig, seed: int, f
             "split": split, "protocol": protocol, "pool": cfg.pool,
             "distractors": distractors or (f"{len(cfg.distractor_patents)} patents" if cfg.distractor_patents
                                            else "none"),
+            "patents with text": f"{ds.patents_with_text()} of {len(ds.patents)} in view {','.join(ds.patent_view)}"
+                                 + (f" ({ds.metadata['textless_patents_dropped']} without text dropped with their "
+                                    f"{ds.metadata.get('textless_links_dropped', 0)} links)"
+                                    if ds.metadata.get("textless_patents_dropped") else "")
+                                 + (" (the others ranked as empty documents)" if cfg.missing_text == "keep" else ""),
             "seed": seed, **({"folds": folds} if folds else {})}
 
 
@@ -171,7 +177,8 @@ def _evaluate_raw(ds, methods: dict[str, Method], splits: Mapping[str, Links], s
 def evaluate(ds, methods: Method | Sequence[Method] | Mapping[str, Method], splits: Mapping[str, Links] | None = None,
              *, split: str = "test", protocol: str = "graph", pool: str | None = None,
              directions: Sequence[str] = ("item2patent", "patent2item"), depth: int = 1000, n_bootstrap: int = 1000,
-             seed: int = 0, distractor_patents: dict[str, str] | None = None, log: Log = _quiet) -> EvaluationResult:
+             seed: int = 0, distractor_patents: dict[str, str] | None = None, missing_text: str = "error",
+             log: Log = _quiet) -> EvaluationResult:
     """Evaluate methods on one split, in both directions, with bootstrap 95% CIs.
 
     Args:
@@ -187,6 +194,9 @@ def evaluate(ds, methods: Method | Sequence[Method] | Mapping[str, Method], spli
         n_bootstrap: bootstrap resamples (0 = no CI).
         seed: seed of the bootstrap (and of the split when ``splits`` is ``None``).
         distractor_patents: extra patents (id → text) appended to the patent pool.
+        missing_text: ``"error"`` refuses a pool where only some patents have text in the view (partly hydrated
+            data); ``"keep"`` ranks the others as empty documents. To rank only patents with text, pass
+            ``ds.without_textless_patents()``.
         log: called with a progress line per method.
 
     Returns:
@@ -198,7 +208,7 @@ def evaluate(ds, methods: Method | Sequence[Method] | Mapping[str, Method], spli
     """
     methods = _named(methods)
     splits = splits if splits is not None else resolve_splits(ds, seed=seed, protocol=protocol)
-    cfg = _config(ds, protocol, pool, directions, depth, n_bootstrap, seed, distractor_patents)
+    cfg = _config(ds, protocol, pool, directions, depth, n_bootstrap, seed, distractor_patents, missing_text)
     raw = _evaluate_raw(ds, methods, splits, split, protocol, cfg, log)
     first = next(iter(raw.values()))
     cv = {"folds": 1, "seed": seed, "query_fold": {d: {q: 0 for q in r["qrels"]} for d, r in first.items()},
@@ -211,7 +221,7 @@ def cross_validate(ds, methods: Method | Sequence[Method] | Mapping[str, Method]
                    seed: int = 0, split: str = "test", protocol: str = "graph", pool: str | None = None,
                    directions: Sequence[str] = ("item2patent", "patent2item"), depth: int = 1000,
                    n_bootstrap: int = 1000, distractor_patents: dict[str, str] | None = None,
-                   log: Log = _quiet) -> EvaluationResult:
+                   missing_text: str = "error", log: Log = _quiet) -> EvaluationResult:
     """K-fold cross-validation: every link tested once, per-query results pooled over the folds.
 
     Folds come from :func:`patlink.graph.split.kfold_splits` (``seed``; node-disjoint parts for many-to-many
@@ -235,7 +245,7 @@ def cross_validate(ds, methods: Method | Sequence[Method] | Mapping[str, Method]
     if folds < 2:
         raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
     parts = kfold_splits(ds, k=folds, seed=seed, protocol=protocol)
-    cfg = _config(ds, protocol, pool, directions, depth, 0, seed, distractor_patents)
+    cfg = _config(ds, protocol, pool, directions, depth, 0, seed, distractor_patents, missing_text)
     per_fold = []
     for f, sp in enumerate(parts):
         fm = {name: m.with_subfolder(f"fold{f}") for name, m in methods.items()}

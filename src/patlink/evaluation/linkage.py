@@ -40,6 +40,9 @@ class LinkageEvalConfig:
         n_bootstrap: bootstrap resamples for the CIs.
         seed: seed of the bootstrap.
         cutoffs: k for P@k, Recall@k, R_cap@k.
+        distractor_patents: extra patents (id → text) appended to the patent pool.
+        missing_text: ``"error"`` (default) refuses a pool whose patents are only partly with text in the view;
+            ``"keep"`` ranks the textless ones as empty documents (:func:`patlink.data.pools.pools_for`).
     """
 
     directions: tuple[str, ...] = ("item2patent", "patent2item")
@@ -49,6 +52,7 @@ class LinkageEvalConfig:
     seed: int = 0
     cutoffs: tuple[int, ...] = (1, 5, 10, 20, 100)
     distractor_patents: dict[str, str] = field(default_factory=dict)
+    missing_text: str = "error"
 
 
 def _queries_docs(direction: Direction, items: dict[str, str], patents: dict[str, str]):
@@ -56,12 +60,12 @@ def _queries_docs(direction: Direction, items: dict[str, str], patents: dict[str
 
 
 def validation_for(ds: Dataset, val_links: Sequence[tuple[str, str]] | None, direction: Direction,
-                   depth: int = 1000, metric: str = "mrr") -> Validation | None:
+                   depth: int = 1000, metric: str = "mrr", missing_text: str = "error") -> Validation | None:
     """The :class:`~patlink.methods.Validation` of ``val_links`` in ``direction``: the validation split's queries
     ranked against the validation split's documents (pool ``split``). ``None`` without validation links."""
     if not val_links:
         return None
-    items, patents = pools_for(ds, val_links, "split")
+    items, patents = pools_for(ds, val_links, "split", missing_text=missing_text)
     queries, docs = _queries_docs(direction, items, patents)
     return Validation(queries, docs, ds.qrels(val_links, direction), metric=metric, depth=depth)
 
@@ -90,14 +94,14 @@ def evaluate_linkage(
             none.
     """
     cfg = config or LinkageEvalConfig()
-    items, patents = pools_for(ds, eval_links, cfg.pool, cfg.distractor_patents)
+    items, patents = pools_for(ds, eval_links, cfg.pool, cfg.distractor_patents, cfg.missing_text)
     out: dict = {}
     for direction in cfg.directions:
         if direction not in method.directions:
             continue
         m = method.for_direction(direction)
         if m.tunable:
-            m = m.fit(validation_for(ds, val_links, direction, cfg.depth))
+            m = m.fit(validation_for(ds, val_links, direction, cfg.depth, missing_text=cfg.missing_text))
         queries, docs = _queries_docs(direction, items, patents)
         m.index(docs)
         qrels = ds.qrels(eval_links, direction)

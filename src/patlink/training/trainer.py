@@ -177,7 +177,10 @@ def _check_inputs(ds, split: dict, config: TrainConfig) -> None:
     emptyp = sorted(p for p, t in pt.items() if not t.strip())
     if emptyp:
         raise ValueError(f"{len(emptyp)} patent(s) have no text in view {','.join(ds.patent_view)}, e.g. "
-                         f"{emptyp[:3]}; hydrate patent texts or choose another --patent-view")
+                         f"{emptyp[:3]}; "
+                         + ("summarise them (`patlink summarise`)" if "summary" in ds.patent_view else
+                            "hydrate patent texts (`patlink hydrate`, then --texts STORE)")
+                         + ", leave them out (--missing-text drop) or choose another --patent-view")
     if config.curriculum.ever():
         n_items, n_pat = len({i for i, _ in train}), len({p for _, p in train})
         if min(n_items, n_pat) <= 2:
