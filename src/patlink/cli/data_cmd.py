@@ -9,11 +9,12 @@ import typer
 from rich.table import Table
 
 from patlink.cli.common import (
-    BeirOpt, DeviceOpt, ItemViewOpt, JsonOpt, PatentViewOpt, PatlinkError, TextsOpt, console, load_input,
-    print_json,
+    BeirOpt, DeviceOpt, ItemViewOpt, JsonOpt, PatentViewOpt, PatlinkError, TextsOpt, check_out_folder, console,
+    load_input, print_json,
 )
 
-app = typer.Typer(help="Bundled datasets and BEIR folders: list, stats, anomaly check, BEIR export.",
+app = typer.Typer(help="Bundled datasets and BEIR folders: list, stats, anomaly check, export (BEIR, JSONL, "
+                       "Parquet), embed.",
                   no_args_is_help=True)
 
 
@@ -146,6 +147,60 @@ def export_beir_cmd(
         raise PatlinkError(f"{ds.name} has no items/links to export as queries and qrels")
     path = export_beir(ds, out, splits)
     console.print(f"wrote BEIR folder {path}")
+
+
+@app.command("export")
+def export_cmd(
+    dataset: Annotated[Optional[str], typer.Argument(help="Bundled dataset name (or use --beir).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="beir (corpus/queries/qrels), jsonl or parquet "
+                                                            "(patents, items, links + export.json).")] = "beir",
+    beir: BeirOpt = None,
+    item_view: ItemViewOpt = None,
+    patent_view: PatentViewOpt = None,
+    texts: TextsOpt = None,
+    missing_text: Annotated[str, typer.Option(
+        "--missing-text", help="keep (default: patents without text in the view are written with an empty text and "
+                               "counted) or drop (left out with their links).")] = "keep",
+    split_dir: Annotated[Optional[Path], typer.Option(
+        "--split-dir", help="Folder of `patlink split` (train/val/test.tsv): the qrels files (beir) or the links' "
+                            "split column; default the dataset's own splits.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a dataset with the texts it has — bundled, hydrated (--texts STORE) or summarised (--patent-view
+    summary) — as a BEIR folder, JSON lines or Parquet, and say how many patents have text in the view.
+
+    Examples:
+      patlink data export honeywell-vpm --texts hw.duckdb --patent-view title,abstract,claims --format parquet --out hw/
+      patlink data export honeywell-vpm --texts hw.duckdb --patent-view summary --format beir --out hw-beir/
+    """
+    from patlink.data.export import EXPORT_FORMATS, export_dataset
+
+    if out is None:
+        raise PatlinkError("give the output folder: --out DIR")
+    if fmt not in EXPORT_FORMATS:
+        raise PatlinkError(f"unknown --format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    if missing_text not in ("keep", "drop"):
+        raise PatlinkError(f"unknown --missing-text {missing_text!r}; use keep or drop")
+    check_out_folder(out)
+    ds = load_input(dataset, beir, item_view, patent_view, texts=texts, missing_text=missing_text)
+    splits = None
+    if split_dir is not None:
+        from patlink.graph import read_split
+
+        splits = read_split(split_dir).parts()
+    rep = export_dataset(ds, out, fmt, splits)
+    if json_out:
+        print_json(rep.to_dict())
+        return
+    missing = rep.patents - rep.patents_with_text
+    console.print(f"wrote {rep.format} export of {ds.name} to {out}/ ({', '.join(rep.files)}): {rep.patents} patents "
+                  f"— {rep.patents_with_text} with text in view {','.join(rep.patent_view)}"
+                  + (f", {missing} WITHOUT (written with an empty text; --missing-text drop leaves them out)"
+                     if missing else "")
+                  + f" — {rep.items} items, {rep.links} links"
+                  + (f", {rep.negative_links} known negatives" if rep.negative_links else "")
+                  + (f"; patent texts from {rep.texts_from}" if rep.texts_from else ""), highlight=False)
 
 
 @app.command("embed")

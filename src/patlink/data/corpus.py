@@ -45,7 +45,7 @@ FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "beir", "dataset", "store")
 ID_FIELDS = ("id", "_id", "publication_number", "number", "patent_id", "doc_id", "item_id", "product_id")
 #: Text columns used, in this order (the present ones), when ``text_fields`` is not given.
 TEXT_FIELDS = {
-    "patents": ("title", "abstract", "claims", "text", "description", "name"),
+    "patents": ("title", "abstract", "claims", "text", "description", "summary", "name"),
     "items": ("name", "title", "description", "abstract", "text"),
 }
 #: Title columns looked for when ``title_field`` is not given.
