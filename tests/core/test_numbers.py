@@ -40,3 +40,19 @@ def test_find_in_vpm_paragraph():
     text = "Product X: US 7,123,456; 8,234,567 B2; D654,321 and RE45,123 (rated 1,000 hours, model 4820, 2.500 bar)"
     assert [p.canonical for p in find_publication_numbers(text)] == [
         "US7123456", "US8234567", "USD654321", "USRE45123"]
+
+
+def test_short_prefixed_canonical_numbers_parse_back():
+    """Canonical forms of old statutory invention registrations, designs, plants and reissues with fewer than five
+    digits (``H0002222`` → ``USH2222``) are numbers again when parsed: hydration keys on them."""
+    from patlink.data.numbers import find_publication_numbers, normalize_publication_number
+
+    for raw, canon in [("H0002222", "USH2222"), ("USD1234", "USD1234"), ("USPP1234", "USPP1234"),
+                       ("USRE1234", "USRE1234"), ("RE 1,234", "USRE1234")]:
+        assert normalize_publication_number(raw) == canon
+        assert normalize_publication_number(canon) == canon
+    for bare in ("US1234", "1234"):
+        with pytest.raises(ValueError):
+            normalize_publication_number(bare)
+    found = [n.canonical for n in find_publication_numbers("model H2222, D1000 and US D1234; patent 7,852,519")]
+    assert found == ["USD1234", "US7852519"]

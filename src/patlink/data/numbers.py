@@ -32,7 +32,8 @@ PUBLICATION_NUMBER_PATTERN = re.compile(
     (?<![\w/])                                   # not inside a longer token
     (?:(?P<cc>US|EP|WO|CN|JP|KR|DE|GB|FR|CA|AU)[\s\-]?)?   # optional country code
     (?P<pre>D|PP|RE|RX|H|T|AI)?\s?              # optional US type prefix
-    (?P<num>\d{1,4}(?:[,.]\d{3}){1,3}|\d{4}/\d{6,7}|\d{5,11})   # 7,852,519 | 2013/0210636 | 7852519
+    (?P<num>\d{1,4}(?:[,.]\d{3}){1,3}|\d{4}/\d{6,7}|\d{5,11}   # 7,852,519 | 2013/0210636 | 7852519
+        |(?(pre)\d{1,4}|(?!)))                  # after a prefix, short numbers too: H2222, D1234, RE1234
     (?:[\s\-]?(?P<kind>[ABCEPSH][0-9]?))?       # optional kind code
     (?![\w])
     """,
@@ -130,7 +131,10 @@ def find_publication_numbers(text: str, default_country: str = "US", min_digits:
 
     A VPM line such as ``"Product X: US 7,123,456; 8,234,567 B2; D654,321"`` yields three numbers. Bare digit
     runs shorter than ``min_digits`` (model numbers, years) are ignored; separated forms (``7,123,456``) and
-    prefixed forms (``D654,321``) are always accepted.
+    prefixed forms (``D654,321``) are accepted, prefixed forms with fewer than 5 digits only after a country code
+    (``US D1234``; a bare ``H2222`` or ``D1000`` in prose is a model name more often than a patent). Such short
+    numbers are always parsed by :func:`parse_publication_number` (``USH2222``, the canonical form of a statutory
+    invention registration, parses back to itself).
 
     Returns:
         The numbers in order of appearance, duplicates kept (callers decide how to merge).
@@ -143,6 +147,8 @@ def find_publication_numbers(text: str, default_country: str = "US", min_digits:
         # unless a country code or a document prefix (D, PP, RE ...) says it is a patent number.
         if not m.group("pre") and not m.group("cc") and n_digits < min_digits:
             continue
+        if m.group("pre") and n_digits < 5 and not m.group("cc"):
+            continue   # "H2222", "D1000", "T6000" in prose are model names far more often than old H/D patents
         try:
             out.append(parse_publication_number(m.group(0), default_country))
         except ValueError:  # pragma: no cover - finditer matched the same pattern
