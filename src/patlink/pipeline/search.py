@@ -398,7 +398,7 @@ class GoogleCSEProvider(_APIProvider):
     max_results = 100
     per_call = 10
     _auth_hint = " (and that the Custom Search JSON API is enabled for its Google Cloud project)"
-    _request_hint = ": check the search engine ID (--google-cx or GOOGLE_CSE_ID)"
+    _request_hint = ": check the search engine ID (--google-cx or GOOGLE_CSE_ID) and any extra parameters"
 
     def __init__(self, cx: str | None = None, *, cx_env: str = "GOOGLE_CSE_ID", **kw: Any) -> None:
         cx = (cx or os.environ.get(cx_env, "")).strip()
