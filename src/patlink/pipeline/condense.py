@@ -2,48 +2,28 @@
 
 With an LLM endpoint (:class:`~patlink.pipeline.llm.ChatClient`) the paper's recipe is followed: bullet points
 are extracted from every chunk given the product name, bullets are de-duplicated, then the LLM removes
-duplicate, irrelevant or contradictory bullets and writes one paragraph per product; a patent's full text is
-compressed into a dense summary within the encoder's length. Without an endpoint, the offline
-:class:`~patlink.pipeline.llm.ExtractiveSummarizer` does the same jobs extractively so the pipeline still runs end
-to end. Outputs record which ``method`` produced them.
+duplicate, irrelevant or contradictory bullets and writes one paragraph per product; when a product's bullets do
+not fit one call (``SummaryConfig.chunk_tokens``) they are first merged in rounds
+(:func:`patlink.pipeline.summarise.reduce_in_rounds`), so no bullet is left out. A patent's full text is
+summarised by map-reduce (:class:`patlink.pipeline.summarise.PatentSummariser`) within the encoder's length.
+Without an endpoint, the offline :class:`~patlink.pipeline.llm.ExtractiveSummarizer` does the same jobs
+extractively so the pipeline still runs end to end. Outputs record which ``method`` produced them. The prompts
+are in :mod:`patlink.pipeline.prompts`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
+from patlink.data.chunking import chunk_text, token_spans
 from patlink.http import redact
 from patlink.pipeline.config import SummaryConfig
-from patlink.pipeline.llm import ChatClient, ExtractiveSummarizer, truncate_words
+from patlink.pipeline.llm import ChatClient, ExtractiveSummarizer, split_sentences, truncate_words
+from patlink.pipeline.prompts import Prompts
+from patlink.pipeline.summarise import PatentSummariser, SummaryCache, reduce_in_rounds
 
 __all__ = ["Prompts", "Condenser", "parse_bullets"]
-
-
-@dataclass
-class Prompts:
-    """Prompt templates (changing one invalidates the cached outputs that used it)."""
-
-    bullets_system: str = (
-        "You extract factual information about one commercial product from a web page excerpt. Answer ONLY with "
-        "bullet points, one per line, each starting with '- '. Keep technical facts: function, technology, "
-        "components, materials, measured quantities, operating principles. Skip prices, shipping, packaging, "
-        "marketing and website navigation. If the excerpt says nothing about the product, answer NONE.")
-    bullets_user: str = "Product: {product}\n\nExcerpt:\n{chunk}"
-    paragraph_system: str = (
-        "You write product descriptions for patent analysis. Given bullet points about one product, drop "
-        "duplicate, irrelevant or contradictory points and write ONE paragraph of at most {max_words} words "
-        "describing what the product is, what it does and the technology it uses. Answer with the paragraph only.")
-    paragraph_user: str = "Product: {product}\n\nBullet points:\n{bullets}"
-    patent_system: str = (
-        "You summarise patents. Write a dense summary of at most {max_words} words that keeps the problem "
-        "solved, the key technical features of the independent claims and the field of use. Answer with the "
-        "summary only.")
-    patent_user: str = "Patent {patent}\n\n{text}"
-    judge_system: str = (
-        "Decide whether a web page is likely to describe a given commercial product, judging from its URL only. "
-        "Answer YES or NO.")
-    judge_user: str = "Product: {product}\nURL: {url}"
 
 
 _BULLET_LINE = re.compile(r"^\s*(?:[-*\u2022\u25cf]|\d+[.)])\s+(.*\S)\s*$")
@@ -68,13 +48,17 @@ class Condenser:
         llm: a chat client, or ``None`` for the offline extractive method.
         summary: budgets and the offline model.
         prompts: prompt templates (LLM mode).
+        cache: where the patent summaries' map/reduce steps are kept (default: in memory), see
+            :class:`~patlink.pipeline.summarise.PatentSummariser`.
     """
 
-    def __init__(self, llm: ChatClient | None, summary: SummaryConfig | None = None, prompts: Prompts | None = None):
+    def __init__(self, llm: ChatClient | None, summary: SummaryConfig | None = None, prompts: Prompts | None = None,
+                 cache: SummaryCache | None = None):
         self.llm = llm
         self.cfg = summary or SummaryConfig()
         self.prompts = prompts or Prompts()
         self.extractive = ExtractiveSummarizer(self.cfg.embed_model)
+        self.patents = PatentSummariser(llm if llm else self.extractive, self.cfg, self.prompts, cache=cache)
 
     @property
     def method(self) -> str:
@@ -103,44 +87,84 @@ class Condenser:
         return self.extractive.dedupe(bullets, self.cfg.dedup_threshold)
 
     def paragraph(self, product: str, bullets: list[str]) -> str:
-        """One paragraph of at most ``product_max_words`` words from de-duplicated bullets.
+        """One paragraph of at most ``product_max_words`` words from de-duplicated bullets (see
+        :meth:`paragraph_rounds`).
 
         Raises:
             ValueError: if there are no bullets (nothing was found about the product).
         """
-        if not bullets:
-            raise ValueError(f"no information found for product {product!r}: complement it by hand (review)")
-        n = self.cfg.product_max_words
-        if self.llm:
-            p = self.prompts
-            text = self._ask(p.paragraph_system.format(max_words=n),
-                             p.paragraph_user.format(product=product, bullets="\n".join(f"- {b}" for b in bullets)))
-        else:
-            text = self.extractive.summarize(bullets, n)
-        text = truncate_words(" ".join(text.split()), n)
-        if not text:
-            raise ValueError(f"empty description produced for product {product!r}")
-        return text
+        return self.paragraph_rounds(product, bullets)[0]
 
-    def patent_summary(self, patent: str, full_text: str) -> str:
-        """Dense summary of a patent's full text, at most ``patent_max_words`` words (§2.1).
+    def _tokens(self, text: str) -> int:
+        return len(token_spans(text, self.cfg.tokenizer))
+
+    def _fit(self, text: str, words: int) -> str:
+        """``text`` in at most ``words`` words and half a call (``chunk_tokens // 2`` tokens)."""
+        text = truncate_words(text, words)
+        half = self.cfg.chunk_tokens // 2
+        return chunk_text(text, half, 0, self.cfg.tokenizer)[0] if self._tokens(text) > half else text
+
+    def paragraph_rounds(self, product: str, bullets: list[str]) -> tuple[str, int]:
+        """One paragraph from all of a product's bullets, merging them in rounds when they do not fit one call.
+
+        While the bullets exceed ``chunk_tokens`` tokens, consecutive ones are grouped into calls that fit and
+        each group is merged into fewer points of at most ``note_max_words`` words (LLM job
+        ``paragraph_merge``; offline: the group's most central sentences), see
+        :func:`~patlink.pipeline.summarise.reduce_in_rounds`; then one call writes the paragraph. A single
+        bullet longer than half a call is cut to it.
+
+        Returns:
+            ``(paragraph of at most product_max_words words, merge rounds before the paragraph call)``.
 
         Raises:
-            ValueError: on an empty text.
+            ValueError: if there are no bullets (nothing was found about the product), or the answer is empty.
         """
-        if not full_text.strip():
-            raise ValueError(f"patent {patent} has no text")
-        n = self.cfg.patent_max_words
-        text = truncate_words(full_text, self.cfg.patent_max_input_words)
-        if self.llm:
-            p = self.prompts
-            out = self._ask(p.patent_system.format(max_words=n), p.patent_user.format(patent=patent, text=text))
-        else:
-            out = self.extractive.summarize(text, n)
-        out = truncate_words(" ".join(out.split()), n)
-        if not out:
-            raise ValueError(f"empty summary produced for patent {patent}")
-        return out
+        if not bullets:
+            raise ValueError(f"no information found for product {product!r}: complement it by hand (review)")
+        cfg, p = self.cfg, self.prompts
+        items = [self._fit(" ".join(b.split()), 10 ** 9) for b in bullets]
+
+        def lines(group: list[str]) -> list[str]:
+            return [ln for item in group for ln in item.splitlines() if ln.strip()]
+
+        def merge(group: list[str]) -> str:
+            if self.llm:
+                answer = self._ask(p.paragraph_merge_system.format(max_words=cfg.note_max_words),
+                                   p.paragraph_merge_user.format(
+                                       product=product, bullets="\n".join(f"- {b}" for b in lines(group))))
+                points = parse_bullets(answer) or [" ".join(answer.split())]
+            else:
+                points = split_sentences(self.extractive.summarize(lines(group), cfg.note_max_words))
+            out: list[str] = []
+            for pt in points:   # whole points within the budget (a lone first one is cut to it)
+                if out and self._tokens("\n".join(out + [pt])) > cfg.chunk_tokens // 2:
+                    break
+                out.append(self._fit(pt, cfg.note_max_words))
+            return "\n".join(out)
+
+        def final(group: list[str]) -> str:
+            n = cfg.product_max_words
+            if self.llm:
+                return self._ask(p.paragraph_system.format(max_words=n),
+                                 p.paragraph_user.format(product=product,
+                                                         bullets="\n".join(f"- {b}" for b in lines(group))))
+            return self.extractive.summarize(lines(group), n)
+
+        text, rounds = reduce_in_rounds(items, cfg.chunk_tokens, self._tokens, merge, final)
+        text = truncate_words(" ".join(text.split()), cfg.product_max_words)
+        if not text:
+            raise ValueError(f"empty description produced for product {product!r}")
+        return text, rounds
+
+    def patent_summary(self, patent: str, full_text: str) -> str:
+        """Dense summary of a patent's full text, at most ``patent_max_words`` words (§2.1), by map-reduce over
+        all of it (:meth:`patlink.pipeline.summarise.PatentSummariser.summarise`).
+
+        Raises:
+            ValueError: on an empty text or an empty summary (:class:`~patlink.pipeline.summarise.SummaryError`).
+            LLMError: the endpoint failed.
+        """
+        return self.patents.summarise(patent, full_text).summary
 
     def judge_url(self, product: str, url: str) -> bool:
         """LLM relevance judge of §2.2.2: does ``url`` look like a page about ``product``? (LLM mode only)

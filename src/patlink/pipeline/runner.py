@@ -2,7 +2,8 @@
 
 Order: ``vpm`` (sources → products, links) → ``search`` (per product and query) → ``filter`` (per product) →
 ``judge`` (optional, per product and URL) → ``fetch`` (per URL) → ``extract`` (per fetched body: text and
-chunks) → ``bullets`` (per product and chunk) → ``condense`` (per product) → ``patent_summary`` (per patent).
+chunks) → ``bullets`` (per product and chunk) → ``condense`` (per product) → ``patent_summary`` (per patent;
+its map/reduce steps are cached one by one as ``patent_step``).
 Every unit goes through :meth:`PipelineStore.run_cached`: done work is skipped, failures are recorded and the
 run goes on, and an interrupted run (Ctrl-C, crash) resumes from the last finished unit. A failure's message is
 passed through :func:`patlink.http.redact` (with the LLM key) before it is stored, whichever stage raised it.
@@ -201,6 +202,23 @@ def ingest_vpm(store: PipelineStore, source: str, fetcher=None, *, refresh: bool
     return store.run_cached("vpm", source, ihash, _redacting(work), retry_failed=refresh)
 
 
+class _StageCache:
+    """The :class:`~patlink.pipeline.summarise.SummaryCache` of the patent summaries' map/reduce steps in the
+    pipeline database (stage ``patent_step`` of ``stage_cache``, one row per step, committed at once)."""
+
+    stage = "patent_step"
+
+    def __init__(self, store: PipelineStore) -> None:
+        self.store = store
+
+    def get(self, key: str) -> str | None:
+        row = self.store.get(self.stage, key)
+        return row.output if row is not None and row.status == "done" else None
+
+    def put(self, key: str, output: str, *, kind: str, number: str) -> None:
+        self.store.put(self.stage, key, key, "done", output=output)
+
+
 class PipelineRun:
     """One run over a store. Use :func:`run_pipeline`; the object keeps per-stage counters in ``report``."""
 
@@ -219,7 +237,9 @@ class PipelineRun:
         self._sleep = sleep
         self.fetcher = Fetcher(cfg.fetch, sleep=sleep)
         self.llm = ChatClient(cfg.llm, sleep=sleep) if cfg.llm.enabled else None
-        self.condenser = Condenser(self.llm, cfg.summary)
+        self.condenser = Condenser(self.llm, cfg.summary, cache=_StageCache(store))
+        #: URL -> chunks of its page beyond ``ChunkConfig.max_chunks_per_page`` (not condensed; reported)
+        self.dropped_chunks: dict[str, int] = {}
         self._secrets = tuple(k for k in (cfg.llm.api_key(),) if k)
 
     def close(self) -> None:
@@ -335,6 +355,10 @@ class PipelineRun:
             _, out = self._do("extract", url, input_hash(meta["sha1"], asdict(cc)), extract)
             if out:
                 chunks[url] = out["chunks"]
+                dropped = int(out.get("n_chunks_total", len(out["chunks"]))) - len(out["chunks"])
+                if dropped > 0:
+                    self.dropped_chunks[url] = dropped
+                    self.report.setdefault("extract", Counter())["dropped_chunks"] += dropped
         return chunks
 
     def condense(self, kept: dict[str, list[str]], chunks: dict[str, list[str]]) -> None:
@@ -349,9 +373,11 @@ class PipelineRun:
         for prod, bullets in self._bar(per_product.items(), "condense"):
             def write():
                 uniq = self.condenser.dedupe(bullets)
-                text = self.condenser.paragraph(prod, uniq)
+                text, rounds = self.condenser.paragraph_rounds(prod, uniq)
+                urls = [u for u in kept[prod] if u in chunks]
                 return {"description": text, "method": self.condenser.method, "n_bullets": len(uniq),
-                        "bullets": uniq, "urls": [u for u in kept[prod] if u in chunks]}
+                        "bullets": uniq, "urls": urls, "merge_rounds": rounds,
+                        "dropped_chunks": {u: self.dropped_chunks[u] for u in urls if u in self.dropped_chunks}}
 
             self._do("condense", prod, input_hash(prod, bullets, pfp), write)
 
@@ -379,7 +405,8 @@ def run_pipeline(cfg: PipelineConfig, store: PipelineStore, *, products_file: st
         sleep: back-off delay function (tests).
 
     Returns:
-        ``{stage: {"done": n, "cached": n, "failed": n, "gave_up": n}}`` for this run.
+        ``{stage: {"done": n, "cached": n, "failed": n, "gave_up": n}}`` for this run; ``extract`` also has
+        ``dropped_chunks`` (chunks beyond ``ChunkConfig.max_chunks_per_page``, not condensed) when there were any.
 
     Raises:
         ValueError: unknown stage, bad input files, no products, a search provider that cannot be made (unset key
@@ -419,4 +446,6 @@ def run_pipeline(cfg: PipelineConfig, store: PipelineStore, *, products_file: st
             run.patents()
     finally:
         run.close()
-    return {s: {k: int(c.get(k, 0)) for k in ("done", "cached", "failed", "gave_up")} for s, c in run.report.items()}
+    base = ("done", "cached", "failed", "gave_up")
+    return {s: {**{k: int(c.get(k, 0)) for k in base}, **{k: int(v) for k, v in c.items() if k not in base}}
+            for s, c in run.report.items()}
