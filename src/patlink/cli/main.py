@@ -48,6 +48,7 @@ from patlink.cli import (
     review_cmd,
     serve_cmd,
     split_cmd,
+    summarise_cmd,
     train_cmd,
 )
 from patlink.cli.common import PatlinkError, err_console
@@ -91,6 +92,7 @@ compare_cmd.register(app)
 train_cmd.register(app)
 export_cmd.register(app)
 hydrate_cmd.register(app)
+summarise_cmd.register(app)
 app.add_typer(pipeline_cmd.app, name="pipeline")
 bench_cmd.register(app)
 app.add_typer(classify_cmd.app, name="classify")
