@@ -62,8 +62,8 @@ def test_build_query_is_parameterised():
     assert "US10001292" not in sql and "OR 1=1" not in sql  # inputs never reach the SQL text
     assert params == [("numbers", "STRING", ["US10001292", evil]), ("language", "STRING", "en")]
     assert "`patents-public-data.patents.publications`" in sql
-    # latest US publication per number (El Bouari & de Rassenfosse, §2.1)
-    assert "country_code = 'US'" in sql and "PARTITION BY number" in sql and "ORDER BY publication_date DESC" in sql
+    # one US publication per number: the grant first (not the latest, which may be a reexamination certificate)
+    assert "country_code = 'US'" in sql and "PARTITION BY number" in sql and "ORDER BY CASE WHEN kind_code" in sql
     with pytest.raises(ValueError, match="invalid BigQuery table"):
         build_query(["US1"], BigQueryConfig(table="x`; DROP TABLE y; --"))
 

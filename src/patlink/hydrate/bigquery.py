@@ -2,8 +2,13 @@
 
 El Bouari & de Rassenfosse, "Product-Patent linkage prediction", §2.1: title, abstract, claims and description of
 each patent from Google's public patent data on BigQuery, "the most recent version of each patent entry". We match
-rows by the canonical number derived in SQL from ``publication_number`` (``US-7852519-B2`` → ``US7852519``) and
-keep, per number, the US publication with the latest ``publication_date`` (ties: the one with the most text).
+rows by the canonical number derived in SQL from ``publication_number`` (``US-7852519-B2`` → ``US7852519``). One
+number can have several US publications: the grant and, later, reexamination certificates (``C1``..``C9``, or
+``B1``..``B9`` before 2001-01-02) that carry little text. Per number we keep the *granted* publication
+(:data:`patlink.hydrate.base.US_GRANT_KINDS`), a published application only where no grant has that number, and a
+certificate or other kind never over either (:func:`kind_rank_sql`, the SQL of
+:func:`patlink.hydrate.base.us_kind_rank`); ties go to the one with the most text, then the latest. The kind kept is
+the record's ``kind`` and ``publication_number``.
 
 The numbers reach BigQuery only as a query parameter (``ArrayQueryParameter("numbers", "STRING", [...])``), never
 inside the SQL text. ``google-cloud-bigquery`` is an optional extra (``pip install "patlink[bigquery]"``) imported
@@ -16,11 +21,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from patlink.hydrate.base import NOT_FOUND, BatchResult, iso_date
+from patlink.hydrate.base import (
+    NOT_FOUND,
+    US_APPLICATION_KINDS,
+    US_B_REEXAM_BEFORE_2001,
+    US_GRANT_KINDS,
+    US_KIND_CODES_FROM,
+    BatchResult,
+    iso_date,
+    us_kind_rank,
+)
 from patlink.hydrate.config import BigQueryConfig
 from patlink.hydrate.records import PatentRecord, clean_text
 
-__all__ = ["BigQuerySource", "build_query", "require_client_library", "row_to_record"]
+__all__ = ["BigQuerySource", "build_query", "kind_rank_sql", "require_client_library", "row_to_record"]
 
 #: What to install when the client library is missing (shown verbatim in the error).
 INSTALL_HINT = 'pip install "patlink[bigquery]"'
@@ -49,6 +63,22 @@ _CANON = ("CONCAT('US', REGEXP_EXTRACT(publication_number, r'^US-([A-Z]*)'), "
           f"THEN CONCAT(SUBSTR({_DIGITS}, 1, 4), LPAD(SUBSTR({_DIGITS}, 5), 7, '0')) "
           f"ELSE LTRIM({_DIGITS}, '0') END)")
 
+def kind_rank_sql(kind: str = "kind_code", date: str = "publication_date") -> str:
+    """SQL of :func:`patlink.hydrate.base.us_kind_rank` on columns ``kind`` and ``date`` (``YYYYMMDD`` integers, as
+    in the publications table): ``0`` grant, ``1`` application, ``2`` certificate or other. Plain SQL (``CASE``,
+    ``IN``, ``BETWEEN``), the same in BigQuery and DuckDB."""
+    def codes(kinds: tuple[str, ...]) -> str:
+        return ", ".join(f"'{k}'" for k in kinds)
+
+    return (f"CASE WHEN {kind} IN ({codes(US_B_REEXAM_BEFORE_2001)}) AND {date} BETWEEN 1 AND {US_KIND_CODES_FROM - 1}"
+            f" THEN 2 WHEN {kind} IN ({codes(US_GRANT_KINDS)}) THEN 0"
+            f" WHEN {kind} IN ({codes(US_APPLICATION_KINDS)}) THEN 1 ELSE 2 END")
+
+
+#: Text length of a candidate row (the tie-break after the kind).
+_TEXT_LENGTH = ("LENGTH(IFNULL(title, '')) + LENGTH(IFNULL(abstract, '')) + LENGTH(IFNULL(claims, '')) "
+                "+ LENGTH(IFNULL(description, ''))")
+
 _SQL = """
 WITH hits AS (
   SELECT
@@ -67,8 +97,9 @@ WITH hits AS (
 SELECT * EXCEPT (rn) FROM (
   SELECT hits.*, ROW_NUMBER() OVER (
     PARTITION BY number
-    ORDER BY publication_date DESC,
-             LENGTH(IFNULL(claims, '')) + LENGTH(IFNULL(description, '')) DESC
+    ORDER BY {rank} ASC,
+             {length} DESC,
+             publication_date DESC
   ) AS rn
   FROM hits
 )
@@ -83,6 +114,9 @@ def build_query(numbers: Sequence[str], config: BigQueryConfig | None = None) ->
         numbers: canonical US numbers (``US7852519``).
         config: table and language.
 
+    Per canonical number the query keeps one publication: the grant over an application over a certificate
+    (:func:`kind_rank_sql`), then the most text, then the latest ``publication_date``.
+
     Returns:
         ``(sql, params)`` with ``params = [("numbers", "STRING", [...]) , ("language", "STRING", "en")]``: the
         first is an array parameter, the second a scalar. The SQL references them as ``@numbers``/``@language``.
@@ -94,7 +128,7 @@ def build_query(numbers: Sequence[str], config: BigQueryConfig | None = None) ->
     config = config or BigQueryConfig()
     if not config.table or set(config.table) - _TABLE_CHARS:
         raise ValueError(f"invalid BigQuery table name {config.table!r}")
-    sql = _SQL.format(table=config.table, canon=_CANON)
+    sql = _SQL.format(table=config.table, canon=_CANON, rank=kind_rank_sql(), length=_TEXT_LENGTH)
     return sql, [("numbers", "STRING", list(numbers)), ("language", "STRING", config.language)]
 
 
@@ -126,6 +160,17 @@ def row_to_record(row: Any) -> PatentRecord:
         publication_number=pub,
         source="bigquery",
     )
+
+
+def _preference(rec: PatentRecord) -> tuple:
+    """The query's order for one record (smaller is preferred): kind rank, longer text, later publication."""
+    length = sum(len(getattr(rec, f)) for f in ("title", "abstract", "claims", "description"))
+    date = rec.publication_date.replace("-", "")
+    return us_kind_rank(rec.kind, rec.publication_date), -length, -(int(date) if date.isdigit() else 0)
+
+
+def _better(a: PatentRecord, b: PatentRecord) -> bool:
+    return _preference(a) < _preference(b)
 
 
 class BigQuerySource:
@@ -174,8 +219,8 @@ class BigQuerySource:
         records: dict[str, PatentRecord] = {}
         for row in job.result():
             rec = row_to_record(row)
-            if rec.number in wanted:
-                records[rec.number] = rec
+            if rec.number in wanted and (rec.number not in records or _better(rec, records[rec.number])):
+                records[rec.number] = rec  # the query gives one row a number; a second one must not win by order
         errors = {n: NOT_FOUND for n in numbers if n not in records}
         return records, errors
 
