@@ -28,9 +28,13 @@ def hydrate_command(
     batch_size: Annotated[int | None, typer.Option(
         "--batch-size", help="Numbers per request/checkpoint (default per source: bigquery 5000, patentsview "
         "100, google-html 10, bulk 10000).")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Hydrate at most N missing numbers.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", help="Hydrate at most N missing or incomplete numbers.")] = None,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed/--no-retry-failed", help="Retry numbers an earlier run failed on.")] = True,
+    refetch_incomplete: Annotated[bool, typer.Option(
+        "--refetch-incomplete/--keep-incomplete", help="Fetch again stored records that are incomplete (no text, "
+        "a utility grant without claims ...); --keep-incomplete only reports them.")] = True,
     bq_project: Annotated[str | None, typer.Option(
         "--bq-project", help="BigQuery billing project (default: from the environment).")] = None,
     bq_max_gb: Annotated[float | None, typer.Option(
@@ -66,7 +70,7 @@ def hydrate_command(
         except RuntimeError as e:
             raise PatlinkError(str(e)) from None  # cli.main prints it as text: "[bigquery]" is kept
     cfg = HydrateConfig(source=source, db_path=db if db is not None else default_db_path(), batch_size=batch_size,
-                        retry_failed=retry_failed, limit=limit)
+                        retry_failed=retry_failed, refetch_incomplete=refetch_incomplete, limit=limit)
     cfg.bulk.bulk_dir = bulk_dir
     cfg.google.html_dir = html_dir
     cfg.bigquery.project = bq_project
@@ -111,11 +115,19 @@ def hydrate_command(
     table.add_row("requested", str(summary.requested))
     table.add_row("fetched now", str(len(summary.fetched)))
     table.add_row("already cached", str(len(summary.cached)))
+    table.add_row("incomplete records refetched", str(len(summary.refetched_incomplete)))
+    table.add_row("malformed documents skipped", str(len(summary.malformed)))
     table.add_row("failed", str(len(summary.failed)))
+    if summary.incomplete:
+        table.add_row("still incomplete (stored)", str(len(summary.incomplete)))
     if summary.skipped_failed:
         table.add_row("skipped (failed before)", str(len(summary.skipped_failed)))
     table.add_row("invalid input", str(len(summary.invalid)))
     console.print(table)
+    for msg in summary.malformed[:10]:  # file and line of each damaged document, as text (not rich markup)
+        err_console.print(f"[yellow]malformed[/yellow] {escape(msg)}", highlight=False)
+    if len(summary.malformed) > 10:
+        err_console.print(f"... and {len(summary.malformed) - 10} more malformed documents (--json lists them)")
     if summary.failed:
         errs: dict[str, int] = {}
         for e in summary.failed.values():

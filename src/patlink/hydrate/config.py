@@ -121,14 +121,18 @@ class HydrateConfig:
         batch_size: numbers per source request / per store checkpoint (``None``: the source's default, see
             :data:`patlink.hydrate.runner.DEFAULT_BATCH`: one BigQuery query scans the whole text columns, so
             BigQuery uses 5,000; PatentsView 100; Google pages 10; bulk 10,000).
-        retry_failed: re-try numbers recorded as failed by an earlier run (fetched ones are always skipped).
-        limit: hydrate only the first ``limit`` numbers still missing (``None``: all).
+        retry_failed: re-try numbers recorded as failed by an earlier run (complete stored ones are always skipped).
+        refetch_incomplete: fetch again the stored records that are incomplete
+            (:func:`patlink.hydrate.runner.incomplete_reason`: no text at all, a utility grant without claims ...);
+            ``False``: keep them and only report them.
+        limit: hydrate only the first ``limit`` numbers still missing or incomplete (``None``: all).
     """
 
     source: str = "bulk"
     db_path: Path | None = None
     batch_size: int | None = None
     retry_failed: bool = True
+    refetch_incomplete: bool = True
     limit: int | None = None
     http: HttpConfig = field(default_factory=HttpConfig)
     bigquery: BigQueryConfig = field(default_factory=BigQueryConfig)

@@ -49,6 +49,7 @@ class PatentsViewSource:
     Attributes:
         secrets: the values every message of this source is redacted of (the API key), also used by
             :func:`patlink.hydrate.runner.hydrate` on what the source raises.
+        text_fields: the text fields fetched (claims and description unless turned off in ``config``).
 
     Raises:
         ValueError: when no API key is given nor set in the environment.
@@ -64,6 +65,8 @@ class PatentsViewSource:
             raise ValueError(f"the patentsview source needs an API key in ${self.config.api_key_env} "
                              "(request one at https://patentsview-support.atlassian.net/servicedesk)")
         self.secrets: tuple[str, ...] = (key,)
+        self.text_fields = frozenset({"title", "abstract"} | ({"claims"} if self.config.claims else set())
+                                     | ({"description"} if self.config.description else set()))
         http = http or HttpConfig()
         if client is None:
             cfg = HttpConfig(**{**http.__dict__, "min_interval_s": max(http.min_interval_s, self.config.min_interval_s)})

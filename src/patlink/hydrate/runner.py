@@ -1,4 +1,5 @@
-"""Resumable hydration runs: normalise numbers, skip what is stored, fetch the rest in batches, checkpoint each."""
+"""Resumable hydration runs: normalise numbers, skip what is stored and complete, fetch the rest (missing numbers and
+incomplete stored records) in batches, checkpoint each."""
 
 from __future__ import annotations
 
@@ -11,16 +12,93 @@ from pathlib import Path
 from patlink.data.numbers import normalize_publication_number
 from patlink.data.registry import load_dataset
 from patlink.http import redact
-from patlink.hydrate.base import Source
+from patlink.hydrate.base import Source, is_us_utility_grant
 from patlink.hydrate.config import HydrateConfig, default_db_path
+from patlink.hydrate.records import TEXT_FIELDS, PatentRecord
 from patlink.hydrate.store import HydrationStore
 
-__all__ = ["HydrateSummary", "dataset_numbers", "hydrate", "make_source", "normalize_numbers", "read_numbers_file"]
+__all__ = ["SOURCE_TEXT_FIELDS", "HydrateSummary", "dataset_numbers", "hydrate", "incomplete_reason", "make_source",
+           "normalize_numbers", "read_numbers_file", "run_text_fields"]
 
 log = logging.getLogger(__name__)
 
 #: Batch size per source when the configuration does not set one explicitly (see :func:`hydrate`).
 DEFAULT_BATCH = {"bigquery": 5000, "patentsview": 100, "google-html": 10, "bulk": 10_000}
+
+_ALL_TEXT = frozenset(TEXT_FIELDS)
+#: The text fields each record source (``PatentRecord.source``) gives a patent it holds: what a stored record of
+#: that source can be expected to have (:func:`incomplete_reason`). PatentsView TSVs alone give claims and
+#: description only with the optional ``g_claims_*`` / ``g_detail_desc_text_*`` tables, which a record does not
+#: remember, so nothing beyond title and abstract is expected of them.
+SOURCE_TEXT_FIELDS: dict[str, frozenset[str]] = {
+    "bigquery": _ALL_TEXT,
+    "patentsview": _ALL_TEXT,
+    "google-html": _ALL_TEXT,
+    "bulk-uspto-xml": _ALL_TEXT,
+    "bulk-patentsview+uspto-xml": _ALL_TEXT,
+    "bulk-patentsview": frozenset({"title", "abstract"}),
+}
+_XML_SOURCES = ("bulk-uspto-xml", "bulk-patentsview+uspto-xml")
+
+
+def incomplete_reason(record: PatentRecord, can_give: frozenset[str] | set[str] | None = None) -> str:
+    """Why a stored or fetched record is incomplete (damaged), or ``""`` when it is not. The one definition used to
+    refetch stored records and to report fetched ones.
+
+    A record is incomplete when
+
+    * it has none of title, abstract, claims, description (``"no title, abstract, claims or description"``);
+    * it is a US utility grant (kind ``A`` before 2001, ``B1``/``B2``; :func:`patlink.hydrate.base.is_us_utility_grant`)
+      without claims, although its source gives claims (:data:`SOURCE_TEXT_FIELDS`) and so can ``can_give``
+      (``"a utility grant (B2) without claims"``);
+    * it came from USPTO grant XML and its last claim stops mid-sentence (no final ``.``), the mark of a document
+      cut inside ``<claims>`` that was stored before documents were parsed strictly
+      (``"claims cut short (the last claim does not end with a full stop)"``).
+
+    Args:
+        record: the record.
+        can_give: the text fields the source at hand can give (:func:`run_text_fields`, a source's
+            ``text_fields``); ``None``: all. A field is required only when both the record's source and this give it.
+    """
+    if not record.has_text():
+        return "no title, abstract, claims or description"
+    given = SOURCE_TEXT_FIELDS.get(record.source, _ALL_TEXT)
+    if can_give is not None:
+        given = given & frozenset(can_give)
+    date = record.publication_date or record.grant_date
+    if record.number.startswith("US") and is_us_utility_grant(record.kind, date):
+        claims = record.claims.strip()
+        if "claims" in given and not claims:
+            return f"a utility grant ({record.kind}) without claims"
+        if claims and record.source in _XML_SOURCES and not claims.splitlines()[-1].rstrip().endswith("."):
+            return "claims cut short (the last claim does not end with a full stop)"
+    return ""
+
+
+def run_text_fields(config: HydrateConfig) -> frozenset[str]:
+    """The text fields a run with ``config`` can give: PatentsView API without claims/description when those
+    queries are turned off; bulk files without claims/description when neither grant XML nor the
+    ``g_claims_*``/``g_detail_desc_text_*`` tables are in the folder (an unreadable folder: all, the run fails on it
+    when it has something to fetch); every text field otherwise."""
+    if config.source == "patentsview":
+        fields = {"title", "abstract"}
+        fields |= {"claims"} if config.patentsview.claims else set()
+        fields |= {"description"} if config.patentsview.description else set()
+        return frozenset(fields)
+    if config.source == "bulk" and config.bulk.bulk_dir is not None:
+        from patlink.hydrate.bulk import find_bulk_files
+
+        try:
+            files = find_bulk_files(config.bulk.bulk_dir)
+        except OSError:
+            return _ALL_TEXT
+        fields = {"title", "abstract"}
+        if "uspto_xml" in files:
+            fields |= {"claims", "description"}
+        fields |= {"claims"} if "g_claims" in files else set()
+        fields |= {"description"} if "g_detail_desc_text" in files else set()
+        return frozenset(fields)
+    return _ALL_TEXT
 
 
 @dataclass
@@ -30,7 +108,14 @@ class HydrateSummary:
     Attributes:
         requested: distinct valid numbers asked for.
         fetched: numbers fetched and stored by this run.
-        cached: numbers already in the store (skipped).
+        cached: numbers already in the store and complete, skipped (with ``refetch_incomplete=False`` also the
+            incomplete ones, which are then listed in ``incomplete`` too).
+        refetched_incomplete: numbers whose stored record was incomplete (:func:`incomplete_reason`) and that this
+            run fetched again.
+        incomplete: number → reason, for the records that are incomplete after this run: fetched incomplete again,
+            a refetch that failed (the old record stays), or stored ones not refetched (turned off, ``limit``).
+        malformed: one line per damaged source document or file met (``"<file> line <n>: not well-formed XML …"``,
+            an archive or table cut short): skipped, not stored; the numbers concerned are in ``failed``.
         failed: number → error, for numbers this run tried and could not get.
         skipped_failed: numbers skipped because an earlier run failed on them (``retry_failed=False``).
         invalid: ``(where, text, error)`` for inputs that are not publication numbers (``where`` = line number
@@ -41,6 +126,9 @@ class HydrateSummary:
     requested: int = 0
     fetched: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
+    refetched_incomplete: list[str] = field(default_factory=list)
+    incomplete: dict[str, str] = field(default_factory=dict)
+    malformed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped_failed: list[str] = field(default_factory=list)
     invalid: list[tuple[str, str, str]] = field(default_factory=list)
@@ -52,7 +140,10 @@ class HydrateSummary:
             "source": self.source, "db_path": self.db_path, "requested": self.requested,
             "fetched": len(self.fetched), "cached": len(self.cached), "failed": len(self.failed),
             "skipped_failed": len(self.skipped_failed), "invalid": len(self.invalid),
+            "refetched_incomplete": len(self.refetched_incomplete), "incomplete": len(self.incomplete),
+            "malformed": len(self.malformed),
             "failures": self.failed, "invalid_inputs": [list(x) for x in self.invalid],
+            "incomplete_records": self.incomplete, "malformed_documents": self.malformed,
         }
 
 
@@ -138,7 +229,11 @@ def hydrate(numbers: Sequence[str], config: HydrateConfig, source: Source | None
             progress: Callable[[int, int], None] | None = None, batch_size: int | None = None) -> HydrateSummary:
     """Fetch and store the texts of ``numbers``; resumable.
 
-    Numbers already stored are skipped (``cached``); the rest are fetched in batches of ``batch_size``
+    Numbers already stored with a complete record are skipped (``cached``); stored records that are incomplete
+    (:func:`incomplete_reason` against what this run's source can give, :func:`run_text_fields`) are fetched again
+    unless ``config.refetch_incomplete`` is off (``refetched_incomplete``); fetched records still incomplete are
+    stored and reported (``incomplete``); damaged source documents are reported (``malformed``, from a source's
+    ``bad_documents``). The numbers to fetch go in batches of ``batch_size``
     (default: ``config.batch_size``, else the source's own default, :data:`DEFAULT_BATCH`),
     and each batch is written in one transaction with its failures (number → error) — an interrupted run resumes
     where it stopped. A source-wide exception (credentials, network) is recorded as the error of every number of
@@ -160,14 +255,27 @@ def hydrate(numbers: Sequence[str], config: HydrateConfig, source: Source | None
     own_source = source is None
     with HydrationStore(db_path) as store:
         have = store.fetched(canon)
-        summary.cached = [n for n in canon if n in have]
-        todo = store.missing(canon, retry_failed=True)
+        stored_incomplete: dict[str, str] = {}
+        if have:
+            can_give = run_text_fields(config)
+            stored = [n for n in canon if n in have]
+            for start in range(0, len(stored), 500):  # records read in chunks: descriptions are long
+                for n, rec in store.get(stored[start: start + 500]).items():
+                    why = incomplete_reason(rec, can_give)
+                    if why:
+                        stored_incomplete[n] = why
+        refetch = stored_incomplete if config.refetch_incomplete else {}
+        summary.cached = [n for n in canon if n in have and n not in refetch]
+        todo = [n for n in canon if n not in have or n in refetch]
         if not config.retry_failed:
             prev = store.failed(todo)
             summary.skipped_failed = [n for n in todo if n in prev]
             todo = [n for n in todo if n not in prev]
         if config.limit is not None:
             todo = todo[: max(0, config.limit)]
+        summary.refetched_incomplete = [n for n in todo if n in refetch]
+        queued = set(todo)
+        summary.incomplete = {n: why for n, why in stored_incomplete.items() if n not in queued}
         if not todo:
             if progress:
                 progress(0, 0)
@@ -176,6 +284,8 @@ def hydrate(numbers: Sequence[str], config: HydrateConfig, source: Source | None
         if batch_size is None:
             batch_size = config.batch_size or getattr(src, "batch_size", None) or DEFAULT_BATCH.get(config.source, 100)
         secrets = tuple(str(s) for s in (getattr(src, "secrets", None) or ()) if s)
+        src_fields = getattr(src, "text_fields", None)
+        reported = len(getattr(src, "bad_documents", None) or ())  # what the source met before this run
         try:
             done = 0
             for start in range(0, len(todo), batch_size):
@@ -194,6 +304,16 @@ def hydrate(numbers: Sequence[str], config: HydrateConfig, source: Source | None
                 store.write_batch(list(records.values()), errors, source=config.source)
                 summary.fetched.extend(n for n in batch if n in records)
                 summary.failed.update(errors)
+                for n, rec in records.items():
+                    why = incomplete_reason(rec, src_fields)
+                    if why:
+                        summary.incomplete[n] = why
+                for n in errors:  # a refetch that failed leaves the incomplete record in place
+                    if n in stored_incomplete:
+                        summary.incomplete[n] = stored_incomplete[n]
+                for msg in (getattr(src, "bad_documents", None) or ())[reported:]:
+                    if msg not in summary.malformed:
+                        summary.malformed.append(msg)
                 done += len(batch)
                 if progress:
                     progress(done, len(todo))
