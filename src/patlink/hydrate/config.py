@@ -41,8 +41,9 @@ def default_db_path(cache_dir: str | Path | None = None) -> Path:
 
 @dataclass
 class BigQueryConfig:
-    """Google BigQuery public patent data: title, abstract, claims, description, latest version (as in El Bouari &
-    de Rassenfosse, "Product-Patent linkage prediction", §2.1).
+    """Google BigQuery public patent data: title, abstract, claims, description (the source of El Bouari &
+    de Rassenfosse, "Product-Patent linkage prediction", §2.1) of each number's granted publication (see
+    :mod:`patlink.hydrate.bigquery`).
 
     Attributes:
         table: fully-qualified table; the public one is ``patents-public-data.patents.publications``.
