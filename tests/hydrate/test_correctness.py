@@ -267,6 +267,18 @@ def test_damaged_stored_records_are_refetched(ipg, tmp_path):
     assert s2.refetched_incomplete == [] and s2.cached == ["US7000308", "US10001292"] and s2.fetched == []
 
 
+def test_find_incomplete_in_a_store(ipg, tmp_path):
+    from patlink.hydrate.runner import find_incomplete
+
+    db = tmp_path / "h.duckdb"
+    good = parse_uspto_grant_xml(_doc(ipg, 1))
+    _store_damaged(db, PatentRecord(**{**parse_uspto_grant_xml(_doc(ipg, 0)).to_dict(), "claims": ""}), good)
+    with HydrationStore(db) as st:
+        assert find_incomplete(st, ["US10001292", "US7000308", "US1234567"]) == {
+            "US7000308": "a utility grant (B2) without claims"}
+        assert find_incomplete(st, ["US7000308"], can_give={"title", "abstract"}) == {}
+
+
 def test_refetch_can_be_turned_off_and_still_reports(ipg, tmp_path):
     db = tmp_path / "h.duckdb"
     old = parse_uspto_grant_xml(_doc(ipg, 0))

@@ -17,8 +17,8 @@ from patlink.hydrate.config import HydrateConfig, default_db_path
 from patlink.hydrate.records import TEXT_FIELDS, PatentRecord
 from patlink.hydrate.store import HydrationStore
 
-__all__ = ["SOURCE_TEXT_FIELDS", "HydrateSummary", "dataset_numbers", "hydrate", "incomplete_reason", "make_source",
-           "normalize_numbers", "read_numbers_file", "run_text_fields"]
+__all__ = ["SOURCE_TEXT_FIELDS", "HydrateSummary", "dataset_numbers", "find_incomplete", "hydrate", "incomplete_reason",
+           "make_source", "normalize_numbers", "read_numbers_file", "run_text_fields"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,26 @@ def incomplete_reason(record: PatentRecord, can_give: frozenset[str] | set[str] 
         if claims and record.source in _XML_SOURCES and not claims.splitlines()[-1].rstrip().endswith("."):
             return "claims cut short (the last claim does not end with a full stop)"
     return ""
+
+
+def find_incomplete(store: HydrationStore, numbers: Sequence[str],
+                    can_give: frozenset[str] | set[str] | None = None) -> dict[str, str]:
+    """The incomplete records of ``store`` among canonical ``numbers``: number → :func:`incomplete_reason`, in the
+    order of ``numbers`` (absent numbers are not listed). Records are read 500 at a time (descriptions are long).
+
+    Raises:
+        ValueError: the store is truncated or corrupt (see :class:`~patlink.hydrate.store.HydrationStore`).
+    """
+    out: dict[str, str] = {}
+    nums = list(dict.fromkeys(numbers))
+    for start in range(0, len(nums), 500):
+        chunk = nums[start: start + 500]
+        records = store.get(chunk)
+        for n in chunk:
+            why = incomplete_reason(records[n], can_give) if n in records else ""
+            if why:
+                out[n] = why
+    return out
 
 
 def run_text_fields(config: HydrateConfig) -> frozenset[str]:
@@ -255,15 +275,8 @@ def hydrate(numbers: Sequence[str], config: HydrateConfig, source: Source | None
     own_source = source is None
     with HydrationStore(db_path) as store:
         have = store.fetched(canon)
-        stored_incomplete: dict[str, str] = {}
-        if have:
-            can_give = run_text_fields(config)
-            stored = [n for n in canon if n in have]
-            for start in range(0, len(stored), 500):  # records read in chunks: descriptions are long
-                for n, rec in store.get(stored[start: start + 500]).items():
-                    why = incomplete_reason(rec, can_give)
-                    if why:
-                        stored_incomplete[n] = why
+        stored_incomplete = find_incomplete(store, [n for n in canon if n in have], run_text_fields(config)) \
+            if have else {}
         refetch = stored_incomplete if config.refetch_incomplete else {}
         summary.cached = [n for n in canon if n in have and n not in refetch]
         todo = [n for n in canon if n not in have or n in refetch]
