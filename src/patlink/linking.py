@@ -24,6 +24,7 @@ from patlink.methods import (
     Validation,
     for_new_products,
 )
+from patlink.methods.profile import evidence_is_lexical
 
 __all__ = ["LINK_FORMATS", "Candidate", "DatasetIndex", "link", "rank_with_evidence", "tuned_for", "write_links"]
 
@@ -257,21 +258,18 @@ class DatasetIndex:
         self._prof_ids = frozenset(self._prof.patent_ids)
         m.index({p: "" for p in self._prof.patent_ids})
         self.method = m
-        self._lexical = all(x.leaf in ("profile-bm25", "text-bm25") for x in _leaves(m))
-        self._pos = {i: j for j, i in enumerate(self._prof.items)}
+        self._lexical = evidence_is_lexical(m)
 
     def _link_profiles(self, queries: dict[str, str], top_k: int) -> dict[str, list[Candidate]]:
         ds, prof = self.dataset, self._prof
         run = self.method.search(queries, top_k)
         out = {}
         for q, text in queries.items():
-            sim = prof.product_similarity(text, self._lexical)
-            cands = []
-            for r, (pid, score) in enumerate(sorted(run.get(q, {}).items(), key=lambda kv: -kv[1])[:top_k], 1):
-                prods = sorted(prof.products_of(pid), key=lambda i: (-sim[self._pos[i]], i))[: self._cfg.max_evidence]
-                cands.append(Candidate(pid, float(score), r, _title(ds.patents.get(pid, {}), ""),
-                                       [ds.items[i].get("name") or i for i in prods]))
-            out[q] = cands
+            ranked = sorted(run.get(q, {}).items(), key=lambda kv: -kv[1])[:top_k]
+            evidence = prof.evidence(text, [pid for pid, _ in ranked], self._lexical, self._cfg.max_evidence)
+            out[q] = [Candidate(pid, float(score), r, _title(ds.patents.get(pid, {}), ""),
+                                [ds.items[i].get("name") or i for i in evidence[pid]])
+                      for r, (pid, score) in enumerate(ranked, 1)]
         return out
 
 
@@ -313,12 +311,6 @@ def rank_with_evidence(method: Method, queries: dict[str, str], top_k: int,
 
 def _text_leaves(m: Method) -> list[Method]:
     return [x for p in m.parts for x in _text_leaves(p)] if isinstance(m, Fusion) else [m]
-
-
-def _leaves(m: Method) -> list[ProfileLeaf]:
-    if isinstance(m, Fusion):
-        return [x for p in m.parts for x in _leaves(p)]
-    return [m] if isinstance(m, ProfileLeaf) else []
 
 
 # ------------------------------------------------------------------------------------------------ links files

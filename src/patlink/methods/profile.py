@@ -30,7 +30,7 @@ from patlink.retrieval.base import Run, top_k_run
 from patlink.retrieval.profiles import get_scorer
 
 __all__ = ["KNN", "KNNLinker", "Popularity", "ProfileBM25", "ProfileLeaf", "ProfileLinker", "ProfileMean",
-           "for_new_products"]
+           "evidence_is_lexical", "for_new_products"]
 
 
 class ProfileLeaf(Method):
@@ -200,6 +200,20 @@ def KNNLinker(path: str | Path, k: int | None = None, *, default_k: int = 10) ->
 def ProfileLinker(path: str | Path) -> ProfileLeaf:
     """A trained linker whose patent encoder pools the SET of the patent's known products' texts."""
     return ProfileLeaf("profile-linker", str(path))
+
+
+def evidence_is_lexical(method: Method) -> bool:
+    """Whether the evidence of ``method``'s candidates ranks a patent's known products by BM25 to the query (every
+    profile leaf of the method, fusions included, is ``profile-bm25`` or ``text-bm25``) rather than by MiniLM
+    cosine (:meth:`patlink.retrieval.profiles.PatentProfiles.evidence`)."""
+    from patlink.methods.fusion import Fusion
+
+    def leaves(m: Method) -> list[ProfileLeaf]:
+        if isinstance(m, Fusion):
+            return [x for p in m.parts for x in leaves(p)]
+        return [m] if isinstance(m, ProfileLeaf) else []
+
+    return all(x.leaf in ("profile-bm25", "text-bm25") for x in leaves(method))
 
 
 def for_new_products(method: Method, has_text: bool) -> Method:

@@ -12,7 +12,7 @@ its patent → item ranking is empty, so links to it count as misses.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,8 @@ class ProfileConfig:
         max_evidence: supporting products listed per patent by :func:`link_new_product`.
         split_seed: seed of the new-product split whose validation links tune α / ``k`` in :func:`link_new_product`.
         show_progress: progress bars while embedding.
+        memo: an :class:`~patlink.retrieval.embed.EmbeddingMemo` the product and query embeddings are read from
+            and put into (shared with the other methods of one command; ``None``: the on-disk cache only).
     """
 
     model: str = "minilm"
@@ -45,6 +47,7 @@ class ProfileConfig:
     max_evidence: int = 10
     split_seed: int = 0
     show_progress: bool = False
+    memo: object | None = field(default=None, repr=False, compare=False)
 
 
 # ---------------------------------------------------------------------------------------------- profiles
@@ -130,7 +133,8 @@ class PatentProfiles:
         c = self.cfg
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        return encode_texts(list(texts), c.model, max_length=c.max_length, show_progress=c.show_progress)
+        return encode_texts(list(texts), c.model, max_length=c.max_length, show_progress=c.show_progress,
+                            memo=c.memo)
 
     @property
     def item_emb(self) -> np.ndarray:
@@ -269,6 +273,17 @@ class PatentProfiles:
             pos = {d: j for j, d in enumerate(dids)}
             return s[0][[pos[i] for i in self.items]]
         return (self.embed([text]) @ self.item_emb.T)[0]
+
+    def evidence(self, text: str, patent_ids: Sequence[str], lexical: bool,
+                 limit: int | None = None) -> dict[str, list[str]]:
+        """The known products that support each patent for a query ``text``: ``{patent id: [item id, …]}``, each
+        patent's known products (:meth:`products_of`) most similar to ``text`` first (:meth:`product_similarity`:
+        BM25 when ``lexical``, MiniLM cosine otherwise; ties by id), at most ``limit`` (default
+        ``config.max_evidence``). A patent without a known product gets ``[]``."""
+        limit = self.cfg.max_evidence if limit is None else limit
+        sim = self.product_similarity(text, lexical) if len(self.items) else np.zeros(0, np.float32)
+        pos = self._cache.setdefault("item_pos", {i: j for j, i in enumerate(self.items)})
+        return {p: sorted(self.products_of(p), key=lambda i: (-float(sim[pos[i]]), i))[:limit] for p in patent_ids}
 
 
 def knn_link_scores(queries: np.ndarray, members: np.ndarray, member_patent, k: int) -> np.ndarray:
