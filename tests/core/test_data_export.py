@@ -81,3 +81,25 @@ def test_cli_export(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "0 with text in view summary, 4445 WITHOUT" in " ".join(captured.out.split())
+
+
+def test_read_corpus_of_a_store_reads_its_summaries(tmp_path):
+    """A hydration store with summaries (also of numbers without a patents row) read as a corpus has a summary
+    column: `patlink index STORE --text-fields summary` indexes what `patlink summarise` wrote."""
+    from patlink.hydrate.records import PatentRecord
+    from patlink.hydrate.store import HydrationStore
+    from patlink.hydrate.summaries import SummaryRow
+
+    db = tmp_path / "s.duckdb"
+    with HydrationStore(db) as store:
+        store.write_batch([PatentRecord("US7852519", title="Valve", claims="1. A valve.")])
+        for n, text in (("US7852519", "A valve summary."), ("US20130210636", "An application summary.")):
+            store.summaries.put(SummaryRow(n, text, "extractive", "lexrank:minilm", "h", 1, 10, 3))
+    corpus = read_corpus(db, text_fields="summary")
+    assert dict(zip(corpus.ids, corpus.texts)) == {"US20130210636": "An application summary.",
+                                                   "US7852519": "A valve summary."}
+    full = read_corpus(db, text_fields="title,claims")
+    assert dict(zip(full.ids, full.texts)) == {"US7852519": "Valve\n1. A valve."}
+    app = read_corpus("pap2pat", texts=db, text_fields="summary")   # a dataset given the store's summaries
+    assert dict(zip(app.ids, app.texts)) == {"US20130210636": "An application summary."}
+    assert len(app.empty) == 1512                                    # the others have none: counted, not hidden

@@ -19,7 +19,8 @@ wrong>; <how to fix>`` (``<file>:row <n>:`` for Parquet files, stores and datase
 
 The hydration store is read here directly with DuckDB, following the schema that :mod:`patlink.hydrate.store`
 writes (table ``patents``, key column ``number``, text columns ``title``, ``abstract``, ``claims``,
-``description``, list columns ``cpc`` and ``citations``): the data layer imports no higher subpackage.
+``description``, list columns ``cpc`` and ``citations``; table ``summaries`` written by ``patlink summarise``, read
+as the column ``summary``): the data layer imports no higher subpackage.
 """
 
 from __future__ import annotations
@@ -442,12 +443,31 @@ def _connect_store(path: Path):
         raise CorpusError(f"{path}: not a DuckDB hydration store ({msg.splitlines()[0]}); give the file written "
                           "by `patlink hydrate --db`") from None
     try:
-        columns = [r[0] for r in con.execute("DESCRIBE patents").fetchall()]
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        if "patents" not in tables and "summaries" not in tables:
+            raise duckdb.CatalogException("no patents table")
+        columns = [r[0] for r in con.execute("DESCRIBE patents").fetchall()] if "patents" in tables else ["number"]
     except duckdb.Error:
         con.close()
         raise CorpusError(f"{path}: a DuckDB file but not a hydration store (no 'patents' table); give the file "
                           "written by `patlink hydrate --db`") from None
+    if "summaries" in tables:   # written by `patlink summarise`: one summary per number, read as the column summary
+        columns.append("summary")
     return con, columns
+
+
+def _store_select(columns: Sequence[str], where: str = "") -> str:
+    """SELECT of a store's patents (table ``patents``) with their summary (table ``summaries``) as one more column,
+    also for numbers that have a summary and no ``patents`` row; ``columns`` as from :func:`_connect_store`."""
+    own = [c for c in columns if c not in ("number", "summary")]
+    if "summary" not in columns:
+        return f"SELECT {', '.join(_quote(c) for c in ['number', *own])} FROM patents {where}"
+    if not own:   # a store holding summaries only (texts bundled elsewhere, e.g. pap2pat)
+        return f"SELECT number, summary FROM summaries {where}"
+    sel = ", ".join(["coalesce(p.number, s.number) AS number", *[f"p.{_quote(c)}" for c in own], "s.summary"])
+    return (f"SELECT * FROM (SELECT {sel} FROM patents AS p FULL OUTER JOIN summaries AS s ON p.number = s.number) "
+            f"{where}")
 
 
 def _store_value(value: Any) -> Any:
@@ -462,7 +482,8 @@ def _read_store(path: Path, keep: set[str] | None) -> _Table:
     con, columns = _connect_store(path)
     try:
         cols = [c for c in columns if c == "number" or keep is None or c.lower() in keep]
-        cur = con.execute(f"SELECT {', '.join(_quote(c) for c in cols)} FROM patents ORDER BY number")
+        cur = con.execute(f"SELECT {', '.join(_quote(c) for c in cols)} FROM ({_store_select(columns)}) "
+                          "ORDER BY number")
         rows: list[tuple[int, dict]] = []
         while batch := cur.fetchmany(_BATCH):
             for values in batch:
@@ -506,8 +527,9 @@ class _StoreTexts:
         cols = [c for c in self.columns if c not in ("fetched_at",)]
         found: dict[str, dict[str, str]] = {}
         if canon:
-            cur = self.con.execute(f"SELECT {', '.join(_quote(c) for c in cols)} FROM patents "
-                                   "WHERE number IN (SELECT unnest(?::VARCHAR[]))", [sorted(set(canon.values()))])
+            cur = self.con.execute(f"SELECT {', '.join(_quote(c) for c in cols)} FROM "
+                                   f"({_store_select(self.columns)}) WHERE number IN (SELECT unnest(?::VARCHAR[]))",
+                                   [sorted(set(canon.values()))])
             for values in cur.fetchall():
                 rec = dict(zip(cols, values))
                 found[rec["number"]] = {c: t for c, v in rec.items() if c != "number"
