@@ -153,7 +153,7 @@ def _context(ds, split: str, protocol: str, cfg: LinkageEvalConfig, seed: int, f
 
 
 def _evaluate_raw(ds, methods: dict[str, Method], splits: Mapping[str, Links], split: str, protocol: str,
-                  cfg: LinkageEvalConfig, log: Log) -> dict:
+                  cfg: LinkageEvalConfig, log: Log, profile_config=None) -> dict:
     eval_links = list(splits.get(split) or [])
     if not eval_links:
         raise ValueError(f"split {split!r} has no links")
@@ -168,7 +168,8 @@ def _evaluate_raw(ds, methods: dict[str, Method], splits: Mapping[str, Links], s
         if protocol == "new-product":
             from patlink.evaluation.new_product import evaluate_new_product
 
-            results[name] = evaluate_new_product(ds, dict(splits), m, cfg, split=split)
+            results[name] = evaluate_new_product(ds, dict(splits), m, cfg, split=split,
+                                                 profile_config=profile_config)
         else:
             results[name] = evaluate_linkage(ds, eval_links, m, cfg, val_links=splits.get("val"))
     return results
@@ -178,7 +179,7 @@ def evaluate(ds, methods: Method | Sequence[Method] | Mapping[str, Method], spli
              *, split: str = "test", protocol: str = "graph", pool: str | None = None,
              directions: Sequence[str] = ("item2patent", "patent2item"), depth: int = 1000, n_bootstrap: int = 1000,
              seed: int = 0, distractor_patents: dict[str, str] | None = None, missing_text: str = "error",
-             log: Log = _quiet) -> EvaluationResult:
+             log: Log = _quiet, profile_config=None) -> EvaluationResult:
     """Evaluate methods on one split, in both directions, with bootstrap 95% CIs.
 
     Args:
@@ -198,6 +199,8 @@ def evaluate(ds, methods: Method | Sequence[Method] | Mapping[str, Method], spli
             data); ``"keep"`` ranks the others as empty documents. To rank only patents with text, pass
             ``ds.without_textless_patents()``.
         log: called with a progress line per method.
+        profile_config: :class:`patlink.retrieval.profiles.ProfileConfig` of the new-product protocol's patent
+            profiles (e.g. with the command's embedding ``memo``); ``None`` = defaults; unused by the graph protocol.
 
     Returns:
         :class:`~patlink.evaluation.results.EvaluationResult`.
@@ -209,7 +212,7 @@ def evaluate(ds, methods: Method | Sequence[Method] | Mapping[str, Method], spli
     methods = _named(methods)
     splits = splits if splits is not None else resolve_splits(ds, seed=seed, protocol=protocol)
     cfg = _config(ds, protocol, pool, directions, depth, n_bootstrap, seed, distractor_patents, missing_text)
-    raw = _evaluate_raw(ds, methods, splits, split, protocol, cfg, log)
+    raw = _evaluate_raw(ds, methods, splits, split, protocol, cfg, log, profile_config)
     first = next(iter(raw.values()))
     cv = {"folds": 1, "seed": seed, "query_fold": {d: {q: 0 for q in r["qrels"]} for d, r in first.items()},
           "fold_sizes": [{"train": len(splits.get("train") or []), "val": len(splits.get("val") or []),
