@@ -43,8 +43,10 @@ def summarise_command(
         "--chunk-tokens", help="Text one call reads (whitespace tokens, ~1.3 model tokens each): chunk size and "
                                "merge budget. 1500 fits a 4k-token context; raise it for long-context models.")]
     = 1500,
-    chunk_overlap: Annotated[int, typer.Option("--chunk-overlap", help="Tokens shared by consecutive chunks.")]
-    = 100,
+    chunk_overlap: Annotated[Optional[int], typer.Option(
+        "--chunk-overlap", help="Tokens shared by consecutive chunks of the LLM method (default: a tenth of "
+                                "--chunk-tokens, at most 100; the extractive method cuts between sentences).")]
+    = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Summarise at most N patents (try a few first).")]
     = None,
     as_json: JsonOpt = False,
@@ -83,6 +85,8 @@ def summarise_command(
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
     if fields is not None and not wanted:
         raise PatlinkError("--fields is empty; give e.g. title,abstract,claims,description")
+    if chunk_overlap is None:
+        chunk_overlap = max(0, min(100, chunk_tokens // 10))
     cfg = SummaryConfig(patent_max_words=max_words, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
                         note_max_words=max(1, min(SummaryConfig.note_max_words, chunk_tokens // 2)))
     llm_cfg = LLMConfig(base_url=llm_base_url, model=llm_model, api_key_env=llm_key_env)
@@ -100,7 +104,7 @@ def summarise_command(
     try:
         with HydrationStore(store_path) as store, Progress(
                 TextColumn("summarising"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=err_console, disable=as_json, transient=False) as bar:
+                console=err_console, disable=as_json or not err_console.is_terminal, transient=False) as bar:
             task = bar.add_task("summarise", total=None)
             report = summarise_patents(ds, summariser, store, fields=use, limit=limit,
                                        progress=lambda done, total: bar.update(task, completed=done, total=total))

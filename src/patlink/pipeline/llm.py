@@ -226,12 +226,14 @@ class ExtractiveSummarizer:
         keep = sorted(np.argsort(-score, kind="stable")[:k])
         return [sents[i] for i in keep]
 
-    def summarize(self, text_or_sentences: str | Sequence[str], max_words: int) -> str:
-        """Most central sentences, original order, at most ``max_words`` words (the last one cut if needed)."""
+    def select(self, text_or_sentences: str | Sequence[str], max_words: int) -> list[str]:
+        """The most central sentences, in their original order, at most ``max_words`` words in all: sentences are
+        taken by decreasing centrality while they fit; the first one is cut to ``max_words`` if it alone is
+        longer. ``[]`` for a text without sentences."""
         sents = split_sentences(text_or_sentences) if isinstance(text_or_sentences, str) else list(text_or_sentences)
         sents = list(dict.fromkeys(sents))[: self.max_sentences]
         if not sents:
-            return ""
+            return []
         score = self.centrality(sents)
         chosen, used = [], 0
         for i in np.argsort(-score, kind="stable"):
@@ -242,7 +244,16 @@ class ExtractiveSummarizer:
             used += w
             if used >= max_words:
                 break
-        text = " ".join(s if s.endswith((".", "!", "?")) else s + "." for s in (sents[i] for i in sorted(chosen)))
+        out = [sents[i] for i in sorted(chosen)]
+        if len(out) == 1:
+            out = [truncate_words(out[0], max_words)]
+        return out
+
+    def summarize(self, text_or_sentences: str | Sequence[str], max_words: int) -> str:
+        """:meth:`select`'s sentences joined by spaces, each ending in punctuation (``.`` added where a sentence
+        ends without ``.!?;:``), at most ``max_words`` words."""
+        sents = self.select(text_or_sentences, max_words)
+        text = " ".join(s if s.endswith((".", "!", "?", ";", ":")) else s + "." for s in sents)
         return truncate_words(text, max_words)
 
     def dedupe(self, sentences: Sequence[str], threshold: float = 0.92) -> list[str]:

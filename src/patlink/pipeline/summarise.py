@@ -22,7 +22,8 @@ changing the model or a prompt recomputes what depends on it.
 
 Backends are chosen explicitly, by the object given: a :class:`~patlink.pipeline.llm.ChatClient` (any
 OpenAI-compatible server) or the offline :class:`~patlink.pipeline.llm.ExtractiveSummarizer` (LexRank), which is
-applied in the same map-reduce shape (the most central sentences of each chunk, then of the notes).
+applied in the same map-reduce shape (the most central sentences of each chunk, then of the notes), on chunks of
+whole sentences (:func:`sentence_chunks`: no overlap needed, no sentence cut in two).
 
 :func:`summarise_patents` runs a summariser over a dataset's patents and writes one row per patent into the
 ``summaries`` table of a :class:`~patlink.hydrate.store.HydrationStore`, whose ``texts_for`` then gives each
@@ -41,12 +42,12 @@ from typing import Any, Protocol, runtime_checkable
 from patlink.data.chunking import chunk_text, token_spans
 from patlink.http import redact
 from patlink.pipeline.config import SummaryConfig
-from patlink.pipeline.llm import ChatClient, ExtractiveSummarizer, LLMError, truncate_words
+from patlink.pipeline.llm import ChatClient, ExtractiveSummarizer, LLMError, split_sentences, truncate_words
 from patlink.pipeline.prompts import Prompts, prompt_hash
 
 __all__ = [
     "PatentSummariser", "PatentSummary", "SummaryCache", "MemoryCache", "SummaryError", "SummariseReport",
-    "summarise_patents", "patent_full_text", "reduce_in_rounds", "fields_for",
+    "summarise_patents", "patent_full_text", "reduce_in_rounds", "fields_for", "sentence_chunks",
 ]
 
 _NONE_ANSWERS = {"NONE", "N/A", ""}
@@ -100,6 +101,28 @@ def patent_full_text(fields: Mapping[str, Any], order: Sequence[str]) -> str:
 
 def _words_of(fields: Mapping[str, Any], order: Sequence[str]) -> int:
     return sum(len(v.split()) for k in order if isinstance(v := fields.get(k), str))
+
+
+def sentence_chunks(text: str, max_tokens: int, tokenizer: str = "whitespace") -> list[str]:
+    """``text`` cut into chunks of whole sentences (:func:`~patlink.pipeline.llm.split_sentences`, one per line)
+    of at most ``max_tokens`` tokens each, in order: the extractive method's chunks, so that no sentence is cut in
+    two at a chunk boundary. A sentence longer than ``max_tokens`` is cut into token chunks of its own."""
+    chunks: list[str] = []
+    cur: list[str] = []
+    used = 0
+    for sent in split_sentences(text):
+        n = len(token_spans(sent, tokenizer))
+        if cur and (used + n > max_tokens or n > max_tokens):
+            chunks.append("\n".join(cur))
+            cur, used = [], 0
+        if n > max_tokens:
+            chunks.extend(chunk_text(sent, max_tokens, 0, tokenizer))
+            continue
+        cur.append(sent)
+        used += n
+    if cur:
+        chunks.append("\n".join(cur))
+    return chunks
 
 
 def reduce_in_rounds(items: Sequence[str], budget: int, count: Callable[[str], int],
@@ -266,6 +289,16 @@ class PatentSummariser:
             text = chunk_text(text, half, 0, self.config.tokenizer)[0]
         return text
 
+    def _cut_lines(self, sentences: list[str], words: int) -> str:
+        """Extractive notes: one sentence a line (so that a merge re-reads exactly these sentences), whole
+        sentences while they fit ``chunk_tokens // 2`` tokens (a lone first one is cut to it)."""
+        out: list[str] = []
+        for sent in sentences:
+            if out and self.count_tokens("\n".join(out + [sent])) > self.config.chunk_tokens // 2:
+                break
+            out.append(self._cut(sent, words))
+        return "\n".join(out)
+
     def _ask(self, job: str, max_words: int, **fields) -> str:
         assert self.llm is not None
         answer = self.llm.chat(self.prompts.messages(job, max_words=max_words, **fields))
@@ -300,9 +333,8 @@ class PatentSummariser:
         def compute() -> str:
             if self.llm:
                 out = self._ask("patent_map", n, patent=run.stats.number, part=part, parts=parts, text=chunk)
-            else:
-                out = self.backend.summarize(chunk, n)
-            return self._cut(out, n) if out.strip() else ""
+                return self._cut(out, n) if out.strip() else ""
+            return self._cut_lines(self.backend.select(chunk, n), n)
 
         return self._step(run, "map", [n, part, parts, chunk], compute)
 
@@ -311,8 +343,9 @@ class PatentSummariser:
 
         def compute() -> str:
             joined = "\n".join(notes)
-            out = (self._ask("patent_reduce", n, patent=run.stats.number, notes=joined) if self.llm
-                   else self.backend.summarize(joined, n))
+            if not self.llm:   # notes hold one sentence a line: the merge ranks exactly those sentences
+                return self.backend.summarize(joined, n) if final else self._cut_lines(self.backend.select(joined, n), n)
+            out = self._ask("patent_reduce", n, patent=run.stats.number, notes=joined)
             return out if final else self._cut(out, n)
 
         return self._step(run, "reduce", [n, final, notes], compute)
@@ -347,7 +380,12 @@ class PatentSummariser:
                               prompt_hash=self.prompt_hash, n_chunks=0, words_in=words_in, words_out=0)
         run = _Run(stats, cache if cache is not None else self.cache)
         calls_before = self.llm.n_calls if self.llm else 0
-        chunks = chunk_text(text, cfg.chunk_tokens, cfg.chunk_overlap, cfg.tokenizer)
+        if self.llm:
+            chunks = chunk_text(text, cfg.chunk_tokens, cfg.chunk_overlap, cfg.tokenizer)
+        else:
+            chunks = sentence_chunks(text, cfg.chunk_tokens, cfg.tokenizer)
+            if not chunks:
+                raise SummaryError(f"patent {number} has no sentence of three words or more")
         stats.n_chunks = len(chunks)
         try:
             if len(chunks) == 1:
@@ -379,9 +417,10 @@ class SummariseReport:
     Attributes:
         method / model / prompt_hash: of the summariser. db_path: the store written.
         requested: patents considered (after ``limit``), ``skipped_no_text`` included.
-        summarised: keys whose summary was written now. cached: keys whose stored summary was already current
-            (made from cached steps only, identical to the stored row: nothing written).
-        failed: key → reason (no secret in it). skipped_no_text: keys whose fields are all empty.
+        summarised: ids (as given) whose summary was written now. cached: ids whose stored summary was already
+            current (made from cached steps only, identical to the stored row: nothing written).
+        failed: id → reason (no secret in it). skipped_no_text: ids whose fields are all empty. (A summary is
+        stored under the canonical publication number of its id, or the id itself when it is not one.)
         llm_calls: HTTP requests to the LLM (retries included). chunks: chunks of all summarised texts.
         steps_computed / steps_cached: map/reduce steps computed now / served by the cache.
         words_in / words_out: words of the texts / of the summaries (summarised and cached patents).
@@ -492,35 +531,34 @@ def summarise_patents(dataset_or_texts, summariser: PatentSummariser, store, *,
     secrets = tuple(k for k in ((summariser.llm.config.api_key(),) if summariser.llm else ()) if k)
     report = SummariseReport(method=summariser.method, model=summariser.model, prompt_hash=summariser.prompt_hash,
                              db_path=str(getattr(store, "path", "")))
-    jobs: list[tuple[str, str, int]] = []
+    jobs: list[tuple[str, str, str, int]] = []
     for pid, doc in docs.items():
         if isinstance(doc, Mapping):
             text, words = patent_full_text(doc, use), _words_of(doc, use)
         else:
             text = str(doc or "")
             words = len(text.split())
-        key = _store_key(str(pid))
         if not text.strip():
-            report.skipped_no_text.append(key)
+            report.skipped_no_text.append(str(pid))
             continue
         if limit is not None and len(jobs) >= limit:
             break
-        jobs.append((key, text, words))
+        jobs.append((str(pid), _store_key(str(pid)), text, words))
     report.requested = len(jobs) + len(report.skipped_no_text)
 
     from patlink.hydrate.summaries import SummaryRow
 
     start = time.perf_counter()
     try:
-        for done, (key, text, words) in enumerate(jobs, 1):
+        for done, (pid, key, text, words) in enumerate(jobs, 1):
             try:
                 res = summariser.summarise(key, text, cache=cache)
             except LLMError as e:
                 if e.fatal:
                     raise
-                report.failed[key] = redact(str(e), secrets)[:500]
+                report.failed[pid] = redact(str(e), secrets)[:500]
             except SummaryError as e:
-                report.failed[key] = str(e)[:500]
+                report.failed[pid] = str(e)[:500]
             else:
                 res.words_in = words
                 report.llm_calls += res.llm_calls
@@ -532,13 +570,13 @@ def summarise_patents(dataset_or_texts, summariser: PatentSummariser, store, *,
                 prev = store.summaries.get(key)
                 if (prev is not None and res.computed == 0 and prev.summary == res.summary
                         and (prev.method, prev.model, prev.prompt_hash) == (res.method, res.model, res.prompt_hash)):
-                    report.cached.append(key)
+                    report.cached.append(pid)
                 else:
                     store.summaries.put(SummaryRow(
                         number=key, summary=res.summary, method=res.method, model=res.model,
                         prompt_hash=res.prompt_hash, n_chunks=res.n_chunks, words_in=words,
                         words_out=res.words_out))
-                    report.summarised.append(key)
+                    report.summarised.append(pid)
             if progress is not None:
                 progress(done, len(jobs))
     finally:
