@@ -12,7 +12,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from patlink.cli.common import BeirOpt, JsonOpt, PatlinkError, TextsOpt, console, err_console, print_json
+from patlink.cli.common import (
+    BeirOpt, DeviceOpt, JsonOpt, PatlinkError, TextsOpt, console, err_console, print_json,
+)
 
 
 def summarise_command(
@@ -49,6 +51,7 @@ def summarise_command(
     = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Summarise at most N patents (try a few first).")]
     = None,
+    device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Summarise each patent's full text (title, abstract, claims, description) by map-reduce into STORE.
@@ -91,7 +94,7 @@ def summarise_command(
                         note_max_words=max(1, min(SummaryConfig.note_max_words, chunk_tokens // 2)))
     llm_cfg = LLMConfig(base_url=llm_base_url, model=llm_model, api_key_env=llm_key_env)
     try:
-        backend = ChatClient(llm_cfg) if llm_base_url else ExtractiveSummarizer(cfg.embed_model)
+        backend = ChatClient(llm_cfg) if llm_base_url else ExtractiveSummarizer(cfg.embed_model, device=device)
         summariser = PatentSummariser(backend, cfg)
     except ValueError as e:
         raise PatlinkError(str(e)) from None

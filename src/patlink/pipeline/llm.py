@@ -176,14 +176,18 @@ class ExtractiveSummarizer:
         model: model name for :func:`patlink.retrieval.embed.encode_texts` (bundled ``minilm`` by default).
         damping: LexRank damping factor.
         max_sentences: only the first this many sentences of a text are ranked (bounds the n x n matrix).
+        device: where the sentence model runs (``cpu``, ``cuda``, ``auto`` ..., see
+            :func:`patlink.retrieval.embed.encode_texts`); the vectors agree across devices to float rounding, so
+            it is not part of :attr:`fingerprint`.
     """
 
     method = "extractive"
 
-    def __init__(self, model: str = "minilm", damping: float = 0.85, max_sentences: int = 400):
+    def __init__(self, model: str = "minilm", damping: float = 0.85, max_sentences: int = 400, device: str = "cpu"):
         self.model = model
         self.damping = damping
         self.max_sentences = max_sentences
+        self.device = device
 
     @property
     def fingerprint(self) -> str:
@@ -193,7 +197,7 @@ class ExtractiveSummarizer:
         """``(n, d)`` float32 L2-normalised embeddings."""
         from patlink.retrieval.embed import encode_texts
 
-        return encode_texts(list(sentences), self.model, show_progress=False)
+        return encode_texts(list(sentences), self.model, show_progress=False, device=self.device)
 
     def centrality(self, sentences: Sequence[str]) -> np.ndarray:
         """LexRank scores ``(n,)`` float64 summing to 1 (uniform for n <= 2)."""
