@@ -529,3 +529,17 @@ def test_an_old_store_without_summary_tables_opens_and_reads_none(tmp_path):
     with HydrationStore(db, read_only=True) as store:
         assert store.texts_for(["US 7,000,001"]) == {
             "US 7,000,001": {"summary": "A pump moves water with a rotating impeller blade."}}
+
+
+def test_pipeline_run_prints_the_dropped_chunks(web, tmp_path, capsys):
+    urls = tmp_path / "urls.csv"
+    urls.write_text(f"product,url\nAcme FS-100,{web}/products/product_fs100.html\n")
+    prods = tmp_path / "p.txt"
+    prods.write_text("Acme FS-100\n")
+    args = ["pipeline", "run", "--products", str(prods), "--urls", str(urls), "--no-name-filter", "--until", "condense",
+            "--chunk-tokens", "2", "--chunk-overlap", "0", "--db", str(tmp_path / "p.duckdb"), "--no-progress"]
+    assert main(args + ["--json"]) == 0
+    dropped = json.loads(capsys.readouterr().out)["run"]["extract"]["dropped_chunks"]
+    assert dropped > 0   # a page of ~100 words in 2-token chunks: more than the 40 kept
+    assert main(args) == 0
+    assert f"{dropped} chunk(s) of long pages beyond 40 per page were not condensed" in capsys.readouterr().out

@@ -153,6 +153,10 @@ def run_cmd(
     for s, r in report.items():
         t.add_row(s, str(r["done"]), str(r["cached"]), str(r["failed"]), str(r["gave_up"]))
     console.print(t)
+    dropped = report.get("extract", {}).get("dropped_chunks", 0)
+    if dropped:
+        console.print(f"{dropped} chunk(s) of long pages beyond {cfg.chunk.max_chunks_per_page} per page were not "
+                      "condensed (per URL: dropped_chunks in the condense outputs).")
     console.print("See failures with `patlink pipeline status --failures`; review with "
                   "`patlink pipeline export-review --out review.csv`.")
 
