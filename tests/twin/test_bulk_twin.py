@@ -213,21 +213,79 @@ def test_pap2pat_applications_from_application_xml(tmp_path, capsys, subset):
     assert compare_stored(recs, subset, "xml") == []
 
 
-# ------------------------------------------------------------------------------------- gzip tables (bug)
-@pytest.mark.xfail(strict=True, reason="patlink.data.patentsview reads with max_line_size=200000000 and no "
-                   "buffer_size: DuckDB then gives each .tsv.gz file a buffer of 16 x max_line_size (about 2.9 GiB), "
-                   "so a table of several gzip files (PatentsView's per-year g_claims_YYYY) runs out of memory")
-def test_gzip_tables_of_several_years_read_within_four_gb(tmp_path, subset):
-    """Deterministic on any machine: the DuckDB connection is capped at 4 GB, far above what 40 patents need
-    (the files total a few hundred kB) and below two 2.9 GiB buffers."""
+# ----------------------------------------------------------------------------------- gzip tables, memory
+def test_gzip_tables_of_every_year_read_within_one_gb(tmp_path, pap2pat):
+    """All 1,513 pap2pat patents as PatentsView gzip tables: 20 yearly ``g_claims_YYYY.tsv.gz`` files (as real
+    PatentsView ships claims), read as one table with DuckDB capped at 1 GB. Deterministic on any machine: two
+    files are read at a time (about 250 MB each); DuckDB's own default for a multi-file read with a 200 MB line limit
+    gave every gzip file a 2.9 GiB buffer at once."""
     from patlink.data.patentsview import PatentsViewTables, find_patentsview_tables
 
-    files = write_patentsview_tsvs(subset, tmp_path / "bulk", compress=True, include_applications=True)
-    assert len(files["g_claims"]) >= 3 and all(f.suffix == ".gz" for f in files["g_claims"])
+    files = write_patentsview_tsvs(pap2pat, tmp_path / "bulk", compress=True, include_applications=True)
+    assert len(files["g_claims"]) == 20 and all(f.suffix == ".gz" for f in files["g_claims"])
+    ids = [n[2:] for n in sorted(pap2pat)]
+    with PatentsViewTables(find_patentsview_tables(tmp_path / "bulk"), parallel_files=2) as tables:
+        tables.con.execute("SET memory_limit='1GB'")
+        rows = tables.select("g_claims", "claim_text", ids, "ORDER BY pid, TRY_CAST(claim_sequence AS INTEGER)")
+        descriptions = dict(tables.select("g_detail_desc_text", "description_text", ids))
+    assert len(rows) == sum(len(p["claims"]) for p in pap2pat.values())
+    first = {}
+    for pid, text in rows:
+        first.setdefault(pid, text)
+    assert all(first[n[2:]] == pap2pat[n]["claims"][0] for n in pap2pat if pap2pat[n]["claims"])
+    assert descriptions == {n[2:]: p["description"] for n, p in pap2pat.items() if p["description"].strip()}
+
+
+def _long_description_table(folder, length: int):
+    import gzip
+
+    folder.mkdir()
+    line = 'A long "quoted" description line.\n'
+    text = (line * (length // len(line) + 1))[:length]
+    with gzip.open(folder / "g_detail_desc_text_2001.tsv.gz", "wt", encoding="utf-8", newline="") as f:
+        f.write("patent_id\tdescription_text\tdescription_length\n1\tshort\t5\n")
+        f.write(f'7000001\t"{text.replace(chr(34), chr(34) * 2)}"\t{len(text)}\n2\tafter\t5\n')
+    with gzip.open(folder / "g_detail_desc_text_2002.tsv.gz", "wt", encoding="utf-8", newline="") as f:
+        f.write("patent_id\tdescription_text\tdescription_length\n3\tother\t5\n")
+    return text
+
+
+def test_a_row_longer_than_duckdbs_default_limit_is_read(tmp_path):
+    """A 5 MB description (DuckDB's own max_line_size is 2 MB; real descriptions run to 20 million characters)."""
+    from patlink.data.patentsview import MAX_LINE_BYTES, PatentsViewTables, find_patentsview_tables
+
+    text = _long_description_table(tmp_path / "bulk", 5_000_000)
     with PatentsViewTables(find_patentsview_tables(tmp_path / "bulk")) as tables:
-        tables.con.execute("SET memory_limit='4GB'")
-        rows = tables.select("g_claims", "claim_text", [n[2:] for n in subset])
-    assert len(rows) == sum(len(p["claims"]) for p in subset.values())
+        assert tables.max_line_bytes == MAX_LINE_BYTES == 64 * 2**20
+        rows = dict(tables.select("g_detail_desc_text", "description_text", ["7000001", "2", "3"]))
+    assert rows == {"7000001": text, "2": "after", "3": "other"}
+
+
+def test_a_row_over_the_limit_is_a_clear_error_naming_the_file(tmp_path):
+    from patlink.data.patentsview import (
+        MalformedTableError,
+        PatentsViewTables,
+        RowTooLongError,
+        find_patentsview_tables,
+    )
+
+    text = _long_description_table(tmp_path / "bulk", 3_000_000)
+    files = find_patentsview_tables(tmp_path / "bulk")
+    for parallel in (1, 2):
+        with PatentsViewTables(files, max_line_bytes=2**20, parallel_files=parallel) as tables, \
+                pytest.raises(RowTooLongError) as err:
+            tables.select("g_detail_desc_text", "description_text", ["1"])
+        e = err.value
+        assert isinstance(e, MalformedTableError) and e.path == files["g_detail_desc_text"][0] and e.limit == 2**20
+        written = len(f'7000001\t"{text.replace(chr(34), chr(34) * 2)}"\t{len(text)}\n')  # the row in the file
+        assert e.size == pytest.approx(written, abs=10) and len(str(e)) < 300
+        assert e.line == 3 and str(e) == (f"{e.path} line 3: a row of {e.size:,} bytes is longer than the reader's "
+                                          "limit of 1,048,576 bytes; read it with a larger "
+                                          "PatentsViewTables(max_line_bytes=...)")
+    with PatentsViewTables(files, max_line_bytes=4 * 2**20) as tables:
+        assert tables.select("g_detail_desc_text", "description_text", ["7000001"]) == [("7000001", text)]
+    with pytest.raises(ValueError, match="at least 1"):
+        PatentsViewTables(files, parallel_files=0)
 
 
 def test_gzip_and_plain_tables_hold_the_same_rows(tmp_path, subset):
