@@ -543,3 +543,24 @@ def test_pipeline_run_prints_the_dropped_chunks(web, tmp_path, capsys):
     assert dropped > 0   # a page of ~100 words in 2-token chunks: more than the 40 kept
     assert main(args) == 0
     assert f"{dropped} chunk(s) of long pages beyond 40 per page were not condensed" in capsys.readouterr().out
+
+
+def test_a_file_with_only_the_summary_tables_is_a_store(tmp_path):
+    """Another program's DuckDB file is refused; one holding only patlink's summary tables is accepted."""
+    import duckdb
+
+    from patlink.hydrate.summaries import _SCHEMA
+
+    db = tmp_path / "only-summaries.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(_SCHEMA)
+    con.execute("INSERT INTO summaries VALUES ('US7000001', 'A pump.', 'llm', 'm', 'h', 1, 10, 2, now())")
+    con.close()
+    with HydrationStore(db) as store:
+        assert store.texts_for(["US7000001"]) == {"US7000001": {"summary": "A pump."}}
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE summaries_of_meetings (id INTEGER)")
+    con.close()
+    with pytest.raises(ValueError, match="not a patlink hydration store"):
+        HydrationStore(other)
