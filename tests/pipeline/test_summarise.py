@@ -564,3 +564,22 @@ def test_a_file_with_only_the_summary_tables_is_a_store(tmp_path):
     con.close()
     with pytest.raises(ValueError, match="not a patlink hydration store"):
         HydrationStore(other)
+
+
+def test_tfidf_lexrank_ranks_the_sentence_sharing_most_words_first():
+    """model="tfidf": the original LexRank similarity; the sentence whose words the others share is the most
+    central, an off-topic one the least; no neural model is loaded."""
+    import numpy as np
+
+    from patlink.pipeline.llm import ExtractiveSummarizer
+
+    ex = ExtractiveSummarizer("tfidf")
+    sents = ["The valve body holds a piston and a spring.",
+             "A piston moves in the valve body against the spring.",
+             "The spring presses the piston onto the valve seat.",
+             "Invoices are payable within thirty days."]
+    score = ex.centrality(sents)
+    assert np.argmin(score) == 3 and score[:3].min() > score[3]
+    chosen = ex.select(sents, 20)
+    assert len(" ".join(chosen).split()) <= 20 and sents[3] not in chosen and chosen
+    assert "tfidf" in ex.fingerprint

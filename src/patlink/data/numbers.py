@@ -33,7 +33,7 @@ PUBLICATION_NUMBER_PATTERN = re.compile(
     (?:(?P<cc>US|EP|WO|CN|JP|KR|DE|GB|FR|CA|AU)[\s\-]?)?   # optional country code
     (?P<pre>D|PP|RE|RX|H|T|AI)?\s?              # optional US type prefix
     (?P<num>\d{1,4}(?:[,.]\d{3}){1,3}|\d{4}/\d{6,7}|\d{5,11}   # 7,852,519 | 2013/0210636 | 7852519
-        |(?(pre)\d{1,4}|(?!)))                  # after a prefix, short numbers too: H2222, D1234, RE1234
+        |(?(pre)\d{4}|(?!)))                    # after a prefix, 4 digits too: H2222, D1234, RE1234
     (?:[\s\-]?(?P<kind>[ABCEPSH][0-9]?))?       # optional kind code
     (?![\w])
     """,

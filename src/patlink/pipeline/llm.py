@@ -170,10 +170,13 @@ def truncate_words(text: str, max_words: int) -> str:
 
 
 class ExtractiveSummarizer:
-    """Centrality-ranked sentence extraction with a sentence-transformers model (offline).
+    """Centrality-ranked sentence extraction with a sentence-transformers model, or TF-IDF vectors (offline).
 
     Args:
-        model: model name for :func:`patlink.retrieval.embed.encode_texts` (bundled ``minilm`` by default).
+        model: model name for :func:`patlink.retrieval.embed.encode_texts` (bundled ``minilm`` by default), or
+            ``"tfidf"``: sentences compared by the cosine of their TF-IDF vectors (IDF over the sentences ranked
+            together), the similarity of the original LexRank (Erkan & Radev 2004) — no neural model, about two
+            orders of magnitude faster on a CPU, blind to paraphrase.
         damping: LexRank damping factor.
         max_sentences: only the first this many sentences of a text are ranked (bounds the n x n matrix).
         device: where the sentence model runs (``cpu``, ``cuda``, ``auto`` ..., see
@@ -194,7 +197,15 @@ class ExtractiveSummarizer:
         return f"extractive|{self.model}|d={self.damping}"
 
     def embed(self, sentences: Sequence[str]) -> np.ndarray:
-        """``(n, d)`` float32 L2-normalised embeddings."""
+        """``(n, d)`` float32 L2-normalised embeddings (``model="tfidf"``: TF-IDF vectors, ``d`` = vocabulary)."""
+        if self.model == "tfidf":
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            try:
+                x = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(list(sentences))
+            except ValueError:   # only stop words / no word at all: no similarity
+                return np.zeros((len(sentences), 1), dtype=np.float32)
+            return np.asarray(x.toarray(), dtype=np.float32)   # rows already L2-normalised (norm="l2")
         from patlink.retrieval.embed import encode_texts
 
         return encode_texts(list(sentences), self.model, show_progress=False, device=self.device)
