@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from html.entities import html5
 
-__all__ = ["STRING_FIELDS", "TEXT_FIELDS", "PatentRecord", "clean_text"]
+__all__ = ["STRING_FIELDS", "TEXT_FIELDS", "PatentRecord", "clean_text", "entity_text", "flat_text"]
 
 #: The text fields a :class:`patlink.data.Dataset` patent may have (El Bouari & de Rassenfosse, "Product-Patent
 #: linkage prediction", §2.1).
@@ -69,13 +70,33 @@ _BLOCK_TAGS = frozenset({"div", "p", "li", "br", "heading", "claim-text", "claim
                          "td", "th", "table", "h1", "h2", "h3", "h4", "dd", "dt", "abstract", "description"})
 
 
+def entity_text(reference: str) -> str:
+    """The character(s) of a named entity reference left unexpanded by the parser (``"&lsquo;"`` → ``"\u2018"``):
+    the HTML5 named references (:data:`html.entities.html5`), which hold the ISO 8879 entity sets that the USPTO
+    DTDs declare (ISOnum, ISOpub, ISOlat1/2, ISOtech, ISOgrk3, ISOamsa …). A name outside them is kept as written."""
+    name = reference[1:-1] if reference.startswith("&") and reference.endswith(";") else reference
+    return html5.get(name + ";", reference)
+
+
 def flat_text(el, blocks: frozenset[str] = _BLOCK_TAGS) -> str:
     """Text of an lxml element on one line: inline markup (``<b>``, ``<sub>``, ``<claim-ref>``) joins without
     spaces (``H<sub>2</sub>O`` → ``H2O``), block elements (``div``, ``p``, ``claim-text`` …) are separated by a space;
-    whitespace runs collapse to one space."""
+    whitespace runs collapse to one space.
+
+    Processing instructions (USPTO's ``<?in-line-formulae …?>``, ``<?BRFSUM …?>``) and comments give no text (their
+    tails do). A named entity reference the parser left in the tree (USPTO XML parsed without its DTD, as
+    :mod:`patlink.hydrate.bulk` does: ``&lsquo;``, ``&deg;``) becomes its character (:func:`entity_text`); numeric
+    references (``&#x2018;``, what USPTO documents mostly use) are resolved by the parser itself."""
+    from lxml import etree
+
     parts: list[str] = []
 
     def walk(node) -> None:
+        if node.tag is etree.Entity:
+            parts.append(entity_text(node.text or ""))
+            return
+        if node.tag is etree.PI or node.tag is etree.Comment:
+            return
         tag = node.tag if isinstance(node.tag, str) else ""
         block = tag.lower() in blocks
         if block:

@@ -12,7 +12,7 @@ from pathlib import Path
 from patlink.data.numbers import normalize_publication_number
 from patlink.data.registry import load_dataset
 from patlink.http import redact
-from patlink.hydrate.base import Source, is_us_utility_grant
+from patlink.hydrate.base import US_APPLICATION_KINDS, Source, is_us_utility_grant
 from patlink.hydrate.config import HydrateConfig, default_db_path
 from patlink.hydrate.records import TEXT_FIELDS, PatentRecord
 from patlink.hydrate.store import HydrationStore
@@ -29,13 +29,15 @@ _ALL_TEXT = frozenset(TEXT_FIELDS)
 #: The text fields each record source (``PatentRecord.source``) gives a patent it holds: what a stored record of
 #: that source can be expected to have (:func:`incomplete_reason`). PatentsView TSVs alone give claims and
 #: description only with the optional ``g_claims_*`` / ``g_detail_desc_text_*`` tables, which a record does not
-#: remember, so nothing beyond title and abstract is expected of them.
+#: remember, so nothing beyond title and abstract is expected of them. ``…-app-xml``: USPTO application XML.
 SOURCE_TEXT_FIELDS: dict[str, frozenset[str]] = {
     "bigquery": _ALL_TEXT,
     "patentsview": _ALL_TEXT,
     "google-html": _ALL_TEXT,
     "bulk-uspto-xml": _ALL_TEXT,
     "bulk-patentsview+uspto-xml": _ALL_TEXT,
+    "bulk-uspto-app-xml": _ALL_TEXT,
+    "bulk-patentsview+uspto-app-xml": _ALL_TEXT,
     "bulk-patentsview": frozenset({"title", "abstract"}),
 }
 _XML_SOURCES = ("bulk-uspto-xml", "bulk-patentsview+uspto-xml")
@@ -51,9 +53,13 @@ def incomplete_reason(record: PatentRecord, can_give: frozenset[str] | set[str] 
     * it is a US utility grant (kind ``A`` before 2001, ``B1``/``B2``; :func:`patlink.hydrate.base.is_us_utility_grant`)
       without claims, although its source gives claims (:data:`SOURCE_TEXT_FIELDS`) and so can ``can_give``
       (``"a utility grant (B2) without claims"``);
+    * it is a US published application (``A1``, ``A2``, ``A9``, plant ``P1``/``P4``/``P9``:
+      :data:`patlink.hydrate.base.US_APPLICATION_KINDS`) without claims, on the same terms
+      (``"a published application (A1) without claims"``): an application is published with the claims it has;
     * it came from USPTO grant XML and its last claim stops mid-sentence (no final ``.``), the mark of a document
       cut inside ``<claims>`` that was stored before documents were parsed strictly
-      (``"claims cut short (the last claim does not end with a full stop)"``).
+      (``"claims cut short (the last claim does not end with a full stop)"``). Application XML was parsed strictly
+      from the start, so its records are not held to this (a real claim may end without a full stop).
 
     Args:
         record: the record.
@@ -72,6 +78,10 @@ def incomplete_reason(record: PatentRecord, can_give: frozenset[str] | set[str] 
             return f"a utility grant ({record.kind}) without claims"
         if claims and record.source in _XML_SOURCES and not claims.splitlines()[-1].rstrip().endswith("."):
             return "claims cut short (the last claim does not end with a full stop)"
+    kind = (record.kind or "").strip().upper()
+    if record.number.startswith("US") and kind in US_APPLICATION_KINDS and "claims" in given \
+            and not record.claims.strip():
+        return f"a published application ({kind}) without claims"
     return ""
 
 
@@ -97,8 +107,8 @@ def find_incomplete(store: HydrationStore, numbers: Sequence[str],
 
 def run_text_fields(config: HydrateConfig) -> frozenset[str]:
     """The text fields a run with ``config`` can give: PatentsView API without claims/description when those
-    queries are turned off; bulk files without claims/description when neither grant XML nor the
-    ``g_claims_*``/``g_detail_desc_text_*`` tables are in the folder (an unreadable folder: all, the run fails on it
+    queries are turned off; bulk files without claims/description when neither USPTO XML (grant or application) nor
+    the ``g_claims_*``/``g_detail_desc_text_*`` tables are in the folder (an unreadable folder: all, the run fails on it
     when it has something to fetch); every text field otherwise."""
     if config.source == "patentsview":
         fields = {"title", "abstract"}
@@ -113,7 +123,7 @@ def run_text_fields(config: HydrateConfig) -> frozenset[str]:
         except OSError:
             return _ALL_TEXT
         fields = {"title", "abstract"}
-        if "uspto_xml" in files:
+        if "uspto_xml" in files or "uspto_app_xml" in files:
             fields |= {"claims", "description"}
         fields |= {"claims"} if "g_claims" in files else set()
         fields |= {"description"} if "g_detail_desc_text" in files else set()
