@@ -10,7 +10,8 @@ Drafting using Chunk-based Outline-guided Generation", Bosch, MIT licence; a few
   ``<us-patent-application>`` documents), optionally inside the ``.zip`` USPTO ships them in;
 * PatentsView granted-patent tables (``g_patent``, ``g_patent_abstract``, ``g_application``,
   ``g_claims_YYYY``, ``g_detail_desc_text_YYYY``; tab-separated, header row, ``"``-quoting with doubled quotes,
-  optionally gzip), as :mod:`patlink.data.patentsview` documents them.
+  optionally gzip), as :mod:`patlink.data.patentsview` documents them; grants only, unless applications are put
+  there on purpose (``include_applications``, a deviation).
 
 A patent is a mapping ``{title, abstract, claims, description, filing_date, publication_date, kind, ...}``;
 ``claims`` is a list of claim texts (or one string, split at the claim numbers by :func:`split_claims`). Every
@@ -456,8 +457,9 @@ def write_patentsview_tsvs(patents: Mapping[str, Mapping], folder: str | Path, *
         quoting: ``"nonnumeric"`` (text fields quoted, integer columns bare), ``"all"`` or ``"minimal"``
             (quoted only when a field holds a tab, quote or line break).
         include_applications: PatentsView keeps published applications in separate ``pg_*`` tables, which
-            patlink does not read; ``True`` writes them into the ``g_*`` tables under their 11-digit number
-            (a deviation from the real files, so that patlink can hydrate them).
+            patlink does not read (it reads applications from USPTO ``ipa`` XML); ``True`` writes them into the
+            ``g_*`` tables under their 11-digit number (a deviation from the real files, to test the TSV path on
+            real application texts).
 
     Returns:
         table key → files written.
@@ -528,20 +530,26 @@ def write_patentsview_tsvs(patents: Mapping[str, Mapping], folder: str | Path, *
 
 # ------------------------------------------------------------------------------------------------ all of it
 def write_twin(patents: Mapping[str, Mapping], folder: str | Path, *, compress: bool = False,
-               as_zip: bool = False, quoting: str = "nonnumeric") -> dict:
-    """Write ``patents`` in every format: grants as ``ipg*.xml`` and PatentsView ``g_*`` tables; applications
-    as ``ipa*.xml`` (the format they were published in, which patlink does not read) and, so that patlink can
-    hydrate them, in the ``g_*`` tables (``include_applications=True``).
+               as_zip: bool = False, quoting: str = "nonnumeric", applications_in_tables: bool = False) -> dict:
+    """Write ``patents`` in the formats they were published in: grants as ``ipg*.xml`` and PatentsView ``g_*``
+    tables, applications as ``ipa*.xml`` (USPTO application full text; PatentsView's ``g_*`` tables hold grants
+    only).
+
+    Args:
+        applications_in_tables: also write the applications into the ``g_*`` tables under their 11-digit number
+            (``write_patentsview_tsvs(include_applications=True)``: a deviation from the real files).
 
     Returns:
-        ``{"grants": n, "applications": n, "ipg_files": [...], "ipa_files": [...], "tsv": {table: [...]}}``.
+        ``{"grants": n, "applications": n, "ipg_files": [...], "ipa_files": [...], "tsv": {table: [...]}}``
+        (``tsv`` empty when no table was written).
     """
     grants, apps = split_pool(patents)
+    in_tables = patents if applications_in_tables else grants
     return {
         "grants": len(grants),
         "applications": len(apps),
         "ipg_files": write_grant_xml(grants, folder, as_zip=as_zip) if grants else [],
         "ipa_files": write_application_xml(apps, folder, as_zip=as_zip) if apps else [],
-        "tsv": write_patentsview_tsvs(patents, folder, compress=compress, quoting=quoting,
-                                      include_applications=True),
+        "tsv": write_patentsview_tsvs(in_tables, folder, compress=compress, quoting=quoting,
+                                      include_applications=applications_in_tables) if in_tables else {},
     }

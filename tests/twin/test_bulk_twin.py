@@ -1,8 +1,9 @@
 """Real bundled patent texts written into the real bulk formats, hydrated through ``patlink hydrate --source bulk``.
 
-The pap2pat pool is 1,513 published applications and no grant, so the grant paths run on the 25 real grants the
-bundles hold with title, abstract and claims (``api-patents`` ∩ ``cpc-claims``), and the applications go through
-the PatentsView tables; USPTO application XML (``ipa*.xml``) is written but not read by patlink (the xfail below).
+The pap2pat pool is 1,513 published applications and no grant: the applications are hydrated from USPTO
+application full text (``ipa*.xml``, the format they were published in) and, as a deviation that tests the TSV path
+on real texts, from PatentsView-style tables; the grant paths run on the 25 real grants the bundles hold with
+title, abstract and claims (``api-patents`` ∩ ``cpc-claims``).
 """
 
 from __future__ import annotations
@@ -144,12 +145,29 @@ def test_whole_twin_folder(tmp_path, capsys, subset, grants):
     pool = {**subset, **grants}
     report = write_twin(pool, tmp_path / "bulk", as_zip=True)
     assert (report["grants"], report["applications"]) == (len(grants), SUBSET)
+    assert report["ipa_files"] and report["ipg_files"] and set(report["tsv"]) >= {"g_patent", "g_claims"}
     summary, recs = hydrate(tmp_path, capsys, pool, tmp_path / "bulk")
     assert (summary["fetched"], summary["failed"]) == (len(pool), 0)
-    assert compare_stored(recs, pool, "tsv") == []
-    # TSV values win, the grant XML is merged in; the ipa files are not read (applications: TSV only)
+    # cpc-claims cut some grants' last claim (the bundle's, not the XML's): reported, no application is
+    cut = {n for n, p in grants.items() if not p["claims"][-1].rstrip().endswith(".")}
+    assert len(cut) == 4 and summary["incomplete_records"] == {
+        n: "claims cut short (the last claim does not end with a full stop)" for n in cut}
+    # grants: TSV values win, the grant XML is merged in; applications: from the application XML alone
+    assert compare_stored(recs, grants, "tsv") == [] and compare_stored(recs, subset, "xml") == []
     assert {recs[n]["source"] for n in grants} == {"bulk-patentsview+uspto-xml"}
-    assert {recs[n]["source"] for n in subset} == {"bulk-patentsview"}
+    assert {recs[n]["source"] for n in subset} == {"bulk-uspto-app-xml"}
+
+
+def test_applications_in_the_tables_and_in_application_xml(tmp_path, capsys, subset):
+    """The deviation kept as an option: applications also in the g_* tables; the table values win, the XML fills
+    nothing the tables lack, and both give the bundled texts (the XML and TSV normalisations agree on pap2pat)."""
+    report = write_twin(subset, tmp_path / "bulk", applications_in_tables=True)
+    assert report["ipa_files"] and "g_claims" in report["tsv"]
+    summary, recs = hydrate(tmp_path, capsys, subset, tmp_path / "bulk")
+    assert (summary["fetched"], summary["failed"]) == (SUBSET, 0)
+    assert compare_stored(recs, subset, "tsv") == [] == compare_stored(recs, subset, "xml")
+    assert {r["source"] for r in recs.values()} == {"bulk-patentsview+uspto-app-xml"}
+    assert all(expected_texts(p, "xml") == expected_texts(p, "tsv") for p in subset.values())
 
 
 def test_an_altered_bulk_file_is_detected(tmp_path, capsys, subset, grants):
@@ -180,37 +198,43 @@ def test_an_altered_bulk_file_is_detected(tmp_path, capsys, subset, grants):
     assert compare_stored({}, {app: subset[app]}, "tsv") == [(app, "missing")]
 
 
-# ----------------------------------------------------------------------------- USPTO application XML (gap)
-def test_application_xml_carries_the_texts_under_patlinks_xml_rules(tmp_path, subset):
-    """The ``ipa`` documents, read with patlink's grant-XML splitter and parser once their two application
-    element names are renamed to the grant ones, give the bundled texts: what patlink lacks to read USPTO
-    application full text is (at least) those names and the ``ipa*`` file pattern."""
-    from patlink.hydrate.bulk import iter_uspto_grant_xml, parse_uspto_grant_xml
-
-    files = write_application_xml(subset, tmp_path / "bulk")
-    assert all(f.name.startswith("ipa") for f in files)
-    docs = list(iter_uspto_grant_xml(files, wanted=set(subset)))
-    assert len(docs) == SUBSET
-    recs = {}
-    for _name, _line, doc in docs:
-        assert doc.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE us-patent-application SYSTEM')
-        as_grant = (doc.replace(b"us-bibliographic-data-application", b"us-bibliographic-data-grant")
-                    .replace(b"<us-patent-application", b"<us-patent-grant")
-                    .replace(b"</us-patent-application>", b"</us-patent-grant>"))
-        r = parse_uspto_grant_xml(as_grant)
-        recs[r.number] = r.to_dict()
-        assert r.kind == "A1" and r.filing_date == subset[r.number]["date"]
+# ------------------------------------------------------------------------------------ USPTO application XML
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_pap2pat_applications_from_application_xml(tmp_path, capsys, subset, as_zip):
+    """The format pap2pat's patents were published in, and nothing else in the folder."""
+    files = write_application_xml(subset, tmp_path / "bulk", as_zip=as_zip)
+    assert files and all(f.name.startswith("ipa") and f.suffix == (".zip" if as_zip else ".xml") for f in files)
+    assert sorted(p.name for p in (tmp_path / "bulk").iterdir()) == sorted(f.name for f in files)
+    summary, recs = hydrate(tmp_path, capsys, subset, tmp_path / "bulk")
+    assert (summary["requested"], summary["fetched"], summary["failed"], summary["incomplete"]) == (SUBSET, SUBSET,
+                                                                                                    0, 0)
     assert compare_stored(recs, subset, "xml") == []
-    # the XML and TSV normalisations agree on pap2pat (one-line titles)
-    assert all(expected_texts(p, "xml") == expected_texts(p, "tsv") for p in subset.values())
+    for n, p in subset.items():
+        r = recs[n]
+        assert (r["kind"], r["publication_date"], r["filing_date"], r["grant_date"]) == (
+            "A1", p["publication_date"], p["date"], "")
+        assert r["source"] == "bulk-uspto-app-xml" and r["publication_number"] == f"{n}A1"
+        assert r["claims"].count("\n") == len(p["claims"]) - 1
 
 
-@pytest.mark.xfail(strict=True, reason="patlink's bulk source reads USPTO grant XML (ipg*) only, not the "
-                   "application full text (ipa*, <us-patent-application>) that all pap2pat patents come from")
-def test_pap2pat_applications_from_application_xml(tmp_path, capsys, subset):
-    write_application_xml(subset, tmp_path / "bulk")
-    _, recs = hydrate(tmp_path, capsys, subset, tmp_path / "bulk")
-    assert compare_stored(recs, subset, "xml") == []
+def test_an_altered_application_xml_is_detected(tmp_path, capsys, subset):
+    """A claim cut in the XML (a word dropped, still well-formed) is caught by the comparison; a document cut
+    short is reported as malformed and not stored; the others are unaffected."""
+    bulk = tmp_path / "bulk"
+    files = write_application_xml(subset, bulk)
+    altered, cut = list(subset)[7], list(subset)[9]
+    claim = escape(" ".join(subset[altered]["claims"][0].split("\n")[0].split()))
+    path = next(f for f in files if claim in f.read_text())
+    path.write_text(path.read_text().replace(claim, claim.rsplit(" ", 1)[0], 1))
+    cut_file = next(f for f in files if f"<doc-number>{cut[2:]}</doc-number>" in f.read_text())
+    text = cut_file.read_text()
+    start = text.index(f"<doc-number>{cut[2:]}</doc-number>")
+    end = text.find("<?xml", start)
+    cut_file.write_text(text[: text.index("<claims", start) + 40] + (text[end:] if end >= 0 else ""))
+    summary, recs = hydrate(tmp_path, capsys, subset, bulk)
+    assert list(summary["failures"]) == [cut] and summary["malformed"] == 1
+    assert "not well-formed XML" in summary["failures"][cut] and cut_file.name in summary["failures"][cut]
+    assert compare_stored(recs, subset, "xml") == [(altered, "claims"), (cut, "missing")]
 
 
 # ----------------------------------------------------------------------------------- gzip tables, memory
