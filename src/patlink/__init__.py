@@ -53,6 +53,10 @@ _EXPORTS = {
     "DecisionStore": "patlink.review", "ReviewService": "patlink.review",
     # saved indexes
     "CorpusIndex": "patlink.index", "build_index": "patlink.index",
+    # the paper's data chain: patent texts, summaries, exports
+    "hydrate": "patlink.hydrate", "HydrateConfig": "patlink.hydrate", "HydrationStore": "patlink.hydrate",
+    "open_texts": "patlink.hydrate", "PatentSummariser": "patlink.pipeline.summarise",
+    "summarise_patents": "patlink.pipeline.summarise", "export_dataset": "patlink.data.export",
     # training and models
     "TrainConfig": "patlink.training.config", "train_linker": "patlink.training.trainer",
     "Linker": "patlink.models.linker",
@@ -79,6 +83,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from patlink.data.beir import load_beir
     from patlink.data.corpus import Corpus, read_corpus
     from patlink.data.dataset import Dataset
+    from patlink.data.export import export_dataset
+    from patlink.hydrate import HydrateConfig, HydrationStore, hydrate, open_texts
+    from patlink.pipeline.summarise import PatentSummariser, summarise_patents
     from patlink.evaluation.experiment import cross_validate, evaluate, repeated_cross_validate, resolve_splits
     from patlink.evaluation.repeated import compare_reports, load_report
     from patlink.evaluation.results import DirectionResult, EvaluationResult
