@@ -26,7 +26,7 @@ from patlink.pipeline.condense import Condenser
 from patlink.pipeline.config import (
     ChunkConfig, FetchConfig, FilterConfig, LLMConfig, PipelineConfig, SearchConfig, SummaryConfig,
 )
-from patlink.pipeline.llm import ChatClient, ExtractiveSummarizer, LLMError, split_sentences
+from patlink.pipeline.llm import ChatClient, ExtractiveSummarizer, split_sentences
 from patlink.pipeline.prompts import Prompts
 from patlink.pipeline.runner import run_pipeline
 from patlink.pipeline.store import PipelineStore
