@@ -194,6 +194,7 @@ def register(app: typer.Typer) -> None:
         n = 3 if quick else 4
         console.print(Panel(f"1/{n}  honeywell-vpm: Virtual Patent Marking graph", style="bold"))
         _honeywell_section(seed)
+        err_console.print(f"[dim]part 1 took {time.time() - t0:.0f} s[/dim]")
 
         console.print(Panel(f"2/{n}  honeywell-vpm: NEW products linked to Honeywell patents (products never seen; "
                             "patents known by their other products)", style="bold"))
@@ -202,16 +203,19 @@ def register(app: typer.Typer) -> None:
         err_console.print(f"[dim]part 2 took {time.time() - t1:.0f} s[/dim]")
 
         console.print(Panel(f"3/{n}  pap2pat: papers ↔ patents (title+abstract), test split", style="bold"))
+        t1 = time.time()
         ds = load_dataset("pap2pat")
         splits = resolve_splits(ds, seed=seed)
         methods = ["bm25", "dense"] if quick else ["bm25", "dense", "hybrid"]
         boot = 200 if quick else 1000
         _evaluate_section(ds, methods, splits, boot, seed, out / "pap2pat-title-abstract",
                           "pap2pat test, title+abstract", "paper title+abstract → patent title+abstract", memo)
+        err_console.print(f"[dim]part 3 took {time.time() - t1:.0f} s[/dim]")
 
         if not quick:
             console.print(Panel("4/4  pap2pat: paper abstract → patent CLAIMS (semantic gap): baselines vs "
                                 "trained linker", style="bold"))
+            t1 = time.time()
             dsc = ds.with_views("abstract", "claims")
             methods = ["bm25", "dense", "hybrid"]
             if train:
@@ -222,8 +226,10 @@ def register(app: typer.Typer) -> None:
                 cfg = TrainConfig(epochs=epochs, seed=seed, negatives=NegativesConfig(source="adversarial"))
                 err_console.print(f"[dim]training the linker ({epochs} epochs) → {run_dir}[/dim]")
                 train_linker(dsc, splits, cfg, run_dir, resume=True)
+                err_console.print(f"[dim]training took {time.time() - t1:.0f} s[/dim]")
                 methods += [str(run_dir), f"{run_dir}+bm25", f"{run_dir}+bm25+dense"]
             _evaluate_section(dsc, methods, splits, boot, seed, out / "pap2pat-abstract-claims",
                               "pap2pat test, abstract → claims", "paper abstract → patent claims", memo)
+            err_console.print(f"[dim]part 4 took {time.time() - t1:.0f} s[/dim]")
 
         console.print(f"[green]demo finished in {time.time() - t0:.0f} s[/green]; reports under {out}/")
