@@ -11,12 +11,11 @@ import pytest
 from patlink.methods.base import Method
 from patlink.training.mining import (
     Candidates,
-    MinedNegatives,
+    MiningResult,
     mine_hard_negatives,
     score_candidates,
     select_negatives,
-    simans_log_weights,
-    simans_scale,
+    simans_weights,
 )
 
 
@@ -69,7 +68,7 @@ def _mine(scores, docs, positives, **kw):
 def test_topk_is_the_highest_non_positives_in_order():
     neg = _mine(BM25_LIKE, BM25_DOCS, {"q": {"p"}}, strategy="topk", n_negatives=4)
     assert neg == {"q": ["d0", "d1", "d2", "d3"]}
-    assert isinstance(neg, dict) and isinstance(neg, MinedNegatives)
+    assert isinstance(neg, dict) and isinstance(neg, MiningResult)
     assert neg.report.counts == {"q": 4} and neg.report.full == 1 and not neg.report.skipped
 
 
@@ -199,9 +198,14 @@ def test_simans_is_deterministic_per_seed_and_never_returns_positives():
 def test_simans_on_unbounded_scores_uses_the_ratio_to_the_positive():
     neg = _mine(BM25_LIKE, BM25_DOCS, {"q": {"p"}}, strategy="simans", n_negatives=2, seed=0)
     assert neg.report.scale == "ratio" and len(neg["q"]) == 2 and "p" not in neg["q"]
-    c = {"q": Candidates(["d1", "d4"], np.array([19.5, 10.0]), 20.0)}
-    w = simans_log_weights(c, a=2.0, b=0.0, scale=simans_scale(c.values()))["q"]
-    np.testing.assert_allclose(w, [-2.0 * (19.5 / 20 - 1) ** 2, -2.0 * (10 / 20 - 1) ** 2])
+    c = {"q": Candidates(["d1", "d4"], np.array([19.5, 10.0]), 20.0), "r": Candidates(["d0"], np.array([3.0]))}
+    w, skipped, scale = simans_weights(c, a=2.0, b=0.1)
+    assert scale == "ratio" and set(w) == {"q"} and set(skipped) == {"r"}
+    np.testing.assert_allclose(w["q"], [-2.0 * (19.5 / 20 - 1 - 0.1) ** 2, -2.0 * (10 / 20 - 1 - 0.1) ** 2])
+    # cosines are used as they are
+    w, _, scale = simans_weights({"q": Candidates(["d1", "d4"], np.array([0.5, -0.2]), 0.4)}, a=2.0, b=0.1)
+    assert scale == "raw"
+    np.testing.assert_allclose(w["q"], [-2.0 * (0.5 - 0.4 - 0.1) ** 2, -2.0 * (-0.2 - 0.4 - 0.1) ** 2])
     # scores that are unbounded and negative have no comparable scale
     bad = {"q": {"p": 3.0, "d0": -4.0, "d1": 2.0}}
     with pytest.raises(ValueError, match="comparable scale"):

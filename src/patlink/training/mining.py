@@ -61,8 +61,8 @@ import numpy as np
 
 from patlink.methods.base import Method
 
-__all__ = ["STRATEGIES", "Candidates", "MinedNegatives", "MiningReport", "mine_hard_negatives", "score_candidates",
-           "select_negatives", "simans_log_weights", "simans_scale"]
+__all__ = ["STRATEGIES", "Candidates", "MiningReport", "MiningResult", "mine_hard_negatives", "score_candidates",
+           "select_negatives", "simans_weights"]
 
 STRATEGIES = ("topk", "percpos", "simans", "random")
 SIMANS_A = 0.5   # the authors' code default (SimXNS TraditionDataset)
@@ -139,7 +139,7 @@ class MiningReport:
         return ", ".join(parts)
 
 
-class MinedNegatives(dict):
+class MiningResult(dict):
     """Query id → negative document ids (a plain ``dict[str, list[str]]``: every query is a key, best first for
     ``topk``/``percpos``, in draw order for ``simans``/``random``), with the run's :class:`MiningReport` as
     :attr:`report`."""
@@ -180,8 +180,8 @@ def mine_hard_negatives(queries: Mapping[str, str], docs: Mapping[str, str], pos
             the positive's score.
 
     Returns:
-        A :class:`MinedNegatives`: a ``dict`` query id → negative ids (every query of ``queries`` is a key,
-        ``[]`` for skipped queries), with :attr:`MinedNegatives.report` (counts, skipped queries and why, anchors
+        A :class:`MiningResult`: a ``dict`` query id → negative ids (every query of ``queries`` is a key,
+        ``[]`` for skipped queries), with :attr:`MiningResult.report` (counts, skipped queries and why, anchors
         scored below depth, candidates dropped, scale).
 
     Raises:
@@ -282,7 +282,7 @@ def _score_directly(m: Method, batch: dict[str, str], missing: dict[str, list[st
 
 def select_negatives(candidates: Mapping[str, Candidates], *, strategy: str = "percpos", n_negatives: int = 1,
                      margin: float = 0.95, seed: int = 0, a: float = SIMANS_A, b: float = SIMANS_B,
-                     depth: int = 0) -> MinedNegatives:
+                     depth: int = 0) -> MiningResult:
     """Pick each query's negatives from its scored candidates (:func:`score_candidates`) with ``strategy``
     (``topk``, ``percpos`` or ``simans``; ``random`` needs the whole pool: :func:`mine_hard_negatives`).
 
@@ -303,51 +303,81 @@ def select_negatives(candidates: Mapping[str, Candidates], *, strategy: str = "p
     scale = None
     if strategy == "topk":
         neg = {q: c.doc_ids[:n_negatives] for q, c in candidates.items()}
-    else:
+    elif strategy == "percpos":
+        skipped = _unanchored(candidates, strategy)
         for q, c in candidates.items():
-            if c.positive_score is None:
-                skipped[q] = c.why or "no scored positive"
-            elif strategy == "percpos" and c.positive_score <= 0:
-                skipped[q] = (f"positive score {c.positive_score:g} <= 0: a percentage of it is no threshold "
-                              "above the negatives")
-        usable = {q: c for q, c in candidates.items() if q not in skipped}
-        if candidates and not usable:
-            first = next(iter(skipped.items()))
-            raise ValueError(f"strategy {strategy!r} needs each query's positive score and no query has one "
-                             f"({len(skipped)} skipped, e.g. {first[0]!r}: {first[1]}); use strategy='topk' or a "
-                             "scorer that retrieves or scores the positives")
-        if strategy == "percpos":
-            for q, c in usable.items():
-                keep = c.scores <= margin * c.positive_score
-                dropped += int((~keep).sum())
-                neg[q] = [d for d, k in zip(c.doc_ids, keep) if k][:n_negatives]
-        else:
-            scale = simans_scale(usable.values())
-            if scale == "ratio":
-                for q, c in list(usable.items()):
-                    if c.positive_score <= 0:
-                        skipped[q] = "positive score 0: scores cannot be divided by it"
-                        del usable[q]
-            logw = simans_log_weights(usable, a=a, b=b, scale=scale)
-            for q, c in usable.items():
-                rng = _rng(seed, q)
-                neg[q] = [c.doc_ids[j] for j in _gumbel_top(logw[q], n_negatives, rng)]
-        for q in skipped:
-            neg[q] = []
-        neg = {q: neg[q] for q in candidates}
+            if q in skipped:
+                neg[q] = []
+                continue
+            keep = c.scores <= margin * c.positive_score
+            dropped += int((~keep).sum())
+            neg[q] = [d for d, k in zip(c.doc_ids, keep) if k][:n_negatives]
+    else:
+        logw, skipped, scale = simans_weights(candidates, a=a, b=b)
+        for q, c in candidates.items():
+            neg[q] = [] if q in skipped else [c.doc_ids[j] for j in _gumbel_top(logw[q], n_negatives, _rng(seed, q))]
     report = MiningReport(strategy, n_negatives, depth, {q: len(v) for q, v in neg.items()}, skipped,
                           tuple(q for q, c in candidates.items() if c.scored_directly), dropped, scale)
-    return MinedNegatives(neg, report)
+    return MiningResult(neg, report)
 
 
 # ---------------------------------------------------------------------------------------------- SimANS
-def simans_scale(candidates) -> str:
-    """``raw`` when every candidate and anchor score of ``candidates`` (an iterable of :class:`Candidates` with
-    anchors) lies in [−1, 1] (cosines), ``ratio`` when they are non-negative and some exceed 1 (BM25).
+def simans_weights(candidates: Mapping[str, Candidates], *, a: float = SIMANS_A, b: float = SIMANS_B
+                   ) -> tuple[dict[str, np.ndarray], dict[str, str], str]:
+    """The SimANS sampling distribution of each query over its candidates (Zhou et al., "SimANS: Simple Ambiguous
+    Negatives Sampling for Dense Text Retrieval"): ``log p = −a (x − x⁺ − b)²`` up to a constant, with ``x = s``
+    when the scores are cosine-like (``raw``: all within [−1, 1]) and ``x = s / s⁺`` (so ``x⁺ = 1``) when they are
+    non-negative and unbounded (``ratio``: BM25); module docstring.
+
+    Returns:
+        ``(log_weights, skipped, scale)``: query id → ``(len(doc_ids),)`` float64 log-weights (their softmax is the
+        distribution) for every query with an anchor; query id → why for the others (no scored positive, or an
+        anchor of 0 under ``ratio``); ``raw`` or ``ratio``.
 
     Raises:
-        ValueError: scores outside [−1, 1] with some negative (no comparable scale), or non-finite scores.
+        ValueError: ``a`` <= 0, no query with an anchor, non-finite scores, or scores outside [−1, 1] with some
+            negative (no comparable scale).
     """
+    if not a > 0:
+        raise ValueError(f"SimANS a must be > 0, got {a}")
+    skipped = _unanchored(candidates, "simans")
+    usable = {q: c for q, c in candidates.items() if q not in skipped}
+    scale = _scale(usable.values())
+    out = {}
+    for q, c in usable.items():
+        s, sp = c.scores, c.positive_score
+        if scale == "ratio":
+            if sp <= 0:
+                skipped[q] = "positive score 0: the scores cannot be divided by it"
+                continue
+            s, sp = s / sp, 1.0
+        out[q] = -a * (s - sp - b) ** 2
+    if candidates and not out:
+        raise ValueError("strategy 'simans' needs a positive score > 0 with non-negative unbounded scores and no "
+                         "query has one")
+    return out, skipped, scale
+
+
+def _unanchored(candidates: Mapping[str, Candidates], strategy: str) -> dict[str, str]:
+    """Query id → why ``strategy`` cannot apply to it. Raises ``ValueError`` when that is every query."""
+    skipped = {}
+    for q, c in candidates.items():
+        if c.positive_score is None:
+            skipped[q] = c.why or "no scored positive"
+        elif strategy == "percpos" and c.positive_score <= 0:
+            skipped[q] = (f"positive score {c.positive_score:g} <= 0: a percentage of it is no threshold above the "
+                          "negatives")
+    if candidates and len(skipped) == len(candidates):
+        first = next(iter(skipped.items()))
+        raise ValueError(f"strategy {strategy!r} needs each query's positive score and no query has one "
+                         f"({len(skipped)} skipped, e.g. {first[0]!r}: {first[1]}); use strategy='topk' or a "
+                         "scorer that retrieves or scores the positives")
+    return skipped
+
+
+def _scale(candidates) -> str:
+    """``raw`` when every candidate and anchor score lies in [−1, 1] (cosines), ``ratio`` when they are
+    non-negative and some exceed 1 (BM25); ``ValueError`` otherwise (no comparable scale, or non-finite scores)."""
     vals = [np.append(c.scores, c.positive_score) for c in candidates]
     if not vals:
         return "raw"
@@ -365,30 +395,8 @@ def simans_scale(candidates) -> str:
                      f"{hi:g}")
 
 
-def simans_log_weights(candidates: Mapping[str, Candidates], *, a: float = SIMANS_A, b: float = SIMANS_B,
-                       scale: str = "raw") -> dict[str, np.ndarray]:
-    """``log p`` up to a constant per query: ``−a (x − x⁺ − b)²`` for each candidate, with ``x = s`` (``raw``) or
-    ``x = s / s⁺`` (``ratio``, so ``x⁺ = 1``) — Zhou et al., "SimANS: Simple Ambiguous Negatives Sampling for Dense
-    Text Retrieval". Every query needs an anchor (``positive_score``; > 0 for ``ratio``).
-
-    Returns:
-        Query id → ``(len(doc_ids),)`` float64 log-weights (softmax of them = the sampling distribution).
-    """
-    if scale not in ("raw", "ratio"):
-        raise ValueError(f"scale must be 'raw' or 'ratio', got {scale!r}")
-    out = {}
-    for q, c in candidates.items():
-        if c.positive_score is None:
-            raise ValueError(f"query {q!r} has no anchor positive score")
-        s, sp = c.scores, c.positive_score
-        if scale == "ratio":
-            s, sp = s / sp, 1.0
-        out[q] = -a * (s - sp - b) ** 2
-    return out
-
-
 # ---------------------------------------------------------------------------------------------- helpers
-def _random(queries, docs, positives, n: int, seed: int) -> MinedNegatives:
+def _random(queries, docs, positives, n: int, seed: int) -> MiningResult:
     ids = sorted(docs)
     neg = {}
     for q in queries:
@@ -397,7 +405,7 @@ def _random(queries, docs, positives, n: int, seed: int) -> MinedNegatives:
         draw = _rng(seed, q).choice(len(ids), size=k, replace=False)
         neg[q] = [ids[j] for j in draw if ids[j] not in pos][:n]
     report = MiningReport("random", n, 0, {q: len(v) for q, v in neg.items()})
-    return MinedNegatives(neg, report)
+    return MiningResult(neg, report)
 
 
 def _gumbel_top(logw: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
