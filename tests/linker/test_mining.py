@@ -7,6 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 
 from patlink.methods.base import Method
 from patlink.training.mining import (
@@ -304,3 +305,104 @@ def test_bm25_on_50_pap2pat_pairs(pap2pat_50, strategy):
         assert neg.report.dropped_above_margin > 0
     if strategy == "simans":
         assert neg.report.scale == "ratio"
+
+
+# ---------------------------------------------------------------------------------------------- linker source
+def _source(strategy: str, **kw):
+    from patlink.methods import BM25
+    from patlink.training.config import Curriculum
+    from patlink.training.negatives import MinedNegatives
+    from patlink.training.sampler import LinkIndex
+
+    links = [("i0", "p0"), ("i1", "p1"), ("i2", "p2"), ("i3", "p3")]
+    item_texts = ["laser barcode scanner", "gas turbine blade cooling", "lithium battery cathode",
+                  "solar panel inverter"]
+    # p3 matches item 0 better than its own patent p0 does: a likely false negative of i0
+    patent_texts = ["barcode scanner", "turbine blade with cooling holes", "battery cathode of lithium",
+                    "laser barcode scanner handheld and solar panel"]
+    idx = LinkIndex.from_links(links)
+    src = MinedNegatives(idx, Curriculum((2,)), [np.zeros((1, 2))] * 4, torch.Generator().manual_seed(0),
+                         item_texts=item_texts, patent_texts=patent_texts, scorer=BM25(), strategy=strategy,
+                         depth=4, **kw)
+    return src, item_texts, patent_texts
+
+
+def _bm25_matrix(queries: list[str], docs: list[str]) -> np.ndarray:
+    from patlink.methods import BM25
+
+    m = BM25()
+    m.index({str(j): t for j, t in enumerate(docs)})
+    _, dids, S = m.score_matrix({str(k): t for k, t in enumerate(queries)})
+    return S[:, [dids.index(str(j)) for j in range(len(docs))]]
+
+
+def test_mined_source_percpos_pools_drop_what_outscores_the_positive():
+    src, it, pt = _source("percpos")
+    S = _bm25_matrix(it, pt)
+    assert S[0, 3] > S[0, 0] > 0                          # the fixture's premise: p3 outscores i0's own patent
+    for k, pool in enumerate(src.pools_patents):
+        assert k not in pool                              # never the positive (item k <-> patent k)
+        assert all(S[k, j] <= 0.95 * S[k, k] + 1e-5 for j in pool)
+    assert 3 not in src.pools_patents[0]
+    assert src.reports["patent"].dropped_above_margin >= 1
+    # the sampler sees uniform logits restricted to the pools (and to what the batch allows)
+    q = np.arange(4)
+    allowed = torch.ones(4, 4, dtype=torch.bool)
+    allowed[:, 2] = False
+    lg, mask = src.logits("patent", torch.zeros(4, 2), q, allowed)
+    assert torch.equal(lg, torch.zeros(4, 4))
+    for k in range(4):
+        assert set(torch.nonzero(mask[k]).flatten().tolist()) == set(src.pools_patents[k]) - {2}
+
+
+def test_mined_source_simans_logits_are_the_simans_log_weights():
+    src, it, pt = _source("simans", a=3.0, b=0.0)
+    S = _bm25_matrix(it, pt)
+    lg, mask = src.logits("patent", torch.zeros(4, 2), np.arange(4), torch.ones(4, 4, dtype=torch.bool))
+    assert src.reports["patent"].scale == "ratio"
+    for k in range(4):
+        pool = src.pools_patents[k]
+        assert k not in pool and set(torch.nonzero(mask[k]).flatten().tolist()) == set(pool)
+        # ratio scale: -a (s / s+ - 1 - b)^2 with s+ the positive's BM25 score
+        want = -3.0 * (S[k, pool] / S[k, k] - 1.0) ** 2
+        np.testing.assert_allclose(lg[k, pool].numpy(), want, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="percpos' or 'simans'"):
+        _source("topk")
+
+
+@pytest.mark.parametrize("strategy", ["percpos", "simans"])
+def test_linker_trains_with_mined_negatives_and_resumes_identically(tmp_path, strategy):
+    from conftest import FakeTokenStore, fixture_split, make_fixture_dataset, tiny_config
+
+    import patlink.training.trainer as tr
+    from patlink.training.trainer import train_linker
+
+    ds = make_fixture_dataset(40, extra_links=6)
+    split = fixture_split(ds)
+    c = tiny_config(epochs=3, hard_negatives=(0, 2, 3), negatives="mined").replace(
+        negatives={"mining": {"strategy": strategy, "depth": 10, "a": 5.0}})
+    assert c.negatives.source == "mined" and c.negatives.mining.strategy == strategy
+    full = train_linker(ds, split, c, tmp_path / "full", store=FakeTokenStore())
+    assert len(full.history) == 3 and all(np.isfinite(h["train_loss"]) for h in full.history)
+    # epochs 2 and 3 drew mined negatives (the mean cosine of what was drawn is recorded), epoch 1 none
+    assert full.history[0]["reward"] is None and all(h["reward"] is not None for h in full.history[1:])
+
+    class Stop(Exception):
+        pass
+
+    orig = tr._Trainer._step
+
+    def interrupt(self, batch, epoch):
+        if self.epoch == 2:
+            raise Stop
+        return orig(self, batch, epoch)
+
+    tr._Trainer._step = interrupt
+    try:
+        with pytest.raises(Stop):
+            train_linker(ds, split, c, tmp_path / "res", store=FakeTokenStore())
+    finally:
+        tr._Trainer._step = orig
+    resumed = train_linker(ds, split, c, tmp_path / "res", store=FakeTokenStore(), resume=True)
+    assert [h["train_loss"] for h in resumed.history] == pytest.approx([h["train_loss"] for h in full.history],
+                                                                       rel=1e-6)

@@ -33,9 +33,10 @@ def register(app: typer.Typer) -> None:
             "--config", help="TrainConfig as JSON (partial: missing keys keep their defaults).")] = None,
         epochs: Annotated[int | None, typer.Option("--epochs", help="Maximum epochs.")] = None,
         negatives: Annotated[str | None, typer.Option(
-            "--negatives", help="inbatch | random | bm25 | known | adversarial (extra negatives, §3.4 curriculum; "
-                                "known: the dataset's judged non-relevant pairs, e.g. BEIR qrels rows with score "
-                                "0).")] = None,
+            "--negatives", help="inbatch | random | bm25 | known | adversarial | mined (extra negatives, §3.4 "
+                                "curriculum; known: the dataset's judged non-relevant pairs, e.g. BEIR qrels rows "
+                                "with score 0; mined: BM25 candidates without those scoring above 0.95 x the "
+                                "positive's, --config negatives.mining for dense/simans).")] = None,
         seed: Annotated[int | None, typer.Option("--seed", help="Seed of the split and of training.")] = None,
         lr: Annotated[float | None, typer.Option("--lr", help="AdamW learning rate.")] = None,
         patent_repr: Annotated[str | None, typer.Option(

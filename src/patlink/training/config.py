@@ -8,7 +8,8 @@
     ├── optim       OptimConfig       AdamW, warm-up + cosine schedule, ZClip, L2-SP anchor
     ├── loss        LossConfig        supcon | nca, temperature, denominator, lexical residual
     ├── negatives   NegativesConfig   extra-negative source, its curriculum, bank, BM25 pools, adversary
-    │   └── adversary AdversaryConfig the REINFORCE policies
+    │   ├── adversary AdversaryConfig the REINFORCE policies
+    │   └── mining    MiningConfig    positive-aware mined negatives (teacher, percpos | simans)
     ├── patents     PatentsConfig     patents as their own text, or as the set of their items (pooled / members)
     ├── validation  ValidationConfig  selection metric, evaluation points, early stopping, fusion tuning
     └── epochs, batch_size, seed, threads, progress, device, mixed_precision
@@ -44,6 +45,7 @@ __all__ = [
     "Curriculum",
     "EncoderConfig",
     "LossConfig",
+    "MiningConfig",
     "NegativesConfig",
     "OptimConfig",
     "PatentsConfig",
@@ -51,7 +53,9 @@ __all__ = [
     "ValidationConfig",
 ]
 
-NegativeSource = Literal["inbatch", "random", "bm25", "adversarial", "known"]
+NegativeSource = Literal["inbatch", "random", "bm25", "adversarial", "known", "mined"]
+MiningScorer = Literal["bm25", "dense"]
+MiningStrategy = Literal["percpos", "simans"]
 KnownFallback = Literal["random", "none"]
 NegativeEmbeddings = Literal["bank", "encode"]
 BankRefresh = Literal["once", "epoch"]
@@ -120,6 +124,32 @@ class AdversaryConfig:
 
 
 @dataclass
+class MiningConfig:
+    """Mined extra negatives (``negatives.source="mined"``, :mod:`patlink.training.negatives.mined`): a teacher ranks
+    each training query's candidates once, before training, and they are filtered or weighted around the score of
+    the query's positive (:mod:`patlink.training.mining`).
+
+    Attributes:
+        scorer: the teacher: ``bm25`` or ``dense`` (the zero-shot backbone ``encoder.backbone``, cosine scores).
+        strategy: ``percpos`` — candidates scoring above ``margin`` × the query's lowest positive score are dropped
+            as likely false negatives, the rest drawn uniformly (Moreira et al., "NV-Retriever: Improving text
+            embedding models with effective hard-negative mining", TopK-PercPos); ``simans`` — drawn with probability
+            ∝ ``exp(−a (s − s⁺ − b)²)`` (Zhou et al., "SimANS: Simple Ambiguous Negatives Sampling for Dense Text
+            Retrieval"; BM25 scores divided by the positive's).
+        depth: documents the teacher retrieves per query, positives included (>= 1).
+        margin: ``percpos`` threshold, in (0, 1] (the paper's 0.95).
+        a / b: SimANS density (> 0) and peak offset (the authors' code defaults 0.5 and 0).
+    """
+
+    scorer: MiningScorer = "bm25"
+    strategy: MiningStrategy = "percpos"
+    depth: int = 50
+    margin: float = 0.95
+    a: float = 0.5
+    b: float = 0.0
+
+
+@dataclass
 class NegativesConfig:
     """Where extra negatives come from, how many, and how they are embedded.
 
@@ -127,7 +157,8 @@ class NegativesConfig:
         source: ``inbatch`` (the other links of the batch only) | ``random`` | ``bm25`` (drawn from each query's
             BM25 candidates) | ``known`` (drawn from each query's known negatives, the dataset's
             ``negative_links``: pairs judged non-relevant, e.g. rejected by a reviewer) | ``adversarial`` (the
-            REINFORCE policies).
+            REINFORCE policies) | ``mined`` (drawn from each query's teacher candidates, positive-aware:
+            :class:`MiningConfig`).
         per_epoch: extra negatives per query for epoch 1, 2, 3 … (the last value repeats): the §3.4 curriculum.
         bm25_pool: BM25 candidates per query for ``source="bm25"`` (>= 1).
         known_fallback: for ``source="known"``, what a query without known negatives among the training documents
@@ -141,7 +172,7 @@ class NegativesConfig:
         bank_refresh: ``once`` — the bank is computed at the first epoch with extra negatives (and after a resume)
             and kept fresh by writing back every batch's embeddings (each entry at most one epoch old);
             ``epoch`` — full refresh at the start of every epoch with extra negatives.
-        adversary: :class:`AdversaryConfig`.
+        adversary: :class:`AdversaryConfig`. mining: :class:`MiningConfig`.
     """
 
     source: NegativeSource = "inbatch"
@@ -152,6 +183,7 @@ class NegativesConfig:
     embeddings: NegativeEmbeddings = "bank"
     bank_refresh: BankRefresh = "once"
     adversary: AdversaryConfig = field(default_factory=AdversaryConfig)
+    mining: MiningConfig = field(default_factory=MiningConfig)
 
 
 @dataclass
@@ -351,6 +383,9 @@ class TrainConfig:
               "batch's own items)")),
             (n.adversary.hidden >= 1, f"{_label('negatives.adversary.hidden')} must be >= 1, got {n.adversary.hidden}"),
             (n.adversary.lr > 0, f"{_label('negatives.adversary.lr')} must be > 0, got {n.adversary.lr}"),
+            (n.mining.depth >= 1, f"negatives.mining.depth must be >= 1, got {n.mining.depth}"),
+            (0 < n.mining.margin <= 1, f"negatives.mining.margin must be in (0, 1], got {n.mining.margin}"),
+            (n.mining.a > 0, f"negatives.mining.a must be > 0, got {n.mining.a}"),
             (sets or not members,
              (f"{_label('patents.scoring')}: set_scoring='members' needs patent_repr='item_set' (patents known by "
               "their linked items)")),

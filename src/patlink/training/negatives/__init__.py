@@ -1,6 +1,7 @@
 """Extra-negative strategies of the linker trainer, one per module, behind one interface
 (:class:`~patlink.training.negatives.base.NegativeSource`): in-batch only, random, BM25-mined, known (judged
-non-relevant pairs of the dataset), adversarial.
+non-relevant pairs of the dataset), adversarial, mined (positive-aware: a teacher's candidates filtered or weighted
+around the positive's score).
 :func:`build_negatives` picks the one ``TrainConfig.negatives.source`` names."""
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from patlink.training.negatives.base import Batch, EmbeddingBank, NegativeDraw, 
 from patlink.training.negatives.bm25 import BM25Negatives
 from patlink.training.negatives.inbatch import InBatchNegatives
 from patlink.training.negatives.known import KnownNegatives
+from patlink.training.negatives.mined import MinedNegatives, mining_teacher
 from patlink.training.negatives.random import RandomNegatives
 from patlink.training.patents import PatentRepresentation
 from patlink.training.sampler import LinkIndex
 
 __all__ = ["AdversarialNegatives", "BM25Negatives", "Batch", "EmbeddingBank", "InBatchNegatives", "KnownNegatives",
-           "NegativeDraw", "NegativeSource", "Negatives", "RandomNegatives", "build_negatives"]
+           "MinedNegatives", "NegativeDraw", "NegativeSource", "Negatives", "RandomNegatives", "build_negatives"]
 
 
 def build_negatives(config, index: LinkIndex, item_tokens: Sequence[np.ndarray], item_texts: Sequence[str],
@@ -47,6 +49,11 @@ def build_negatives(config, index: LinkIndex, item_tokens: Sequence[np.ndarray],
     if n.source == "bm25":
         return BM25Negatives(*args, item_texts=item_texts, patent_texts=patents.bm25_documents(item_texts),
                              pool=n.bm25_pool, **kw)
+    if n.source == "mined":
+        m = n.mining
+        return MinedNegatives(*args, item_texts=item_texts, patent_texts=patents.bm25_documents(item_texts),
+                              scorer=mining_teacher(config), strategy=m.strategy, depth=m.depth, margin=m.margin,
+                              a=m.a, b=m.b, **kw)
     if n.source == "known":
         return KnownNegatives(*args, negative_links=negative_links, fallback=n.known_fallback, **kw)
     if n.source == "random":
