@@ -307,7 +307,45 @@ def test_bm25_on_50_pap2pat_pairs(pap2pat_50, strategy):
         assert neg.report.scale == "ratio"
 
 
+@pytest.mark.slow   # loads the bundled MiniLM (offline)
+def test_dense_teacher_on_20_pap2pat_pairs_uses_raw_cosines(pap2pat_50):
+    from patlink.methods import Dense
+
+    items, patents, positives = pap2pat_50
+    items = dict(list(items.items())[:20])
+    patents = {p: patents[p] for q in items for p in positives[q]}
+    neg = mine_hard_negatives(items, patents, positives, scorer=Dense(), depth=10, n_negatives=2, strategy="simans",
+                              a=20.0)
+    assert neg.report.scale == "raw" and neg.report.full == 20
+    assert all(not set(v) & positives[q] for q, v in neg.items())
+    m = Dense()
+    m.index(patents)
+    qids, dids, S = m.score_matrix(items)
+    assert -1.0 <= S.min() and S.max() <= 1.0 + 1e-5
+    pc = mine_hard_negatives(items, patents, positives, scorer=Dense(), depth=5, n_negatives=2, strategy="percpos")
+    col = {d: j for j, d in enumerate(dids)}
+    for r, q in enumerate(qids):
+        s_pos = min(S[r, col[p]] for p in positives[q])
+        assert all(S[r, col[d]] <= 0.95 * s_pos + 1e-5 for d in pc[q])
+
+
 # ---------------------------------------------------------------------------------------------- linker source
+def test_mining_teacher_follows_the_config():
+    from patlink.methods import BM25, Dense
+    from patlink.training.config import TrainConfig
+    from patlink.training.negatives.mined import mining_teacher
+
+    assert isinstance(mining_teacher(TrainConfig()), BM25)
+    c = TrainConfig.from_dict({"negatives": {"source": "mined", "mining": {"scorer": "dense"}},
+                               "encoder": {"max_chunks": 3}})
+    t = mining_teacher(c)
+    assert isinstance(t, Dense) and t.model == "minilm" and t.windows == 3
+    with pytest.raises(ValueError, match="negatives.mining.margin must be in"):
+        TrainConfig.from_dict({"negatives": {"mining": {"margin": 0.0}}}).validate()
+    with pytest.raises(ValueError, match=r"negatives.mining.scorer must be one of bm25\|dense"):
+        TrainConfig.from_dict({"negatives": {"mining": {"scorer": "colbert"}}}).validate()
+
+
 def _source(strategy: str, **kw):
     from patlink.methods import BM25
     from patlink.training.config import Curriculum
