@@ -69,7 +69,7 @@ SIMANS_A = 0.5   # the authors' code default (SimXNS TraditionDataset)
 SIMANS_B = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Candidates:
     """One query's non-positive candidates, as the teacher ranked them.
 
