@@ -9,9 +9,11 @@ and hands the objects to the library. The forms:
 ``hybrid``                     BM25 + dense, min-max convex fusion, α tuned on validation MRR; equal weights without
                                validation data (:class:`patlink.methods.Hybrid`)
 ``hybrid-rrf``                 BM25 + dense by reciprocal rank fusion (k = 60)
-``runs/NAME``                  a trained linker (``patlink train``)
-``runs/NAME+bm25``             the linker fused with BM25 (the weight stored at training, else tuned on validation,
-                               else RRF)
+``runs/NAME``                  a trained linker (``patlink train``) or bi-encoder (``patlink train --architecture
+                               biencoder``: the run folder's ``biencoder.json``); ``runs/NAME@N`` reads a bi-encoder's
+                               texts as N windows
+``runs/NAME+bm25``             the linker or bi-encoder fused with BM25 (the weight stored at training, else tuned
+                               on validation, else RRF)
 ``runs/NAME+bm25+dense``       the linker fused with several baselines (``bm25``, ``dense``, ``dense@N``,
                                ``dense:MODEL``), weights tuned on validation over the simplex
 ``PATH``                       a sentence-transformers model folder (e.g. from ``patlink finetune``): dense
@@ -38,6 +40,7 @@ from pathlib import Path
 from patlink.methods import (
     BM25,
     KNN,
+    BiEncoderMethod,
     Dense,
     Fusion,
     Hybrid,
@@ -48,12 +51,14 @@ from patlink.methods import (
     ProfileBM25,
     ProfileLinker,
     ProfileMean,
+    is_biencoder_dir,
     is_linker_dir,
 )
 
 __all__ = ["METHOD_HELP", "parse_method", "parse_methods"]
 
-METHOD_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | runs/NAME (trained linker) | runs/NAME+bm25 | "
+METHOD_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | runs/NAME (trained linker or bi-encoder; "
+               "a bi-encoder takes @N windows) | runs/NAME+bm25 | "
                "runs/NAME+bm25+dense (weights tuned on validation) | PATH (sentence-transformers folder); "
                "dense/hybrid/PATH take @N to read long texts as N windows of 256 tokens (dense@8). New products "
                "(--protocol new-product, or patents without text): profile-mean | profile-bm25 | knn | knn:K | "
@@ -61,11 +66,12 @@ METHOD_HELP = ("bm25 | dense | dense:MODEL | hybrid | hybrid-rrf | runs/NAME (tr
                "several to compare them.")
 
 
-def _is_trained_root(path: str | Path) -> bool:
-    """A trained linker, or a cross-validation folder of them (``fold0/``, ``seed0/fold0/``)."""
+def _is_trained_root(path: str | Path, is_run=is_linker_dir) -> bool:
+    """A trained linker (``is_run``: a bi-encoder with :func:`is_biencoder_dir`), or a cross-validation folder of
+    them (``fold0/``, ``seed0/fold0/``)."""
     p = Path(path)
-    return is_linker_dir(p) or any(is_linker_dir(c) for c in (p / "fold0", p / "seed0" / "fold0")) or any(
-        is_linker_dir(c / "fold0") for c in p.glob("seed*")) if p.is_dir() else False
+    return is_run(p) or any(is_run(c) for c in (p / "fold0", p / "seed0" / "fold0")) or any(
+        is_run(c / "fold0") for c in p.glob("seed*")) if p.is_dir() else False
 
 
 def _is_st_folder(path: Path) -> bool:
@@ -149,6 +155,18 @@ def parse_method(spec: str, *, device: str = "cpu", memo=None) -> Method:
         return KNNLinker(_model_path(m, "knn-linker"))
     if low.startswith("profile-linker"):
         return ProfileLinker(_model_path(m, "profile-linker"))
+    # a fine-tuned bi-encoder (runs/NAME, runs/NAME@N, runs/NAME@N+bm25 …)
+    be_head, be_windows = _windows(m.partition("+")[0])
+    if _is_trained_root(be_head, is_biencoder_dir):
+        head, plus, extra = m.partition("+")
+        be = BiEncoderMethod(be_head, windows=be_windows if be_head != head else None, device=device, memo=memo)
+        if not plus:
+            return be
+        parts = [_baseline(p, m, dev) for p in extra.split("+")]
+        name = f"{Path(head).name}+{extra}"
+        if [p.lower() for p in extra.split("+")] == ["bm25"]:
+            return Fusion([be, *parts], weights="stored", untuned="rrf", name=name)
+        return Fusion([be, *parts], untuned="validation", name=name)
     # text methods
     base, n = _windows(m)
     text = _lexical_or_dense(base, n, dev)

@@ -1,5 +1,6 @@
 """Ranking methods: one small interface (:class:`Method`) for every way patlink ranks patents for items and items
-for patents — BM25, zero-shot dense, a trained linker, patent-profile and kNN methods, and fusions of any of them.
+for patents — BM25, zero-shot dense, a trained linker or fine-tuned bi-encoder, patent-profile and kNN methods, and
+fusions of any of them.
 
 >>> from patlink.methods import BM25, Hybrid
 >>> m = BM25()
@@ -9,6 +10,7 @@ for patents — BM25, zero-shot dense, a trained linker, patent-profile and kNN 
 """
 
 from patlink.methods.base import DIRECTIONS, Direction, KnownLinks, Method, Validation, resolve_views
+from patlink.methods.biencoder import BiEncoderMethod, is_biencoder_dir
 from patlink.methods.dense import Dense
 from patlink.methods.fusion import HYBRID_UNTUNED_WEIGHTS, Fusion, Hybrid
 from patlink.methods.lexical import BM25
@@ -29,6 +31,7 @@ __all__ = [
     "DIRECTIONS",
     "HYBRID_UNTUNED_WEIGHTS",
     "KNN",
+    "BiEncoderMethod",
     "Dense",
     "Direction",
     "Fusion",
@@ -44,6 +47,7 @@ __all__ = [
     "ProfileMean",
     "Validation",
     "for_new_products",
+    "is_biencoder_dir",
     "is_linker_dir",
     "resolve_views",
 ]
