@@ -28,6 +28,14 @@ def is_finished(run_dir: str | Path) -> bool:
         return False
 
 
+def _interrupted(run_dir: Path) -> bool:
+    """True when ``run_dir`` holds the checkpoint of an unfinished run: the linker's ``checkpoint.pt`` or the
+    bi-encoder's trainer checkpoints."""
+    from patlink.training.biencoder import has_checkpoint
+
+    return (run_dir / "checkpoint.pt").is_file() or has_checkpoint(run_dir)
+
+
 def check_run(cfg, out: str | Path, *, resume: bool = False) -> None:
     """The checks of a run that need no data, made before anything is embedded or written: ``cfg.validate()``, the
     encoder against the backbone's token width (read from the model folder's ``config.json``, nothing loaded;
@@ -38,6 +46,11 @@ def check_run(cfg, out: str | Path, *, resume: bool = False) -> None:
         ValueError: one line: an invalid config, ``encoder.n_heads`` not dividing the backbone's width, a
             checkpoint of another config or one that cannot be read.
     """
+    if getattr(cfg, "architecture", "linker") == "biencoder":
+        from patlink.training.biencoder import check_biencoder_run
+
+        check_biencoder_run(cfg, out, resume=resume)
+        return
     from patlink.training.trainer import _resume_key, token_width
 
     cfg.validate()
@@ -69,6 +82,8 @@ def train_run(ds, cfg, out: str | Path, split: dict, *, protocol: str = "graph",
               plots: bool = True, log: Log = _quiet):
     """Train one linker on ``split`` (``{"train", "val", "test"}`` links) into ``out``: ``config.json``, the
     trainer's files (:func:`patlink.training.trainer.train_linker`) and, with ``plots``, ``training.png``.
+    With a :class:`~patlink.training.biencoder.BiEncoderConfig` the run is a fine-tuned bi-encoder
+    (:func:`patlink.training.biencoder.train_biencoder`, no plots) in the same layout.
 
     :func:`check_run` runs first: a refused config or ``resume`` leaves every file of ``out`` as it was.
 
@@ -78,6 +93,10 @@ def train_run(ds, cfg, out: str | Path, split: dict, *, protocol: str = "graph",
     Raises:
         ValueError: as :func:`check_run`, or as :func:`~patlink.training.trainer.train_linker`.
     """
+    if getattr(cfg, "architecture", "linker") == "biencoder":   # a BiEncoderConfig: the fine-tuned bi-encoder
+        from patlink.training.biencoder import train_biencoder
+
+        return train_biencoder(ds, split, cfg, out, resume=resume, log=log)
     from patlink.io import atomic_write_json
     from patlink.training.trainer import train_linker
 
@@ -130,8 +149,7 @@ def train_folds(ds, cfg, out: str | Path, folds: int, *, protocol: str = "graph"
         sp = parts[f]
         log(f"fold {f + 1}/{folds}")
         results.append(train_run(ds, cfg, sub, {"train": sp.train, "val": sp.val, "test": sp.test},
-                                 protocol=protocol, resume=resume or (sub / "checkpoint.pt").is_file(), plots=plots,
-                                 log=log))
+                                 protocol=protocol, resume=resume or _interrupted(sub), plots=plots, log=log))
     return results
 
 
