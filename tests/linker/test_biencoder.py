@@ -318,3 +318,18 @@ def test_config_and_cli_errors(tmp_path, capsys):
     assert main(["train", "--dataset", "pap2pat", "--out", out, "--architecture", "biencoder", "--loss", "x"]) == 2
     assert "loss" in capsys.readouterr().err
     assert not Path(out).exists()
+
+
+def test_cached_mnrl_one_direction_on_two_windows(tmp_path):
+    """GradCache MNRL, items → patents only, each patent read as 2 windows: one training row per window."""
+    ds = _subset(48)
+    links = sorted(ds.links)
+    split = {"train": links[:32], "val": links[32:40], "test": links[40:48]}
+    cfg = BiEncoderConfig(max_length=32, batch_size=8, mini_batch_size=4, loss="cached-mnrl", bidirectional=False,
+                          windows=2, epochs=1, threads=1, tune_fusion=False)
+    res = train_biencoder(ds, split, cfg, tmp_path / "run")
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["n_train_links"] == 32 and m["n_train_rows"] == 64   # claims are longer than 2 × 30 tokens
+    assert m["finished"] and len(m["steps"]) == 8 and all(np.isfinite(s["loss"]) for s in m["steps"])
+    assert json.loads((tmp_path / "run" / "biencoder.json").read_text())["windows"] == 2
+    assert res.best_epoch in (0, 1) and (tmp_path / "run" / "best" / "modules.json").is_file()

@@ -649,7 +649,7 @@ def tune_biencoder_fusion(run_dir: str | Path, ds, val_links, *, device: str = "
 
     grid = [float(a) for a in DEFAULT_GRID]
     items, patents = pools_for(ds, list(val_links), "split")
-    base = BiEncoderMethod(run_dir, device=device, cache=False)
+    base = BiEncoderMethod(run_dir, device=device)   # its window vectors stay cached for patlink eval
     curves: dict[str, list[float]] = {}
     for direction in ("item2patent", "patent2item"):
         queries, docs = (items, patents) if direction == "item2patent" else (patents, items)
