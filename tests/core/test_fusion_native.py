@@ -28,9 +28,9 @@ from patlink.retrieval.fusion import (
 def assert_same(native: dict, ref: dict) -> None:
     """Same query order, same document order per query, scores within 1e-9 (NaN only where ranx has NaN)."""
     assert list(native) == list(ref)
-    for q in ref:
-        assert list(native[q]) == list(ref[q]), f"document order differs for query {q!r}"
-        for d, s in ref[q].items():
+    for q, docs in ref.items():
+        assert list(native[q]) == list(docs), f"document order differs for query {q!r}"
+        for d, s in docs.items():
             t = native[q][d]
             assert (math.isnan(s) and math.isnan(t)) or abs(s - t) <= 1e-9, (q, d, s, t)
 
@@ -121,7 +121,7 @@ def honeywell_val_runs():
 @pytest.mark.slow
 @pytest.mark.parametrize("direction", ["item2patent", "patent2item"])
 def test_pap2pat_bm25_dense_validation_fusions_equal_ranx(pap2pat_val_runs, direction):
-    runs, qrels = pap2pat_val_runs[direction]
+    runs, _ = pap2pat_val_runs[direction]
     assert len(runs[0]) == len(runs[1]) > 100
     tied = 0
     for method, w in SETTINGS:
@@ -147,7 +147,7 @@ def test_pap2pat_weight_curve_equals_the_ranx_curve(pap2pat_val_runs):
 def test_honeywell_knn_profile_bm25_validation_fusions_equal_ranx(honeywell_val_runs):
     from patlink.methods import BM25, Fusion
 
-    names, runs, qrels = honeywell_val_runs
+    names, runs, _ = honeywell_val_runs
     assert names[0] == "knn" and names[1].startswith("profile-bm25") and len(runs[0]) > 200
     differs_from_stable = 0
     for method, w in [SETTINGS[0], SETTINGS[1], SETTINGS[3], SETTINGS[5]]:     # rrf, α = 0, 0.5, 1

@@ -117,8 +117,8 @@ def print_new_product_examples(ex) -> None:
                           f"{ex.result[ex.method][d].n_queries} queries: MRR p = {_p(p['mrr'])}, MAP p = "
                           f"{_p(p['map'])}, nDCG@10 p = {_p(p['ndcg@10'])}.")
     if "patent2item" not in ex.result.directions:
-        console.print("[dim]patent → product is not run here (evaluating the fusion in that direction takes ~7 min "
-                      "on 2 cores, mostly tuning its weight on validation): patlink eval --dataset honeywell-vpm "
+        console.print("[dim]patent → product is not run here (evaluating the fusion in that direction takes ~3.5 "
+                      "min on 2 cores, mostly tuning its weight on validation): patlink eval --dataset honeywell-vpm "
                       "--protocol new-product --direction patent2item "
                       f"--method {escape(ex.method)},{escape(ex.reference.get('item2patent', ''))}[/dim]")
     console.print(f"Examples, ranked by {escape(ex.method)}: {escape(ex.rule)}. Score: the fused score, min-max "
