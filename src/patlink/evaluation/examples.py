@@ -156,7 +156,7 @@ def new_product_examples(ds, methods: Mapping[str, Method], method: str, *,
         example_seed: seed of :func:`pick_examples` over the test products.
         n_examples / top_k: example products, and patents shown per example.
         directions: evaluated directions (``item2patent`` is required: the examples rank patents for products;
-            ``patent2item`` is costly for fusions: ~7 min for ``knn+bm25`` on honeywell-vpm on 2 cores).
+            ``patent2item`` is costly for fusions: ~3.5 min for ``knn+bm25`` on honeywell-vpm on 2 cores).
         depth: patents retrieved per product (the run's depth; MRR/MAP count deeper true links as misses).
         n_bootstrap: resamples of the 95% CIs.
         profile_config: :class:`patlink.retrieval.profiles.ProfileConfig` (e.g. with the command's embedding
