@@ -37,6 +37,16 @@ def _split(links):
     return {"train": links[:64], "val": links[64:80], "test": links[80:96]}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _own_cache(tmp_path_factory):
+    """Window vectors of a trained model are cached under its fingerprint, new at every training: keep them out of
+    the shared cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PATLINK_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="module")
 def subset():
     return _subset()
