@@ -59,6 +59,8 @@ _EXPORTS = {
     "summarise_patents": "patlink.pipeline.summarise", "export_dataset": "patlink.data.export",
     # training and models
     "TrainConfig": "patlink.training.config", "train_linker": "patlink.training.trainer",
+    "BiEncoderConfig": "patlink.training.biencoder", "train_biencoder": "patlink.training.biencoder",
+    "BiEncoderMethod": "patlink.methods",
     "Linker": "patlink.models.linker",
 }
 
@@ -86,6 +88,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from patlink.data.export import export_dataset
     from patlink.hydrate import HydrateConfig, HydrationStore, hydrate, open_texts
     from patlink.pipeline.summarise import PatentSummariser, summarise_patents
+    from patlink.methods import BiEncoderMethod
+    from patlink.training.biencoder import BiEncoderConfig, train_biencoder
     from patlink.evaluation.experiment import cross_validate, evaluate, repeated_cross_validate, resolve_splits
     from patlink.evaluation.repeated import compare_reports, load_report
     from patlink.evaluation.results import DirectionResult, EvaluationResult
