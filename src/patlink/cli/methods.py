@@ -119,6 +119,17 @@ def _model_path(spec: str, kind: str) -> str:
     return path
 
 
+def _with_baselines(trained: Method, head: str, extra: str, whole: str, dev: dict) -> Fusion:
+    """A trained model (linker or bi-encoder run ``head``) fused with the baselines ``extra`` (``bm25``,
+    ``bm25+dense`` …): with BM25 alone the weight the run stored (tuned on validation when it was trained),
+    otherwise weights tuned on validation."""
+    parts = [_baseline(p, whole, dev) for p in extra.split("+")]
+    name = f"{Path(head).name}+{extra}"
+    if [p.lower() for p in extra.split("+")] == ["bm25"]:
+        return Fusion([trained, *parts], weights="stored", untuned="rrf", name=name)
+    return Fusion([trained, *parts], untuned="validation", name=name)
+
+
 def parse_method(spec: str, *, device: str = "cpu", memo=None) -> Method:
     """Parse one ``--method`` string (see the module docstring) into a method object.
 
@@ -160,13 +171,7 @@ def parse_method(spec: str, *, device: str = "cpu", memo=None) -> Method:
     if _is_trained_root(be_head, is_biencoder_dir):
         head, plus, extra = m.partition("+")
         be = BiEncoderMethod(be_head, windows=be_windows if be_head != head else None, device=device, memo=memo)
-        if not plus:
-            return be
-        parts = [_baseline(p, m, dev) for p in extra.split("+")]
-        name = f"{Path(head).name}+{extra}"
-        if [p.lower() for p in extra.split("+")] == ["bm25"]:
-            return Fusion([be, *parts], weights="stored", untuned="rrf", name=name)
-        return Fusion([be, *parts], untuned="validation", name=name)
+        return _with_baselines(be, head, extra, m, dev) if plus else be
     # text methods
     base, n = _windows(m)
     text = _lexical_or_dense(base, n, dev)
@@ -180,13 +185,7 @@ def parse_method(spec: str, *, device: str = "cpu", memo=None) -> Method:
     head, plus, extra = m.partition("+")
     if _is_trained_root(head):
         linker = LinkerMethod(head, device=device)
-        if not plus:
-            return linker
-        parts = [_baseline(p, m, dev) for p in extra.split("+")]
-        name = f"{Path(head).name}+{extra}"
-        if [p.lower() for p in extra.split("+")] == ["bm25"]:
-            return Fusion([linker, *parts], weights="stored", untuned="rrf", name=name)
-        return Fusion([linker, *parts], untuned="validation", name=name)
+        return _with_baselines(linker, head, extra, m, dev) if plus else linker
     path = Path(base)
     if _is_st_folder(path):
         return Dense(str(path), windows=n, **dev)

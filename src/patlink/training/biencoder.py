@@ -49,9 +49,11 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from patlink.training.result import TrainResult
 
 __all__ = ["BiEncoderConfig", "BiEncoderResult", "check_biencoder_run", "train_biencoder"]
 
@@ -216,20 +218,8 @@ class BiEncoderConfig:
         return dataclasses.replace(self, **changes)
 
 
-@dataclass
-class BiEncoderResult:
-    """What :func:`train_biencoder` returns (the attributes ``patlink train`` prints, as the linker's
-    :class:`~patlink.training.trainer.TrainResult`)."""
-
-    out_dir: Path
-    model_dir: Path
-    best_epoch: int
-    best_metric: float
-    history: list[dict] = field(default_factory=list)
-    stopped_early: bool = False
-    best_step: int = -1
-    fusion: dict | None = None
-    best_val: dict = field(default_factory=dict)
+#: What :func:`train_biencoder` returns: the same result as the linker's (``patlink train`` prints either).
+BiEncoderResult = TrainResult
 
 
 # ---------------------------------------------------------------------------------------------- checks

@@ -36,7 +36,6 @@ import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,25 +52,11 @@ from patlink.training.config import TrainConfig
 from patlink.training.negatives import Batch, build_negatives
 from patlink.training.negatives.known import known_pools, negative_only_patents
 from patlink.training.patents import patent_representation
+from patlink.training.result import TrainResult
 from patlink.training.sampler import LinkIndex, epoch_batches
 from patlink.training.validation import member_knn_scores, validation_scores
 
 __all__ = ["TrainResult", "member_knn_scores", "token_width", "train_linker", "validation_scores"]
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train_linker` returns."""
-
-    out_dir: Path
-    model_dir: Path
-    best_epoch: int
-    best_metric: float
-    history: list[dict] = field(default_factory=list)
-    stopped_early: bool = False
-    best_step: int = -1
-    fusion: dict | None = None
-    best_val: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
