@@ -85,8 +85,11 @@ def run_cmd(
     = 64,
     timeout: Annotated[float, typer.Option(
         "--timeout", help="Deadline of one attempt at a page, seconds: connecting plus reading the whole body "
-                          "(however slowly the server sends it); also the search engine's deadline.")]
+                          "(however slowly the server sends it).")]
     = 20.0,
+    search_timeout: Annotated[float, typer.Option(
+        "--search-timeout", help="Deadline of one attempt at the search engine, seconds (connecting plus reading "
+                                 "its answer); separate from --timeout, which is for pages.")] = 20.0,
     retries: Annotated[int, typer.Option(
         "--retries", help="Retries after transient HTTP failures (timeouts, exceeded deadlines, 429, 5xx) of pages "
                           "and searches; a page takes at most (retries + 1) x --timeout plus back-off.")] = 2,
@@ -115,7 +118,7 @@ def run_cmd(
     cfg = PipelineConfig(
         company=company, db_path=db, show_progress=not no_progress,
         search=SearchConfig(provider=provider, searxng_url=searxng_url, urls_file=urls, top_k=top_k,
-                            timeout_s=timeout, retries=retries, api_key_env=search_key_env, google_cx=google_cx,
+                            timeout_s=search_timeout, retries=retries, api_key_env=search_key_env, google_cx=google_cx,
                             api_base_url=search_base_url,
                             templates=tuple(query_template) if query_template else DEFAULT_QUERY_TEMPLATES),
         filter=FilterConfig(blocked_domains=tuple(block_domain or ()), require_name_in_url=not no_name_filter,
