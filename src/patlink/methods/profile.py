@@ -225,10 +225,16 @@ def for_new_products(method: Method, has_text: bool) -> Method:
     (``profile-mean+text``). Fusions convert their parts and keep their weights; without validation data a
     converted fusion uses reciprocal rank fusion (``Hybrid``: its untuned weights). kNN and popularity methods are returned as they are.
 
+    A trained model that ranks patents by their own text — a linker or a fine-tuned bi-encoder (``runs/NAME``,
+    alone or in a fusion) — is refused, with or without patent text: it was trained to read patent texts, not the
+    products a patent is known by, and silently embedding empty patent texts would rank at random.
+
     Raises:
-        ValueError: a trained text linker (``runs/NAME``: use ``knn-linker:`` / ``profile-linker:``), or a dense
-            model other than the bundled one.
+        ValueError: a trained text linker (``runs/NAME``: use ``knn-linker:`` / ``profile-linker:``), a bi-encoder
+            run (use ``profile-mean``, ``profile-bm25``, ``knn`` or a linker's profile forms), or a dense model other
+            than the bundled one.
     """
+    from patlink.methods.biencoder import BiEncoderMethod
     from patlink.methods.dense import Dense
     from patlink.methods.fusion import Fusion, Hybrid
     from patlink.methods.lexical import BM25
@@ -262,6 +268,10 @@ def for_new_products(method: Method, has_text: bool) -> Method:
     if isinstance(method, LinkerMethod):
         raise ValueError(f"{method.name} ranks patents by their own text; under the new-product protocol use "
                          f"knn-linker:{method.path} or profile-linker:{method.path}")
+    if isinstance(method, BiEncoderMethod):
+        raise ValueError(f"{method.name} ranks patents by their own text and has no form that knows a patent by its "
+                         "products: under the new-product protocol use profile-mean, profile-bm25, knn or knn+bm25 "
+                         "(or a linker's knn-linker:/profile-linker:)")
     if isinstance(method, ProfileLeaf) and method.leaf in ("profile-mean", "profile-bm25", "profile-linker"):
         return with_text(method)
     return method
