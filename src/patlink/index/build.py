@@ -6,6 +6,7 @@ Layout of an index folder ``IDX`` (generation ``g`` = 0 at build, +1 at each :fu
     IDX/documents.g{g}.parquet        id, title, text of every document, in row order (zstd)
     IDX/parts/g{g}/{i}-bm25/          bm25s' files (vocabulary, CSC score matrix), memory-mapped when read
     IDX/parts/g{g}/{i}-dense/         vectors.npy (n_docs, d) float32 L2-normalised, memory-mapped; ann.faiss
+                                      (-linker/, -biencoder/: the same, from the trained model's document side)
     IDX/build/                        work in progress (partial vectors, Ray shards); removed when done
 
 A fusion (``hybrid``, ``linker+bm25`` …) stores each of its parts; its weights are recorded in the manifest.
@@ -27,7 +28,8 @@ from patlink.index.embedding import embed_to_file, texts_digest
 from patlink.index.manifest import IndexManifest, InvalidIndexError
 from patlink.index.spec import leaves, method_to_spec
 from patlink.io import atomic_path, atomic_write_json
-from patlink.methods import BM25, Dense, LinkerMethod, Method
+from patlink.methods import BM25, BiEncoderMethod, Dense, LinkerMethod, Method
+from patlink.methods.biencoder import ROUTES
 
 __all__ = ["ENGINES", "add_documents", "build_index"]
 
@@ -69,7 +71,9 @@ def read_documents(path: Path, columns=("id", "title", "text")) -> dict[str, lis
 
 
 def _slug(m: Method) -> str:
-    return "bm25" if isinstance(m, BM25) else "linker" if isinstance(m, LinkerMethod) else "dense"
+    if isinstance(m, BM25):
+        return "bm25"
+    return "linker" if isinstance(m, LinkerMethod) else "biencoder" if isinstance(m, BiEncoderMethod) else "dense"
 
 
 def _vector_key(leaf: Method) -> str:
@@ -151,6 +155,11 @@ def _store_part(leaf: Method, i: int, texts: list[str], ids: list[str], folder: 
                 if isinstance(leaf, Dense) else str(leaf.path)})
     if isinstance(leaf, Dense):
         rec.update({"max_length": leaf.config.max_length, "windows": leaf.windows})
+    if isinstance(leaf, BiEncoderMethod):
+        # which route embedded the stored vectors: the document side of the direction (items: query route)
+        side = "patent" if leaf.direction == "item2patent" else "item"
+        rec.update({"max_length": leaf.max_length, "windows": leaf.windows,
+                    "route": (ROUTES[side] if leaf.asymmetric else "shared")})
     return rec
 
 
@@ -180,8 +189,11 @@ def build_index(corpus, method: Method, out: str | os.PathLike, *, direction: st
     Args:
         corpus: a :class:`patlink.data.corpus.Corpus` (from :func:`patlink.data.corpus.read_corpus`) or a mapping
             id → text; empty texts are left out (a Corpus counts them).
-        method: BM25, Dense, a trained LinkerMethod or a Fusion of these, already fitted if it tunes anything
-            (its weights are frozen into the index; an unfitted ``hybrid`` keeps its untuned equal weights).
+        method: BM25, Dense, a trained LinkerMethod or BiEncoderMethod, or a Fusion of these, already fitted if it
+            tunes anything (its weights are frozen into the index; an unfitted ``hybrid`` keeps its untuned equal
+            weights; ``runs/NAME+bm25`` the weight its run stored). A trained model stores the embeddings of its
+            document side (patents for ``item2patent``; a bi-encoder's ``document`` route, its ``query`` route
+            for items) and embeds the queries with the other side when the index is searched.
         out: the index folder (created).
         direction: ``item2patent`` when the documents are patents (queries will be items), ``patent2item`` when
             they are items.
@@ -238,6 +250,9 @@ def build_index(corpus, method: Method, out: str | os.PathLike, *, direction: st
             leaf.memo = None      # vectors go to disk chunk by chunk: no in-memory memo of the whole corpus
             if not cache:
                 leaf.config = replace(leaf.config, cache=False)
+        if isinstance(leaf, BiEncoderMethod):
+            leaf.memo = None
+            leaf.cache = cache
         folder = Path("parts") / f"g{gen}" / f"{i}-{_slug(leaf)}"
         rec = _store_part(leaf, i, corpus.texts, corpus.ids, out / folder, work, ann=ann, engine=engine,
                           workers=workers, ray_address=ray_address, show_progress=show_progress)

@@ -25,8 +25,8 @@ __all__ = ["CorpusIndex"]
 
 def _without_tuning(spec: dict) -> dict:
     """A method description without what tuning changes (weights) or what the checksum covers."""
-    out = {k: v for k, v in spec.items() if k not in ("weights", "tuned_on_validation", "model_fingerprint",
-                                                      "batch_size")}
+    out = {k: v for k, v in spec.items() if k not in ("weights", "untuned", "tuned_on_validation",
+                                                      "model_fingerprint", "batch_size")}
     if "parts" in out:
         out["parts"] = [_without_tuning(p) for p in out["parts"]]
     return out

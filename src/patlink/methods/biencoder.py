@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from patlink.methods.base import DIRECTIONS, Direction, Method, _check_corpus
-from patlink.retrieval.base import Run, top_k_run
+from patlink.retrieval.base import Run
 
 __all__ = ["BIENCODER_FORMAT", "BIENCODER_MARKER", "BiEncoderMethod", "encode_windows", "is_biencoder_dir",
            "read_biencoder_marker"]
@@ -186,6 +186,7 @@ class BiEncoderMethod(Method):
         self._shared: dict = {}   # the loaded model and marker, shared by the copies of for_direction / fit
         self._doc_ids: list[str] = []
         self._doc_emb: np.ndarray | None = None
+        self._vectors = None      # a VectorSearch over _doc_emb (exact, or an attached ANN index)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -217,7 +218,7 @@ class BiEncoderMethod(Method):
 
     # ------------------------------------------------------------------ configuration
     def _reset(self) -> None:
-        self._doc_ids, self._doc_emb = [], None
+        self._doc_ids, self._doc_emb, self._vectors = [], None, None
 
     def trained_paths(self) -> list[Path]:
         return [self.path]
@@ -307,16 +308,43 @@ class BiEncoderMethod(Method):
 
     def index(self, corpus: dict[str, str]) -> None:
         _check_corpus(corpus)
-        self._doc_ids = list(corpus)
-        self._doc_emb = self.encode_documents([corpus[d] for d in self._doc_ids])
+        ids = list(corpus)
+        self.attach(ids, self.encode_documents([corpus[d] for d in ids]))
+
+    def attach(self, doc_ids: list[str], vectors: np.ndarray, ann=None) -> None:
+        """Rank against precomputed document embeddings (a saved index, :mod:`patlink.index`) instead of
+        :meth:`index`.
+
+        Args:
+            doc_ids: one id per row; vectors: ``(n_docs, d)`` float32 from :meth:`encode_documents` (may be
+                memory-mapped); ann: an :class:`patlink.retrieval.ann.AnnIndex` over the rows (``None``: exact).
+
+        Raises:
+            ValueError: ids and rows differ in number.
+        """
+        from patlink.retrieval.vectors import VectorSearch
+
+        if len(doc_ids) != vectors.shape[0]:
+            raise ValueError(f"{len(doc_ids)} ids for {vectors.shape[0]} vectors")
+        self._doc_ids, self._doc_emb = list(doc_ids), vectors
+        self._vectors = VectorSearch(vectors, ann)
 
     def score_matrix(self, queries: dict[str, str]) -> tuple[list[str], list[str], np.ndarray]:
-        if self._doc_emb is None:
+        if self._vectors is None:
             raise RuntimeError("call index() first")
         qids = list(queries)
         q = self.encode_queries([queries[i] for i in qids])
-        return qids, self._doc_ids, (q @ self._doc_emb.T).astype(np.float32, copy=False)
+        return qids, self._doc_ids, self._vectors.scores(q)
 
     def search(self, queries: dict[str, str], top_k: int = 100) -> Run:
-        qids, dids, s = self.score_matrix(queries)
-        return top_k_run(qids, dids, s, top_k)
+        if self._vectors is None:
+            raise RuntimeError("call index() first")
+        qids = list(queries)
+        return self.search_vectors(qids, self.encode_queries([queries[i] for i in qids]), top_k)
+
+    def search_vectors(self, query_ids: list[str], query_vectors: np.ndarray, top_k: int = 100) -> Run:
+        """Top-``top_k`` documents for queries embedded with :meth:`encode_queries` (exact search breaks ties by
+        document order, as :func:`patlink.retrieval.base.top_k_run`)."""
+        scores, rows = self._vectors.search(query_vectors, top_k)
+        return {qid: {self._doc_ids[j]: float(s) for j, s in zip(rows[r], scores[r]) if j >= 0}
+                for r, qid in enumerate(query_ids)}
