@@ -71,8 +71,8 @@ def register(app: typer.Typer) -> None:
             help="The documents are items (products, papers) ranked for patent queries (`patlink link --reverse`).")
         ] = False,
         ann: Annotated[str, typer.Option(
-            help="Vector search of dense/linker parts: auto (exact below a measured size, approximate above), "
-                 "exact, hnsw, ivf-flat, ivf-pq.")] = "auto",
+            help="Vector search of dense/linker/bi-encoder parts: auto (exact below a measured size, approximate "
+                 "above), exact, hnsw, ivf-flat, ivf-pq.")] = "auto",
         engine: Annotated[str, typer.Option(
             help="Where to embed: local (this process) or ray (Ray Data actors; a local Ray unless --ray-address)."
         )] = "local",
@@ -97,12 +97,14 @@ def register(app: typer.Typer) -> None:
         """Build a saved index of a corpus for a method (or grow one with --add); resumes an interrupted build.
 
         The index holds what the method needs to rank without reading or embedding the corpus again (BM25 index,
-        memory-mapped vectors, an ANN index for large corpora, a trained linker's patent embeddings) and a manifest
-        with checksums. Then: `patlink link --index OUT --queries products.csv --out links.csv`.
+        memory-mapped vectors, an ANN index for large corpora, a trained linker's or bi-encoder's document-side
+        embeddings: patents, or with --reverse items through a bi-encoder's query route) and a manifest with
+        checksums. Then: `patlink link --index OUT --queries products.csv --out links.csv`.
 
         Examples:
           patlink index patents.parquet --id-field number --text-fields title,abstract --method hybrid --out idx/
           patlink index api-patents --method dense --out idx-api/
+          patlink index patents.jsonl --method runs/be+bm25 --out idx-be/
           patlink index new_patents.jsonl --out idx/ --add
         """
         import time

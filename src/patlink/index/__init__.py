@@ -5,8 +5,8 @@
 >>> CorpusIndex.open("idx/").link({"q": "barcode reader"}, top_k=1)                          # doctest: +SKIP
 
 An index folder holds what its method needs to rank without re-reading or re-embedding the corpus (the BM25
-index, memory-mapped document vectors, an ANN index above a measured size, a trained linker's patent embeddings)
-and a manifest with checksums (:mod:`patlink.index.manifest`). See docs/index.md.
+index, memory-mapped document vectors, an ANN index above a measured size, a trained linker's or bi-encoder's
+document-side embeddings) and a manifest with checksums (:mod:`patlink.index.manifest`). See docs/index.md.
 """
 
 from patlink.index.build import ENGINES, add_documents, build_index, read_documents
