@@ -119,6 +119,24 @@ def test_cli_index_and_link_a_run_and_its_bm25_fusion(run, data, tmp_path, capsy
     assert "was built for be+bm25[rrf], not biencoder:be" in capsys.readouterr().err
 
 
+def test_runs_be_at_n_indexes_n_windows(run, data, tmp_path):
+    from patlink.cli.methods import parse_method
+
+    _, patents, _, item_q, _ = data
+    m = parse_method(f"{run}@2")
+    idx = build_index(patents, m, tmp_path / "at2", show_progress=False)
+    assert idx.manifest.parts[0]["windows"] == 2 and idx.manifest.method["windows"] == 2
+    ref = BiEncoderMethod(run, windows=2)
+    ref.index(patents)
+    reopened = CorpusIndex.open(tmp_path / "at2", method=parse_method(f"{run}@2"))
+    _same(ref.search(item_q, 10), reopened.search(item_q, 10))
+    one = BiEncoderMethod(run)
+    one.index(patents)
+    assert one.search(item_q, 10) != ref.search(item_q, 10)   # claims are longer than one window of 64 tokens
+    with pytest.raises(InvalidIndexError, match="was built for biencoder:be@2, not biencoder:be"):
+        CorpusIndex.open(tmp_path / "at2", method=BiEncoderMethod(run))
+
+
 def test_add_grows_the_index_as_a_full_build(run, data, tmp_path):
     _, patents, _, item_q, _ = data
     first = dict(list(patents.items())[:40])
