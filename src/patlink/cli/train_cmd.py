@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 
 from patlink.cli.common import (
-    BeirOpt, DatasetOpt, DeviceOpt, ItemViewOpt, PatentViewOpt, PatlinkError, TextsOpt, check_out_folder, console,
+    BeirOpt,
+    DatasetOpt,
+    DeviceOpt,
+    ItemViewOpt,
+    PatentViewOpt,
+    PatlinkError,
+    TextsOpt,
+    check_out_folder,
+    console,
 )
 
 
