@@ -230,6 +230,30 @@ def test_mined_negatives_come_from_training_patents_only(tmp_path, subset):
             assert neg in train_patents and neg != positive_of[row["anchor"]]
 
 
+def test_metrics_record_what_mining_did(tmp_path, subset):
+    """metrics.json holds the mining report (queries, negatives kept, dropped above the margin, skipped) from the
+    first validation on."""
+    from transformers import TrainerCallback
+
+    class Stop(Exception):
+        pass
+
+    class AfterFirstValidation(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kw):   # eval_on_start has written metrics.json
+            raise Stop
+
+    split = _split(subset.links)
+    cfg = BiEncoderConfig(**TINY, negatives="mined", mine_with="bm25", n_negatives=2, tune_fusion=False)
+    with pytest.raises(Stop):
+        train_biencoder(subset, split, cfg, tmp_path / "run", callbacks=[AfterFirstValidation()])
+    r = json.loads((tmp_path / "run" / "metrics.json").read_text())["mining"]
+    n = len({i for i, _ in split["train"]})
+    assert r["strategy"] == cfg.mine_strategy and r["n_negatives"] == 2 and r["queries"] == n
+    assert r["full"] + r["short"] + r["skipped"] == n and 0 < r["kept"] <= 2 * n
+    assert r["summary"].startswith(f"{cfg.mine_strategy}: {r['full']}/{n} queries with 2 negatives")
+    assert set(r["skipped_examples"]) <= set(subset.items)
+
+
 def test_resume_after_interruption(tmp_path, subset):
     from transformers import TrainerCallback
 

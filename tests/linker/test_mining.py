@@ -422,6 +422,23 @@ def test_linker_trains_with_mined_negatives_and_resumes_identically(tmp_path, st
     assert c.negatives.source == "mined" and c.negatives.mining.strategy == strategy
     full = train_linker(ds, split, c, tmp_path / "full", store=FakeTokenStore())
     assert len(full.history) == 3 and all(np.isfinite(h["train_loss"]) for h in full.history)
+    # run.json records what mining did, per side (patent negatives of item queries, item negatives of patents)
+    import json
+
+    mining = json.loads((tmp_path / "full" / "run.json").read_text())["mining"]
+    n_items, n_patents = len({i for i, _ in split["train"]}), len({p for _, p in split["train"]})
+    assert mining["teacher"] == "bm25"
+    for side, n in (("patent", n_items), ("item", n_patents)):
+        r = mining[side]
+        assert r["strategy"] == strategy and r["depth"] == 10 and r["queries"] == n
+        assert r["full"] + r["short"] + r["skipped"] == n and 0 < r["kept"] <= 10 * n
+        assert r["summary"].startswith(f"{strategy}: ") and len(r["skipped_examples"]) == min(5, r["skipped"])
+        assert all(q in ds.items or q in ds.patents for q in r["skipped_examples"])
+    if strategy == "percpos":
+        r = mining["patent"]
+        assert r["scale"] is None and f"{r['dropped_above_margin']} candidates dropped above the margin" in r["summary"]
+    else:
+        assert mining["patent"]["scale"] in ("raw", "ratio") and mining["patent"]["dropped_above_margin"] == 0
     # epochs 2 and 3 drew mined negatives (the mean cosine of what was drawn is recorded), epoch 1 none
     assert full.history[0]["reward"] is None and all(h["reward"] is not None for h in full.history[1:])
 

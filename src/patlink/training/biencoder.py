@@ -33,7 +33,8 @@ cross-validation, :mod:`patlink.training.runs`)::
     split.json        train/val/test links (same format as the linker's: the leakage check of patlink eval)
     biencoder.json    marker: format, base model, views, windows, max length, routes, best epoch, fusion α
     best/             sentence-transformers folder of the best validation point (SentenceTransformer(OUT/best))
-    metrics.json      per-epoch validation MRR (both directions), seconds per epoch, peak RSS, losses, finished
+    metrics.json      per-epoch validation MRR (both directions), seconds per epoch, peak RSS, losses, finished;
+                      with mined negatives the mining report (``"mining"``, MiningReport.to_dict)
     fusion.json       the BM25 fusion weight tuned on validation (runs/NAME+bm25)
     checkpoints/      sentence-transformers trainer checkpoints while the run is unfinished (--resume), removed
                       when it finishes
@@ -718,7 +719,7 @@ def train_biencoder(ds, split, config: BiEncoderConfig | None = None, out: str |
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     train = sorted(set(split["train"]))
-    negatives = None
+    negatives = report = None
     if cfg.negatives == "mined":
         log(f"mining {cfg.n_negatives} hard negative(s) per training item with {cfg.mine_with} "
             f"({cfg.mine_strategy}) among the {len({p for _, p in train})} training patents")
@@ -745,7 +746,8 @@ def train_biencoder(ds, split, config: BiEncoderConfig | None = None, out: str |
     state = _RunState(out, cfg, {"n_train_links": info["links"], "n_train_rows": info["rows"],
                                  "links_without_negatives": info["links_without_negatives"],
                                  "n_val_links": len(set(split["val"])), "val_pool": {
-                                     "items": len(pool.item_ids), "patents": len(pool.patent_ids)}})
+                                     "items": len(pool.item_ids), "patents": len(pool.patent_ids)},
+                                 **({"mining": report.to_dict()} if report is not None else {})})
     state.steps_per_epoch = max(1, info["rows"] // cfg.batch_size)
     if ckpt is not None:
         state.restore(int(ckpt.name.split("-")[-1]))

@@ -54,7 +54,7 @@ negatives do not depend on the other queries or their order; ties in score keep 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -137,6 +137,32 @@ class MiningReport:
         if self.scale:
             parts.append(f"scale {self.scale}")
         return ", ".join(parts)
+
+    def to_dict(self, names: Sequence[str] | Mapping[str, str] | None = None, examples: int = 5) -> dict:
+        """The report in a run's records (``run.json``, ``metrics.json``): counts, not one entry per query.
+
+        Args:
+            names: the display id of each query id (a mapping, or a sequence indexed by the integer query ids of
+                :class:`patlink.training.negatives.MinedNegatives`); ``None``: the query ids as they are.
+            examples: skipped queries listed with their reason (the first, by query id).
+
+        Returns:
+            ``{"strategy", "n_negatives", "depth", "queries", "full", "short", "skipped", "kept",
+            "dropped_above_margin", "scored_directly", "scale", "skipped_examples", "summary"}``: ``kept`` is the
+            number of negatives kept over all queries, ``full`` / ``short`` / ``skipped`` count queries
+            (all ``n_negatives``, fewer, none), ``summary`` is :meth:`summary`.
+        """
+        def name(q: str) -> str:
+            if names is None:
+                return q
+            return str(names[q] if isinstance(names, Mapping) else names[int(q)])
+
+        return {"strategy": self.strategy, "n_negatives": self.n_negatives, "depth": self.depth,
+                "queries": len(self.counts), "full": self.full, "short": len(self.short), "skipped": len(self.skipped),
+                "kept": int(sum(self.counts.values())), "dropped_above_margin": int(self.dropped_above_margin),
+                "scored_directly": len(self.scored_directly), "scale": self.scale,
+                "skipped_examples": {name(q): self.skipped[q] for q in sorted(self.skipped)[:examples]},
+                "summary": self.summary()}
 
 
 class MiningResult(dict):

@@ -22,7 +22,8 @@ On the CPU every step is bitwise what it is without a device.
 Output folder ``out_dir``::
 
     best/             best model (Linker.save: model.safetensors + linker.json)
-    run.json          dataset, views, direction info for LinkerRetriever
+    run.json          dataset, views, direction info for LinkerRetriever; with mined negatives the mining report
+                      (``"mining"``: queries, negatives kept, dropped above the margin, skipped, per side)
     split.json        the train/val(/test) links used
     metrics.json      config, per-epoch metrics, per-step losses/rewards, best epoch (rewritten every epoch);
                       ``"finished": true`` once the run (and its fusion tuning) is complete
@@ -307,7 +308,13 @@ class _Trainer:
                 "n_dataset_negative_links": len(self.ds.negative_links),
                 "n_negative_only_patents": len(self.negative_only),   # link-less patents added to the graph
                 "negative_only_patents_left_out": self.negative_only_left_out}
-               if hasattr(self.negatives, "n_known") else {})})
+               if hasattr(self.negatives, "n_known") else {}),
+            # mined negatives: what the teacher's candidates kept and dropped, per side (patent negatives of item
+            # queries, item negatives of patent queries; MiningReport.to_dict)
+            **({"mining": {"teacher": self.cfg.negatives.mining.scorer,
+                           "patent": self.negatives.reports["patent"].to_dict(self.idx.items),
+                           "item": self.negatives.reports["item"].to_dict(self.idx.patents)}}
+               if hasattr(self.negatives, "reports") else {})})
 
     def _state(self) -> dict:
         st = {"epoch": self.epoch, "best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
