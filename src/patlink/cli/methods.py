@@ -30,7 +30,8 @@ and hands the objects to the library. The forms:
 =============================  =====================================================================================
 
 Under ``--protocol new-product`` (and for ``patlink link`` on patents without text) ``bm25``, ``dense`` and
-``hybrid`` rank patents by their known products (:func:`patlink.methods.for_new_products`).
+``hybrid`` rank patents by their known products (:func:`patlink.methods.for_new_products`); a trained linker or
+bi-encoder ``runs/NAME`` is refused there with one line (use the profile and kNN forms).
 """
 
 from __future__ import annotations
