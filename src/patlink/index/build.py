@@ -329,4 +329,4 @@ def add_documents(index, corpus, *, engine: str = "local", workers: int = 1, ray
     return CorpusIndex.open(root, device=index.device), len(new_ids)
 
 
-__all__ += ["read_documents", "InvalidIndexError"]
+__all__ += ["InvalidIndexError", "read_documents"]
