@@ -14,7 +14,7 @@ from .conftest import DATASHEET_LINES, make_pdf
 @pytest.fixture()
 def fetcher():
     delays = []
-    f = Fetcher(FetchConfig(timeout_s=0.5, connect_timeout_s=0.5, retries=1, backoff_s=0.01, max_bytes=1_000_000,
+    f = Fetcher(FetchConfig(timeout_s=1.2, connect_timeout_s=1.2, retries=1, backoff_s=0.01, max_bytes=1_000_000,
                             max_redirects=3), sleep=delays.append)
     f.delays = delays
     yield f

@@ -42,7 +42,7 @@ def _cli(*args):
 def _run_args(web, llm, products, db):
     return ["pipeline", "run", "--company", "Honeywell", "--products", products, "--db", db,
             "--search", "searxng", "--searxng-url", web, "--top-k", "2", "--llm-base-url", llm,
-            "--llm-model", "fake-model", "--timeout", "0.5", "--retries", "0", "--max-bytes", "1000000",
+            "--llm-model", "fake-model", "--timeout", "1.2", "--retries", "0", "--max-bytes", "1000000",
             "--no-progress", "--json"]
 
 
@@ -106,7 +106,7 @@ def _cfg(db, web, llm=None, **fetch):
     return PipelineConfig(
         company="Honeywell", db_path=db, show_progress=False,
         search=SearchConfig(provider="searxng", searxng_url=web, top_k=1),
-        fetch=FetchConfig(timeout_s=0.5, connect_timeout_s=0.5, retries=0, max_bytes=1_000_000, **fetch),
+        fetch=FetchConfig(timeout_s=1.2, connect_timeout_s=1.2, retries=0, max_bytes=1_000_000, **fetch),
         llm=LLMConfig(base_url=llm, model="m", retries=0) if llm else LLMConfig())
 
 
