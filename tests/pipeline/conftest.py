@@ -3,22 +3,22 @@
 * ``web``: a threaded ``http.server`` serving the fixture pages under ``fixtures/`` plus generated ones: a PDF
   datasheet, a slow page, a 404, a redirect loop, a huge page, a robots.txt-disallowed page, a flaky page
   (503 then 200), a VPM page, and a fake SearXNG ``/search?format=json`` endpoint with scripted results.
-* ``llm``: a fake OpenAI-compatible ``/v1/chat/completions`` endpoint answering from a script; it records every
-  request (body and headers).
+* ``llm``: a fake OpenAI-compatible ``/v1/chat/completions`` endpoint answering from a script
+  (:mod:`fake_openai`); it records every request (body and headers).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fake_openai import CHAT_PATH, ChatHandler, serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SLOW_SECONDS = 1.5
@@ -135,33 +135,19 @@ class _Web(BaseHTTPRequestHandler):
         return self._send(404, b"not found")
 
 
-class _LLM(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    requests: list = []
+class _LLM(ChatHandler):
     fail_products: set = set()
 
-    def log_message(self, *a):
-        pass
-
-    def _json(self, code: int, obj) -> None:
-        body = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def do_POST(self):  # noqa: N802
-        n = int(self.headers.get("Content-Length", 0))
-        req = json.loads(self.rfile.read(n))
+        req = self.read_json()
         type(self).requests.append({"path": self.path, "body": req, "headers": dict(self.headers)})
-        if self.path != "/v1/chat/completions":
-            return self._json(404, {"error": "no such route"})
+        if self.path != CHAT_PATH:
+            return self.send_json(404, {"error": "no such route"})
         system = req["messages"][0]["content"]
         user = req["messages"][-1]["content"]
         product = user.split("\n", 1)[0].removeprefix("Product: ").strip()
         if product in type(self).fail_products:
-            return self._json(500, {"error": "scripted failure"})
+            return self.send_json(500, {"error": "scripted failure"})
         if "bullet points, one per line" in system:
             if "garden" in user.lower():
                 answer = "NONE"
@@ -177,53 +163,33 @@ class _LLM(BaseHTTPRequestHandler):
             answer = "NO" if "unrelated" in user else "YES"
         else:
             answer = "?"
-        return self._json(200, {"id": "x", "object": "chat.completion", "model": req.get("model"),
-                                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
-                                             "finish_reason": "stop"}]})
-
-
-def _serve(handler):
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    return srv, t
+        return self.send_completion(req, answer, id="x")
 
 
 @pytest.fixture()
 def web():
     """Base URL of the fixture web server; ``web.hits`` counts requests per path, ``web.search`` scripts SearXNG."""
-    handler = type("Web", (_Web,), {"hits": Counter(), "search_script": {}})
-    srv, t = _serve(handler)
+    with serve(_Web, hits=Counter(), search_script={}) as (base, handler):
+        class W(str):
+            pass
 
-    class W(str):
-        pass
-
-    w = W(f"http://127.0.0.1:{srv.server_address[1]}")
-    w.hits = handler.hits
-    w.search = handler.search_script
-    yield w
-    srv.shutdown()
-    srv.server_close()
-    t.join(timeout=5)
+        w = W(base)
+        w.hits = handler.hits
+        w.search = handler.search_script
+        yield w
 
 
 @pytest.fixture()
 def llm():
     """Base URL (``.../v1``) of the fake OpenAI-compatible server; ``llm.requests`` records every call."""
-    handler = type("LLM", (_LLM,), {"requests": [], "fail_products": set()})
-    srv, t = _serve(handler)
+    with serve(_LLM, fail_products=set()) as (base, handler):
+        class L(str):
+            pass
 
-    class L(str):
-        pass
-
-    url = L(f"http://127.0.0.1:{srv.server_address[1]}/v1")
-    url.requests = handler.requests
-    url.fail_products = handler.fail_products
-    yield url
-    srv.shutdown()
-    srv.server_close()
-    t.join(timeout=5)
+        url = L(f"{base}/v1")
+        url.requests = handler.requests
+        url.fail_products = handler.fail_products
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fake_openai import CHAT_PATH, ChatHandler, serve
 
 from patlink.cli.main import main
 from patlink.data.chunking import chunk_text, token_spans
@@ -60,36 +58,22 @@ def _ordered(facts: list[str]) -> list[str]:
     return [f for f in facts if "-KEY-" in f] + [f for f in facts if "-KEY-" not in f]
 
 
-class _FakeOpenAI(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    requests: list = []
-
-    def log_message(self, *a):
-        pass
-
-    def _json(self, code: int, obj) -> None:
-        body = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class _FakeOpenAI(ChatHandler):
     def do_POST(self):  # noqa: N802
-        n = int(self.headers.get("Content-Length", 0))
-        req = json.loads(self.rfile.read(n))
-        if self.path != "/v1/chat/completions":
-            return self._json(404, {"error": {"message": "no such route", "type": "invalid_request_error"}})
+        req = self.read_json()
+        if self.path != CHAT_PATH:
+            return self.send_json(404, {"error": {"message": "no such route", "type": "invalid_request_error"}})
         system, user = req["messages"][0]["content"], req["messages"][-1]["content"]
         kind = _kind(system)
         type(self).requests.append({"kind": kind, "model": req["model"], "system": system, "user": user,
                                     "headers": {k.lower(): v for k, v in self.headers.items()}})
         if req["model"] == "deny":
-            return self._json(401, {"error": {"message": f"invalid key {self.headers.get('Authorization')}",
-                                              "type": "invalid_request_error"}})
+            return self.send_json(401, {"error": {"message": f"invalid key {self.headers.get('Authorization')}",
+                                                  "type": "invalid_request_error"}})
         if "ECHO-400" in user:   # a careless server: the request's credentials in its error body
-            return self._json(400, {"error": {"message": "bad request with Authorization: "
-                                              f"{self.headers.get('Authorization')}", "type": "invalid_request_error"}})
+            return self.send_json(400, {"error": {"message": "bad request with Authorization: "
+                                                  f"{self.headers.get('Authorization')}",
+                                                  "type": "invalid_request_error"}})
         facts = _ordered(FACT.findall(user.split("\n", 1)[-1]))
         keys = [f for f in facts if "-KEY-" in f]
         if kind == "map":
@@ -103,34 +87,20 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
             answer = "PARAGRAPH " + " ".join(keys)
         else:
             answer = "?"
-        prompt_tokens = len((system + user).split())
-        return self._json(200, {
-            "id": f"chatcmpl-{len(type(self).requests)}", "object": "chat.completion", "created": int(time.time()),
-            "model": req["model"], "system_fingerprint": "fake",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "logprobs": None,
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(answer.split()),
-                      "total_tokens": prompt_tokens + len(answer.split())}})
+        return self.send_completion(req, answer, id=f"chatcmpl-{len(type(self).requests)}",
+                                    prompt_tokens=len((system + user).split()), system_fingerprint="fake")
 
 
 @pytest.fixture()
 def openai_server():
     """Base URL (``.../v1``) of the fake server; ``.requests`` lists every call (kind, model, prompts, headers)."""
-    handler = type("FakeOpenAI", (_FakeOpenAI,), {"requests": []})
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
+    with serve(_FakeOpenAI) as (base, handler):
+        class U(str):
+            pass
 
-    class U(str):
-        pass
-
-    url = U(f"http://127.0.0.1:{srv.server_address[1]}/v1")
-    url.requests = handler.requests
-    yield url
-    srv.shutdown()
-    srv.server_close()
-    t.join(timeout=5)
+        url = U(f"{base}/v1")
+        url.requests = handler.requests
+        yield url
 
 
 def kinds(requests) -> dict[str, int]:

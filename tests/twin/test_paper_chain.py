@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fake_openai import ChatHandler, serve
 
 from patlink.cli.main import main
 
@@ -29,18 +27,12 @@ from .chain import write_numbers_only_beir
 N_PATENTS = 60
 
 
-class _Summariser(BaseHTTPRequestHandler):
+class _Summariser(ChatHandler):
     """OpenAI chat completions: a map call answers the first sentences of its part as notes; a reduce (or direct)
     call the first words of its notes (or text) within the word budget its system prompt states."""
 
-    protocol_version = "HTTP/1.1"
-    calls: list = []
-
-    def log_message(self, *a):
-        pass
-
     def do_POST(self):  # noqa: N802
-        req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        req = self.read_json()
         system, user = req["messages"][0]["content"], req["messages"][-1]["content"]
         body = user.split("\n\n", 1)[-1]
         budget = int(m.group(1)) if (m := re.search(r"at most (\d+) words", system)) else 60
@@ -50,27 +42,14 @@ class _Summariser(BaseHTTPRequestHandler):
             kind = "reduce" if "notes taken from consecutive parts" in system else "direct"
             text = body.split("Notes:\n", 1)[-1].replace("- ", " ")
             answer = " ".join(text.split()[:budget])
-        type(self).calls.append(kind)
-        out = json.dumps({"id": "c", "object": "chat.completion", "created": int(time.time()), "model": req["model"],
-                          "choices": [{"index": 0, "finish_reason": "stop",
-                                       "message": {"role": "assistant", "content": answer}}],
-                          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+        type(self).requests.append(kind)
+        self.send_completion(req, answer, id="c")
 
 
 @pytest.fixture()
 def llm_url():
-    handler = type("S", (_Summariser,), {"calls": []})
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1", handler.calls
-    srv.shutdown()
-    srv.server_close()
+    with serve(_Summariser) as (base, handler):
+        yield f"{base}/v1", handler.requests
 
 
 def _run(capsys, *argv) -> tuple[int, str, str]:
