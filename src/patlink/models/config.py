@@ -191,7 +191,7 @@ class LinkerSettings:
                 out.append(recorded)
                 continue
             if recorded is not None and asked != recorded:
-                warnings.warn(f"the linker was trained on {side} view {','.join(recorded)!r} but is given "
+                warnings.warn(f"the trained model was trained on {side} view {','.join(recorded)!r} but is given "
                               f"{','.join(asked)!r}: its scores read texts it was not trained on",
                               UserWarning, stacklevel=2)
             out.append(asked)
