@@ -15,23 +15,13 @@ import shutil
 
 import numpy as np
 import pytest
-from test_biencoder import TINY, _split, _subset
+from test_biencoder import TINY, _own_cache, _split, _subset  # noqa: F401 (_own_cache: autouse fixture)
 
 from patlink.index import CorpusIndex, InvalidIndexError, build_index
 from patlink.methods import BM25, BiEncoderMethod, Fusion
 from patlink.retrieval.base import top_k_run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _own_cache(tmp_path_factory):
-    """Window vectors of a trained model are cached under its fingerprint, new at every training: keep them out of
-    the shared cache."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PATLINK_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    patch.undo()
 
 
 @pytest.fixture(scope="module")

@@ -345,6 +345,4 @@ class BiEncoderMethod(Method):
     def search_vectors(self, query_ids: list[str], query_vectors: np.ndarray, top_k: int = 100) -> Run:
         """Top-``top_k`` documents for queries embedded with :meth:`encode_queries` (exact search breaks ties by
         document order, as :func:`patlink.retrieval.base.top_k_run`)."""
-        scores, rows = self._vectors.search(query_vectors, top_k)
-        return {qid: {self._doc_ids[j]: float(s) for j, s in zip(rows[r], scores[r]) if j >= 0}
-                for r, qid in enumerate(query_ids)}
+        return self._vectors.run(query_ids, query_vectors, self._doc_ids, top_k)

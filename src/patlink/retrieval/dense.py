@@ -107,6 +107,4 @@ class DenseRetriever:
 
     def search_vectors(self, query_ids: list[str], query_vectors: np.ndarray, top_k: int = 100) -> Run:
         """Top-``top_k`` documents for already-embedded queries (``(n_q, d)`` float32, L2-normalised)."""
-        scores, rows = self._index.search(query_vectors, top_k)
-        return {qid: {self.doc_ids[j]: float(s) for j, s in zip(rows[r], scores[r]) if j >= 0}
-                for r, qid in enumerate(query_ids)}
+        return self._index.run(query_ids, query_vectors, self.doc_ids, top_k)

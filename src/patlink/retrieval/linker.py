@@ -128,6 +128,4 @@ class LinkerRetriever:
     def search_vectors(self, query_ids: list[str], query_vectors: np.ndarray, top_k: int = 100) -> Run:
         """Top-``top_k`` documents for already-embedded queries (``(n_q, d)`` float32 from
         :meth:`encode_queries`)."""
-        scores, rows = self._search.search(query_vectors, top_k)
-        return {qid: {self.doc_ids[j]: float(s) for j, s in zip(rows[r], scores[r]) if j >= 0}
-                for r, qid in enumerate(query_ids)}
+        return self._search.run(query_ids, query_vectors, self.doc_ids, top_k)

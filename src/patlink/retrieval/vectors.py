@@ -65,3 +65,14 @@ class VectorSearch:
         if self.ann is not None:
             return self.ann.search(q, k)
         return exact_search(self.vectors, q, k)
+
+    def run(self, query_ids: list[str], queries: np.ndarray, doc_ids: list[str], k: int) -> dict[str, dict[str, float]]:
+        """:meth:`search` as a run: query id → {document id: score} of its ``k`` best rows (rows an ANN index did
+        not fill are left out).
+
+        Args:
+            query_ids: one id per row of ``queries``; doc_ids: one id per row of the document matrix.
+        """
+        scores, rows = self.search(queries, k)
+        return {qid: {doc_ids[j]: float(s) for j, s in zip(rows[r], scores[r]) if j >= 0}
+                for r, qid in enumerate(query_ids)}

@@ -275,18 +275,10 @@ def _split_lists(split) -> dict[str, list[tuple[str, str]]]:
 
 
 def _check_inputs(ds, split: dict) -> None:
+    from patlink.training.checks import check_split_links
+
     train, val = split.get("train", []), split.get("val", [])
-    if not train:
-        raise ValueError("no training links: the split's 'train' list is empty")
-    if not val:
-        raise ValueError("no validation links: the best epoch is selected on validation MRR, so the split needs a "
-                         "non-empty 'val' list (use patlink split, or give a dataset with validation qrels)")
-    if len(set(train)) < 2:
-        raise ValueError("need at least 2 distinct training links for in-batch negatives")
-    unknown = sorted({i for i, _ in train + val if i not in ds.items} | {p for _, p in train + val
-                                                                        if p not in ds.patents})
-    if unknown:
-        raise ValueError(f"{len(unknown)} split id(s) not in the dataset, e.g. {unknown[:3]}")
+    check_split_links(ds, train, val, selected="the best epoch")
     it = ds.item_texts({i for i, _ in train + val})
     empty = sorted(i for i, t in it.items() if not t.strip())
     if empty:

@@ -116,19 +116,12 @@ def _lr_lambda(total: int, warmup: int):
 
 
 def _check_inputs(ds, split: dict, config: TrainConfig) -> None:
+    from patlink.training.checks import check_split_links
+
     train, val = split.get("train", []), split.get("val", [])
-    if not train:
-        raise ValueError("no training links: the split's 'train' list is empty")
-    if not val:
-        raise ValueError("no validation links: the checkpoint is selected on validation MRR, so the split needs a "
-                         "non-empty 'val' list (use patlink split, or give a dataset with validation qrels)")
-    if len({tuple(x) for x in train}) < 2:
-        raise ValueError("need at least 2 distinct training links for in-batch negatives")
+    check_split_links(ds, train, val, selected="the checkpoint")
     used_items = {i for i, _ in train + val}
     used_patents = {p for _, p in train + val}
-    unknown = [i for i in used_items if i not in ds.items] + [p for p in used_patents if p not in ds.patents]
-    if unknown:
-        raise ValueError(f"{len(unknown)} split id(s) not in the dataset, e.g. {unknown[:3]}")
     if config.negatives.source == "known":
         known = getattr(ds, "negative_links", None) or []
         if not known:
